@@ -1,0 +1,46 @@
+/**
+ * The generated protobuf module, configured once, and the names the rest of
+ * froctal uses for its messages.
+ */
+import $protobuf from "protobufjs/minimal.js";
+import { froctal } from "./generated/froctal.js";
+
+// 64-bit fields (sequence numbers, generations, timestamps) decode to plain
+// numbers rather than Long objects: every value we send stays below 2^53, and
+// validation rejects the ones that do not.
+$protobuf.util.Long = null as unknown as typeof $protobuf.util.Long;
+$protobuf.configure();
+// Unknown fields are ignored (forward compatibility), not kept: keeping them
+// would let a peer make us hold bytes we never read.
+$protobuf.Reader.discardUnknown = true;
+
+export const v1 = froctal.v1;
+
+export type AgentFrame = froctal.v1.AgentFrame.$Properties;
+export type ManagerFrame = froctal.v1.ManagerFrame.$Properties;
+export type AgentHello = froctal.v1.AgentHello.$Properties;
+export type ManagerHello = froctal.v1.ManagerHello.$Properties;
+export type BuildInfo = froctal.v1.BuildInfo.$Properties;
+export type SignalBatch = froctal.v1.SignalBatch.$Properties;
+export type MetricDecl = froctal.v1.MetricDecl.$Properties;
+export type Event = froctal.v1.Event.$Properties;
+export type DeviceEvent = froctal.v1.DeviceEvent.$Properties;
+export type Lifecycle = froctal.v1.Lifecycle.$Properties;
+export type ExitResult = froctal.v1.ExitResult.$Properties;
+export type AppEvent = froctal.v1.AppEvent.$Properties;
+export type ConfigAck = froctal.v1.ConfigAck.$Properties;
+export type ConfigPrepare = froctal.v1.ConfigPrepare.$Properties;
+export type ConfigCommit = froctal.v1.ConfigCommit.$Properties;
+export type ConfigAbort = froctal.v1.ConfigAbort.$Properties;
+export type Refuse = froctal.v1.Refuse.$Properties;
+export type Drain = froctal.v1.Drain.$Properties;
+export type Shutdown = froctal.v1.Shutdown.$Properties;
+
+export const MetricKind = froctal.v1.MetricKind;
+export type MetricKind = froctal.v1.MetricKind;
+export const DeviceChange = froctal.v1.DeviceChange;
+export type DeviceChange = froctal.v1.DeviceChange;
+export const LifecyclePhase = froctal.v1.LifecyclePhase;
+export type LifecyclePhase = froctal.v1.LifecyclePhase;
+export const ConfigAckStatus = froctal.v1.ConfigAckStatus;
+export type ConfigAckStatus = froctal.v1.ConfigAckStatus;

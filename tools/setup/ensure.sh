@@ -1,0 +1,35 @@
+#!/bin/sh
+# Brings a fresh Debian machine with Node >= 20 to where froctal builds, runs and
+# tests; idempotent, and quick when everything is already in place.
+#   --test   also what the test suite needs (protoc for the contract round-trip)
+set -eu
+cd "$(dirname "$0")/../.."
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "froctal: Node >= 20 is needed; this is $(node -v)" >&2
+  exit 1
+fi
+
+debs=""
+if [ "${1:-}" = "--test" ]; then
+  command -v protoc >/dev/null 2>&1 || debs="$debs protobuf-compiler"
+fi
+if [ -n "$debs" ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "froctal: please install these Debian packages first:$debs" >&2
+    exit 1
+  fi
+  echo "froctal setup: installing$debs"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs >/dev/null
+fi
+
+# npm packages: `npm ci` only when package-lock.json changed since the last one.
+stamp=node_modules/.froctal-setup
+want=$(node -e 'const c=require("node:crypto");process.stdout.write(c.createHash("sha256").update(require("node:fs").readFileSync("package-lock.json")).digest("hex"))')
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "froctal setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
