@@ -1,2 +1,2 @@
-export type { Clock, Disposer } from "./ports/clock.js";
+export type { Clock, Disposer } from "@froctal/reactive";
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";

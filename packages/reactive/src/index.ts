@@ -1,1 +1,1 @@
-export {};
+export type { Clock, Disposer } from "./clock.js";

@@ -1,1 +1,1 @@
-export {};
+export type { Admission, AgentSession, Channel, Ingest } from "./ingest.js";
