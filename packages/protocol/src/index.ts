@@ -2,6 +2,7 @@
  * @froctal/protocol: the wire contract of proto/froctal/v1 as code.
  *
  *   wire.ts       the generated protobufjs module, configured, and its names
+ *   runtime.ts    protobufjs runtime settings, applied before the generated code loads
  *   frames.ts     the frame shapes consumers see after validation
  *   codec.ts      encode / size-check + decode + validate, for one frame
  *   delimited.ts  varint length framing for byte streams

@@ -113,7 +113,13 @@ export function validateAgentFrame(frame: AgentFrame, limits: Limits): CheckedAg
   return frame as CheckedAgentFrame;
 }
 
-const EMPTY_BUILD = Object.freeze({ app: "", appVersion: "", agentVersion: "", features: [], platform: "" });
+const EMPTY_BUILD = Object.freeze({
+  app: "",
+  appVersion: "",
+  agentVersion: "",
+  features: Object.freeze([]),
+  platform: "",
+});
 
 function checkBatch(c: Check, b: NonNullable<AgentFrame["batch"]>): void {
   const limits = c.limits;

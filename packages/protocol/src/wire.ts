@@ -2,17 +2,9 @@
  * The generated protobuf module, configured once, and the names the rest of
  * froctal uses for its messages.
  */
-import $protobuf from "protobufjs/minimal.js";
+// First: the runtime must be configured before the generated module is evaluated.
+import "./runtime.js";
 import { froctal } from "./generated/froctal.js";
-
-// 64-bit fields (sequence numbers, generations, timestamps) decode to plain
-// numbers rather than Long objects: every value we send stays below 2^53, and
-// validation rejects the ones that do not.
-$protobuf.util.Long = null as unknown as typeof $protobuf.util.Long;
-$protobuf.configure();
-// Unknown fields are ignored (forward compatibility), not kept: keeping them
-// would let a peer make us hold bytes we never read.
-$protobuf.Reader.discardUnknown = true;
 
 export const v1 = froctal.v1;
 
