@@ -20,8 +20,6 @@ export interface LaunchSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Arguments for the image, if the driver supports them. */
   readonly args?: readonly string[];
-  /** Digest of the instance's token: drivers that persist metadata store this, never the token. */
-  readonly tokenDigest: string;
 }
 
 /** An instance as the driver sees it, for adoption after a manager restart. */
@@ -60,6 +58,6 @@ export interface Driver {
   list(fleet: string): Promise<readonly ObservedInstance[]>;
   /** Reports guest facts as they happen. */
   watch(listener: (event: DriverEvent) => void): Disposer;
-  /** Releases the driver's own resources; guests keep running unless stopped. */
+  /** Releases the driver's own resources. Drivers whose guests can be re-adopted (libvirt) leave them running; the process driver, whose children cannot be, stops them. */
   close(): Promise<void>;
 }

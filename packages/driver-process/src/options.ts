@@ -1,0 +1,69 @@
+import { resolve } from "node:path";
+import type { Clock } from "@froctal/manager";
+import { FroctalError } from "@froctal/protocol";
+import { systemClock } from "@froctal/reactive";
+
+export type LogStream = "stdout" | "stderr";
+
+/** Receives every line a guest prints, whole, one guest's line at a time. */
+export type LogSink = (instanceId: string, stream: LogStream, line: string) => void;
+
+export interface ProcessDriverOptions {
+  /** Directory that relative images resolve against. Default: the working directory when the driver is created. */
+  readonly imageRoot?: string;
+  /** Where guest output goes. Default: discarded (it is still read, so a guest never blocks on a full pipe). */
+  readonly log?: LogSink;
+  /** Timers for the kill grace period. Default: the real clock. */
+  readonly clock?: Clock;
+  /** Longest log line passed on, in bytes; longer lines are cut. Default 16 KiB. */
+  readonly maxLineBytes?: number;
+  /**
+   * Variables a guest takes from the manager's environment, before its spec's
+   * env is merged over them. Default: PATH, HOME, TMPDIR, TZ, LANG, LC_ALL.
+   * Everything else, NODE_OPTIONS included, is left out unless the spec sets it.
+   */
+  readonly inheritEnv?: readonly string[];
+  /** The Node binary that runs guests. Default: the manager's own (process.execPath). */
+  readonly execPath?: string;
+  /** Grace period, ms, close() gives each guest it still runs before SIGKILL. Default 2000. */
+  readonly closeGraceMs?: number;
+  /** Grace period, ms, a guest whose manager died gives itself after SIGTERM before SIGKILL. Default 5000. */
+  readonly orphanGraceMs?: number;
+}
+
+export const DEFAULT_INHERITED_ENV: readonly string[] = ["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL"];
+
+export interface Settings {
+  readonly imageRoot: string;
+  readonly log: LogSink | undefined;
+  readonly clock: Clock;
+  readonly maxLineBytes: number;
+  readonly inheritEnv: readonly string[];
+  readonly execPath: string;
+  readonly closeGraceMs: number;
+  readonly orphanGraceMs: number;
+}
+
+/** Fills in defaults and refuses values that would misbehave later (a NaN grace period kills at once). */
+export function settingsFrom(options: ProcessDriverOptions): Settings {
+  return {
+    imageRoot: resolve(options.imageRoot ?? process.cwd()),
+    log: options.log,
+    clock: options.clock ?? systemClock,
+    maxLineBytes: positiveInteger("maxLineBytes", options.maxLineBytes ?? 16 * 1024),
+    inheritEnv: options.inheritEnv ?? DEFAULT_INHERITED_ENV,
+    execPath: options.execPath ?? process.execPath,
+    closeGraceMs: gracePeriod("closeGraceMs", options.closeGraceMs ?? 2000),
+    orphanGraceMs: gracePeriod("orphanGraceMs", options.orphanGraceMs ?? 5000),
+  };
+}
+
+export function gracePeriod(name: string, ms: number): number {
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  throw new FroctalError("FROCTAL_E_CONFIG", `${name} must be a finite number of milliseconds >= 0, not ${ms}`);
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (Number.isSafeInteger(value) && value > 0) return value;
+  throw new FroctalError("FROCTAL_E_CONFIG", `${name} must be a positive integer, not ${value}`);
+}
