@@ -34,6 +34,16 @@ export const ErrorCodes = {
   FROCTAL_E_TIMEOUT: { retryable: true },
   /** A guest rejected a configuration in prepare. */
   FROCTAL_E_CONFIG_NACK: { retryable: false },
+  /** A wait was cancelled or aborted before it settled. */
+  FROCTAL_E_CANCELLED: { retryable: false },
+  /** A loop hit its bound: a cycle feeds itself (a reaction pushing on every tick, a timer re-arming at once). */
+  FROCTAL_E_RUNAWAY: { retryable: false },
+  /** A call was made from inside the callback it would have to run (flush() inside apply). */
+  FROCTAL_E_REENTRANT: { retryable: false },
+  /** The machine is out of a resource (processes, file descriptors, memory); it may pass. */
+  FROCTAL_E_RESOURCES: { retryable: true },
+  /** An HTTP API route or an object it names does not exist. */
+  FROCTAL_E_NOT_FOUND: { retryable: false },
   /** An unexpected internal failure; a bug report is welcome. */
   FROCTAL_E_INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
