@@ -12,15 +12,25 @@ export interface AgentSession {
   readonly sessionId: string;
   /** The agent's event stream (AgentHello.stream_id). */
   readonly streamId: string;
-  /** Sends a frame; false when the connection is closed or too backed up to take it. */
+  /**
+   * Sends a frame; false when the connection is closed or too backed up to take it.
+   * Throws FROCTAL_E_FRAME_TOO_LARGE for a frame over limits.maxFrameBytes: the agent would refuse it.
+   */
   send(frame: ManagerFrame): boolean;
+  /**
+   * Acknowledges the stream up to `seq` later than batch() returned, e.g. after
+   * the tick that applied the events or once they are persisted. Cumulative and
+   * coalesced like batch()'s result: only an advance is sent, at most one Ack per flush.
+   */
+  ack(seq: number): void;
   /** Sends Refuse{code, reason} and closes the connection. */
   close(code: ErrorCode, reason: string): void;
 }
 
 export type Admission =
   | {
-      readonly ok: true /** highest event seq of hello.streamId already applied (0: none) */;
+      readonly ok: true;
+      /** Highest event seq of hello.streamId already applied (0: none); the agent re-sends what is above it. */
       readonly ackedSeq: number;
     }
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };

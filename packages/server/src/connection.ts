@@ -1,0 +1,407 @@
+/**
+ * The session logic, written once for every transport (websocket.ts and
+ * stream.ts only move bytes). A connection waits for a hello, has the ingest
+ * admit it, then carries batches, config acks and pongs until it ends:
+ *
+ *   hello --admitted--> open --refused / peer left / replaced--> closing --transport closed--> closed
+ *   hello --refused / peer left--------------------------------> closing
+ *
+ * Every frame is rate-limited, size-checked, decoded and validated before the
+ * ingest sees anything of it. The first bad frame ends the connection with a
+ * Refuse: the frames after it cannot be trusted (on a byte stream the framing
+ * is out of step; on any transport, a peer that built one broken frame has a
+ * bug that may have built the next), so they are read no further. "closing"
+ * means the ingest has been told and no frame is read any more; the transport
+ * is finishing its own close, which closeGraceMs bounds.
+ */
+import {
+  type Batch,
+  type CheckedAgentFrame,
+  decodeAgentFrame,
+  encodeManagerFrame,
+  FroctalError,
+  type Hello,
+  type ManagerFrame,
+  negotiateVersion,
+  toFroctalError,
+} from "@froctal/protocol";
+import type { Disposer } from "@froctal/reactive";
+import { Disposables, noop } from "./disposables.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { AgentSession } from "./ingest.js";
+import type { EndKind, Link } from "./link.js";
+import type { ResolvedOptions } from "./options.js";
+import { TokenBucket } from "./rate.js";
+import type { ServerStats } from "./stats.js";
+
+/** What a shutting-down manager asks agents to wait before reconnecting. */
+const SHUTDOWN_RETRY_MS = 1_000;
+
+/** What a connection needs from the server that owns it. */
+export interface ConnectionHost {
+  readonly options: ResolvedOptions;
+  readonly stats: ServerStats;
+  newSessionId(): string;
+  /** Makes `conn` the instance's session; a previous one is closed with FROCTAL_E_SESSION_REPLACED first. */
+  claim(instanceId: string, conn: Connection): void;
+  release(instanceId: string, conn: Connection): void;
+  /** The transport has closed: nothing of the connection is left to release. */
+  forget(conn: Connection): void;
+}
+
+type State = "hello" | "open" | "closing" | "closed";
+
+export class Connection {
+  /** Resolves once the transport has closed. */
+  readonly closed: Promise<void>;
+  private resolveClosed: () => void = noop;
+  private state: State = "hello";
+  private session: AgentSession | undefined;
+  /** Timers that live while frames are read (hello timeout, heartbeat); released when closing starts. */
+  private readonly timers = new Disposables();
+  private readonly helloTimer: Disposer;
+  private readonly heartbeat: Heartbeat;
+  /** Drops a transport that does not finish closing in time; released when it does. */
+  private kill: Disposer = noop;
+  private readonly frameBucket: TokenBucket;
+  private readonly signalBucket: TokenBucket;
+  /** Cumulative ack: the highest seq the ingest has taken, and the highest the agent has been told. */
+  private ackWanted = 0;
+  private ackSent = 0;
+  private ackQueued = false;
+  private pings = 0;
+  private pingSentAt = 0;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    private readonly link: Link,
+  ) {
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    const { clock, rate, helloTimeoutMs, heartbeatMs } = host.options;
+    const now = clock.now();
+    this.heartbeat = new Heartbeat(clock, heartbeatMs, {
+      beat: () => this.flushAck(),
+      ping: (at) => this.ping(at),
+      timeout: (silentMs) =>
+        this.refuse(
+          new FroctalError(
+            "FROCTAL_E_TIMEOUT",
+            `nothing arrived from the agent for ${Math.round(silentMs)} ms (heartbeat ${heartbeatMs} ms)`,
+          ),
+        ),
+    });
+    this.timers.add(() => this.heartbeat.stop());
+    this.frameBucket = new TokenBucket(rate.framesPerSec, rate.framesPerSec * rate.burstSeconds, now);
+    this.signalBucket = new TokenBucket(rate.signalsPerSec, rate.signalsPerSec * rate.burstSeconds, now);
+    this.helloTimer = this.timers.add(
+      clock.setTimeout(
+        () => this.refuse(new FroctalError("FROCTAL_E_HELLO_TIMEOUT", `no hello arrived within ${helloTimeoutMs} ms`)),
+        helloTimeoutMs,
+      ),
+    );
+  }
+
+  /** The session the ingest was given, while it is open. */
+  get agentSession(): AgentSession | undefined {
+    return this.state === "open" ? this.session : undefined;
+  }
+
+  /** Whether frames are still read: false from the first refusal or the peer's leaving on. */
+  get reading(): boolean {
+    return this.state === "hello" || this.state === "open";
+  }
+
+  /** One frame's bytes, exactly as the transport delimited them. */
+  receive(bytes: Uint8Array): void {
+    if (!this.reading) return;
+    const now = this.host.options.clock.now();
+    this.heartbeat.heard(now);
+    // Counted before decoding, so a flood costs no decoding.
+    const wait = this.frameBucket.take(1, now);
+    if (wait > 0) {
+      const { framesPerSec } = this.host.options.rate;
+      this.refuse(
+        new FroctalError("FROCTAL_E_RATE_LIMITED", `more than ${framesPerSec} frames a second arrived`),
+        wait,
+      );
+      return;
+    }
+    let frame: CheckedAgentFrame;
+    try {
+      frame = decodeAgentFrame(bytes, this.host.options.limits);
+    } catch (cause) {
+      this.refuse(toFroctalError(cause, "FROCTAL_E_FRAME_MALFORMED"));
+      return;
+    }
+    this.dispatch(frame, now);
+  }
+
+  /**
+   * Ends the connection with a Refuse carrying `error`'s code and sentence.
+   * Transports call it too, for input they reject themselves (a text message,
+   * a frame header over the limit). `counted` is false for closes the core asks for.
+   */
+  refuse(error: FroctalError, retryAfterMs = 0, counted = true): void {
+    if (!this.reading) return;
+    if (counted) this.host.stats.rejected[error.code]++;
+    this.host.options.log.info({ ...this.describe(), code: error.code }, error.sentence);
+    this.link.write(
+      encodeManagerFrame({
+        refuse: { code: error.code, reason: error.sentence, retryable: error.retryable, retryAfterMs },
+      }),
+    );
+    this.stopReading(error.message);
+    this.end(error.retryable ? "retry-later" : "refused", error.code);
+  }
+
+  /** The server is shutting down: tell the agent to come back later and close. */
+  shutdown(): void {
+    if (!this.reading) return;
+    const reason = "the manager is shutting down";
+    this.link.write(
+      encodeManagerFrame({
+        refuse: { code: "FROCTAL_E_CLOSED", reason, retryable: true, retryAfterMs: SHUTDOWN_RETRY_MS },
+      }),
+    );
+    this.stopReading(`FROCTAL_E_CLOSED: ${reason}`);
+    this.end("shutdown", "FROCTAL_E_CLOSED");
+  }
+
+  /** The transport has closed (the peer left, the network failed, or our own close finished). */
+  linkClosed(why: string): void {
+    if (this.state === "closed") return;
+    if (this.reading) this.stopReading(why);
+    this.state = "closed";
+    this.kill();
+    this.host.forget(this);
+    this.resolveClosed();
+  }
+
+  private dispatch(frame: CheckedAgentFrame, now: number): void {
+    const session = this.session;
+    if (frame.frame === "hello") {
+      if (session) {
+        this.refuse(new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", "a second hello arrived"));
+        return;
+      }
+      this.hello(frame.hello);
+      return;
+    }
+    if (!session) {
+      this.refuse(
+        new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", `the first frame must be a hello, not a ${frame.frame}`),
+      );
+      return;
+    }
+    const { ingest } = this.host.options;
+    switch (frame.frame) {
+      case "batch":
+        this.batch(session, frame.batch, now);
+        return;
+      case "configAck": {
+        this.host.stats.framesAccepted++;
+        const ack = frame.configAck;
+        this.callIngest("a config ack", () => ingest.configAck(session, ack));
+        return;
+      }
+      case "pong":
+        this.host.stats.framesAccepted++;
+        if (frame.pong.nonce === this.pings && this.pings > 0) {
+          this.host.options.log.debug({ ...this.describe(), rttMs: now - this.pingSentAt }, "pong");
+        }
+        return;
+      default:
+        unreachable(frame);
+    }
+  }
+
+  private hello(hello: Hello): void {
+    this.helloTimer();
+    const { ingest, limits, heartbeatMs } = this.host.options;
+    let version: number;
+    try {
+      version = negotiateVersion(hello);
+    } catch (cause) {
+      this.refuse(toFroctalError(cause, "FROCTAL_E_VERSION"));
+      return;
+    }
+    const { channel } = this.link;
+    // A per-instance channel proves identity; a hello that names another instance on it is lying.
+    if (channel.instanceId !== undefined && channel.instanceId !== hello.instanceId) {
+      this.refuse(
+        new FroctalError(
+          "FROCTAL_E_AUTH",
+          `this channel belongs to instance ${channel.instanceId}, not to ${hello.instanceId}`,
+        ),
+      );
+      return;
+    }
+    const admission = this.callIngest("a hello", () => {
+      const a = ingest.admit(hello, channel);
+      if (a.ok) checkSeq(a.ackedSeq, "Ingest.admit");
+      return a;
+    });
+    if (admission === undefined) return;
+    if (!admission.ok) {
+      this.refuse(new FroctalError(admission.code, admission.reason));
+      return;
+    }
+
+    const session = this.makeSession(hello);
+    this.host.claim(hello.instanceId, this);
+    this.session = session;
+    this.state = "open";
+    this.ackWanted = this.ackSent = admission.ackedSeq;
+    this.host.stats.sessionsOpened++;
+    this.host.stats.framesAccepted++;
+    this.link.write(
+      encodeManagerFrame({
+        hello: {
+          version,
+          sessionId: session.sessionId,
+          ackedSeq: admission.ackedSeq,
+          maxFrameBytes: limits.maxFrameBytes,
+          maxBatchEvents: limits.maxBatchEvents,
+          heartbeatMs,
+        },
+      }),
+    );
+    this.heartbeat.start();
+    this.host.options.log.info({ ...this.describe(), streamId: hello.streamId, version }, "session opened");
+    this.callIngest("the new session", () => this.host.options.ingest.opened(session, hello));
+  }
+
+  private batch(session: AgentSession, batch: Batch, now: number): void {
+    const signals = batch.events.length + batch.metricIds.length;
+    const wait = signals > 0 ? this.signalBucket.take(signals, now) : 0;
+    if (wait > 0) {
+      const { signalsPerSec } = this.host.options.rate;
+      this.refuse(
+        new FroctalError("FROCTAL_E_RATE_LIMITED", `more than ${signalsPerSec} signals a second arrived`),
+        wait,
+      );
+      return;
+    }
+    this.host.stats.framesAccepted++;
+    this.host.stats.signalsAccepted += signals;
+    const { ingest } = this.host.options;
+    this.callIngest("a batch", () => this.advanceAck(ingest.batch(session, batch)));
+  }
+
+  private makeSession(hello: Hello): AgentSession {
+    return {
+      instanceId: hello.instanceId,
+      sessionId: this.host.newSessionId(),
+      streamId: hello.streamId,
+      send: (frame) => this.send(frame),
+      ack: (seq) => {
+        if (this.state === "open") this.advanceAck(seq);
+      },
+      close: (code, reason) => this.refuse(new FroctalError(code, reason), 0, false),
+    };
+  }
+
+  private send(frame: ManagerFrame): boolean {
+    if (this.state !== "open") return false;
+    const { maxBufferedBytes, limits } = this.host.options;
+    if (this.link.buffered() > maxBufferedBytes) {
+      this.host.stats.sendsBackedUp++;
+      return false;
+    }
+    const bytes = encodeManagerFrame(frame);
+    if (bytes.length > limits.maxFrameBytes) {
+      throw new FroctalError(
+        "FROCTAL_E_FRAME_TOO_LARGE",
+        `a ${frame.frame ?? "ManagerFrame"} frame of ${bytes.length} bytes is over the limit of ${limits.maxFrameBytes} bytes`,
+      );
+    }
+    this.link.write(bytes);
+    return true;
+  }
+
+  private advanceAck(seq: number): void {
+    checkSeq(seq, "the acknowledged seq");
+    if (seq <= this.ackWanted) return;
+    this.ackWanted = seq;
+    if (this.ackQueued) return;
+    // Coalesces: every batch handled in this turn of the event loop (one socket read) shares one Ack.
+    this.ackQueued = true;
+    queueMicrotask(() => {
+      this.ackQueued = false;
+      this.flushAck();
+    });
+  }
+
+  private flushAck(): void {
+    if (this.state !== "open" || this.ackWanted <= this.ackSent) return;
+    // A backed-up agent gets its Ack at a later flush or heartbeat; until then it keeps the events, which is safe.
+    if (this.link.buffered() > this.host.options.maxBufferedBytes) return;
+    this.link.write(encodeManagerFrame({ ack: { seq: this.ackWanted } }));
+    this.ackSent = this.ackWanted;
+    this.host.stats.acksSent++;
+  }
+
+  private ping(now: number): void {
+    if (this.link.buffered() > this.host.options.maxBufferedBytes) return;
+    this.pings++;
+    this.pingSentAt = now;
+    this.link.write(encodeManagerFrame({ ping: { nonce: this.pings } }));
+    this.host.stats.pingsSent++;
+  }
+
+  /** Stops reading frames and tells the ingest the session is over. */
+  private stopReading(reason: string): void {
+    const session = this.session;
+    this.state = "closing";
+    this.timers.dispose();
+    if (!session) return;
+    this.host.release(session.instanceId, this);
+    this.host.options.log.info({ ...this.describe() }, `session closed: ${reason}`);
+    this.callIngest("the end of a session", () => this.host.options.ingest.closed(session, reason));
+  }
+
+  private end(kind: EndKind, code: string): void {
+    const { clock, closeGraceMs } = this.host.options;
+    this.kill = clock.setTimeout(() => this.link.destroy(), closeGraceMs);
+    this.link.end(kind, code);
+  }
+
+  /**
+   * Calls into the core. A throw there is the manager's bug, not the agent's:
+   * it is logged and ends this connection with FROCTAL_E_INTERNAL, and the
+   * other connections carry on.
+   */
+  private callIngest<T>(what: string, call: () => T): T | undefined {
+    try {
+      return call();
+    } catch (cause) {
+      const error = new FroctalError(
+        "FROCTAL_E_INTERNAL",
+        `the manager failed to handle ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
+      this.host.options.log.error({ ...this.describe(), err: cause }, error.sentence);
+      this.refuse(error);
+      return undefined;
+    }
+  }
+
+  private describe(): Record<string, string> {
+    const s = this.session;
+    return s
+      ? { peer: this.link.channel.peer, instanceId: s.instanceId, sessionId: s.sessionId }
+      : { peer: this.link.channel.peer };
+  }
+}
+
+function checkSeq(seq: number, what: string): void {
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    throw new FroctalError("FROCTAL_E_INTERNAL", `${what} must be a whole number from 0 to 2^53, not ${seq}`);
+  }
+}
+
+function unreachable(value: never): never {
+  throw new FroctalError("FROCTAL_E_INTERNAL", `unhandled frame ${JSON.stringify(value)}`);
+}
