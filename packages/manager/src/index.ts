@@ -1,2 +1,22 @@
+/**
+ * @froctal/manager: the pure core of the manager (no sockets, processes or
+ * timers of its own: see README.md for the folders).
+ */
 export type { Clock, Disposer } from "@froctal/reactive";
+export type { Admission, EdgeSession } from "./edge.js";
+export type { JournalEntry } from "./journal.js";
+export { canonicalJson, Manager, type ManagerOptions, type ManagerStatus } from "./manager.js";
+export {
+  defineFleet,
+  type FleetSpec,
+  type FleetView,
+  type InstancePhase,
+  type InstanceView,
+  type MetricView,
+  type Recommendation,
+  type ScaleBehavior,
+  type ServiceSpec,
+  type ServiceView,
+} from "./policy/fleet.js";
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
+export type { RolloutOutcome } from "./rollout/rollout.js";

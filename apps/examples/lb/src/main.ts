@@ -1,0 +1,86 @@
+/**
+ * Example guest: an HTTP load balancer. Its backend set is configuration the
+ * manager pushes (prepare validates, commit swaps atomically, abort keeps the
+ * old set). Requests go round-robin; a backend that refuses the connection is
+ * skipped and the request tried on the next one, so a backend that has just
+ * left costs no request.
+ */
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "@froctal/agent";
+
+interface LbConfig {
+  readonly backends: readonly string[];
+}
+
+const agent = connect({ build: { app: "lb", appVersion: "0.1.0", features: ["http-proxy"] } });
+let backends: readonly string[] = [];
+let next = 0;
+let errors = 0;
+let proxied = 0;
+
+agent.onConfig<LbConfig>({
+  prepare(config) {
+    if (typeof config !== "object" || config === null || !Array.isArray(config.backends)) {
+      return "config.backends must be a list of URLs";
+    }
+    for (const b of config.backends) {
+      if (typeof b !== "string" || !/^http:\/\/[^/]+$/.test(b))
+        return `backend ${JSON.stringify(b)} is not an http://host:port URL`;
+    }
+    return undefined;
+  },
+  commit(config) {
+    backends = [...config.backends];
+    agent.gauge("backends", backends.length);
+  },
+});
+
+function forward(
+  req: import("node:http").IncomingMessage,
+  res: import("node:http").ServerResponse,
+  tries: number,
+): void {
+  const set = backends;
+  if (set.length === 0) {
+    errors++;
+    res.writeHead(503).end("no backends\n");
+    return;
+  }
+  const target = set[next++ % set.length]!;
+  const upstream = request(`${target}${req.url ?? "/"}`, { method: req.method, headers: req.headers }, (up) => {
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+    proxied++;
+  });
+  upstream.on("error", () => {
+    if (tries < Math.max(3, set.length) && !res.headersSent) forward(req, res, tries + 1);
+    else {
+      errors++;
+      if (!res.headersSent) res.writeHead(502).end("bad gateway\n");
+    }
+  });
+  upstream.end();
+}
+
+const server = createServer((req, res) => forward(req, res, 1));
+server.listen(0, "127.0.0.1", () => {
+  const { port } = server.address() as AddressInfo;
+  agent.event("endpoint", { url: `http://127.0.0.1:${port}` });
+  agent.ready();
+});
+
+const report = setInterval(() => {
+  agent.counter("requests", proxied);
+  agent.counter("errors", errors);
+}, 500);
+
+async function exit(): Promise<void> {
+  clearInterval(report);
+  server.close();
+  server.closeIdleConnections();
+  await agent.close();
+  process.exit(0);
+}
+process.once("SIGTERM", () => void exit());
+process.once("SIGINT", () => void exit());

@@ -1,0 +1,61 @@
+/**
+ * Example guest: an HTTP server doing simulated work (GET /?work=MS). Reports
+ * requests per second and in-flight requests as gauges, its address as the
+ * "endpoint" fact, and honours drain: it keeps serving whatever still arrives,
+ * and says drained once it has been idle for a moment, so a load balancer that
+ * has just been told to stop sending here loses no request.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "@froctal/agent";
+
+const agent = connect({ build: { app: "web", appVersion: "0.1.0", features: ["http"] } });
+const QUIET_MS = 300;
+
+let inflight = 0;
+let served = 0;
+let lastRequestAt = Date.now();
+const window: number[] = [];
+
+const server = createServer((req, res) => {
+  inflight++;
+  lastRequestAt = Date.now();
+  const work = Math.min(5_000, Number(new URL(req.url ?? "/", "http://x").searchParams.get("work") ?? 10) || 0);
+  setTimeout(() => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ instance: process.env.FROCTAL_INSTANCE_ID, work }));
+    inflight--;
+    served++;
+    window.push(Date.now());
+  }, work);
+});
+server.keepAliveTimeout = 2_000;
+
+server.listen(0, "127.0.0.1", () => {
+  const { port } = server.address() as AddressInfo;
+  agent.event("endpoint", { url: `http://127.0.0.1:${port}` });
+  agent.ready();
+});
+
+const report = setInterval(() => {
+  const cutoff = Date.now() - 1_000;
+  while (window.length > 0 && window[0]! < cutoff) window.shift();
+  agent.gauge("rps", window.length);
+  agent.gauge("inflight", inflight);
+  agent.counter("requests", served);
+}, 200);
+
+agent.onDrain(async () => {
+  while (inflight > 0 || Date.now() - lastRequestAt < QUIET_MS) await new Promise((r) => setTimeout(r, 50));
+  agent.drained();
+});
+
+async function exit(): Promise<void> {
+  clearInterval(report);
+  server.close();
+  server.closeIdleConnections();
+  await agent.close();
+  process.exit(0);
+}
+process.once("SIGTERM", () => void exit());
+process.once("SIGINT", () => void exit());

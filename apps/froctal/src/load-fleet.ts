@@ -1,0 +1,50 @@
+/**
+ * Loads a fleet module: a file, or a folder whose package.json names one
+ * (`main`), as `froctal up apps/examples/autoscale` expects. Bad input gets a
+ * FROCTAL_E_CONFIG sentence naming the path, never a stack trace.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { FleetSpec } from "@froctal/manager";
+import { FroctalError } from "@froctal/protocol";
+
+export async function loadFleet(path: string): Promise<FleetSpec> {
+  const file = resolveModule(resolve(path));
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new FroctalError("FROCTAL_E_CONFIG", `the fleet module ${file} could not be loaded: ${why}`, { cause });
+  }
+  const fleet = mod.default;
+  if (typeof fleet !== "object" || fleet === null || !("services" in fleet) || !("name" in fleet)) {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${file} must default-export a fleet: export default defineFleet({ name, services: { ... } })`,
+    );
+  }
+  return fleet as FleetSpec;
+}
+
+function resolveModule(path: string): string {
+  if (!existsSync(path)) throw new FroctalError("FROCTAL_E_CONFIG", `no fleet module at ${path}`);
+  if (!statSync(path).isDirectory()) return path;
+  const manifest = join(path, "package.json");
+  if (existsSync(manifest)) {
+    const main = (JSON.parse(readFileSync(manifest, "utf8")) as { main?: string }).main;
+    if (main !== undefined) {
+      const file = join(path, main);
+      if (!existsSync(file)) {
+        throw new FroctalError(
+          "FROCTAL_E_CONFIG",
+          `${manifest} names ${main} as the fleet module, which is missing: run npm run build`,
+        );
+      }
+      return file;
+    }
+  }
+  for (const name of ["fleet.js", "fleet.mjs", "index.js"]) if (existsSync(join(path, name))) return join(path, name);
+  throw new FroctalError("FROCTAL_E_CONFIG", `${path} has no fleet module (package.json "main", fleet.js or index.js)`);
+}

@@ -1,0 +1,79 @@
+/**
+ * `froctal up`: one manager for one fleet, on the process driver, with the
+ * agents' WebSocket endpoint and the HTTP API on one port. Wiring only: every
+ * decision is the manager core's.
+ */
+import type { AddressInfo } from "node:net";
+import { createProcessDriver } from "@froctal/driver-process";
+import { type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
+import { systemClock } from "@froctal/reactive";
+import { createAgentServer } from "@froctal/server";
+import type { Logger } from "pino";
+import { createHttpApi } from "./http-api.js";
+
+export interface UpOptions {
+  readonly fleet: FleetSpec;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly log: Logger;
+  readonly tickMs?: number;
+  /** Called with every journal entry (the CLI prints decisions). */
+  readonly onJournal?: (entry: JournalEntry) => void;
+}
+
+export interface Running {
+  readonly manager: Manager;
+  /** http://host:port of the HTTP API (and ws://.../agent for agents). */
+  readonly url: string;
+  /** Stops every guest, then releases the port. */
+  stop(): Promise<void>;
+}
+
+export async function up(options: UpOptions): Promise<Running> {
+  const { log } = options;
+  const guestLog = log.child({ component: "guest" });
+  const driver = createProcessDriver({
+    log: (instance, stream, line) => guestLog.info({ instance, stream }, line),
+  });
+  let manager: Manager | undefined;
+  // The port must be known before the manager exists (guests are told where it is), so the API asks late.
+  const http = createHttpApi(() => manager);
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const url = `http://${options.host}:${port}`;
+  const core = new Manager({
+    fleet: options.fleet,
+    driver,
+    clock: systemClock,
+    managerUrl: `ws://${options.host}:${port}/agent`,
+    tickMs: options.tickMs ?? 2,
+    onJournal: (entry) => {
+      log.info({ kind: entry.kind, service: entry.service, instance: entry.instance }, entry.message);
+      options.onJournal?.(entry);
+    },
+  });
+  manager = core;
+  const server = createAgentServer({ ingest: core.ingest, log: log.child({ component: "edge" }) });
+  server.attachWebSocket(http, { path: "/agent" });
+  core.start();
+  log.info({ url, fleet: options.fleet.name }, `froctal manager for fleet ${options.fleet.name} at ${url}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info({}, "stopping every guest");
+      await core.shutdown();
+      core.close();
+      await server.close();
+      await driver.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+    })();
+    return stopping;
+  };
+  return { manager: core, url, stop };
+}

@@ -1,0 +1,182 @@
+import { runInAction } from "mobx";
+import { describe, expect, it } from "vitest";
+import { Edge } from "./edge.js";
+import { defineFleet } from "./policy/fleet.js";
+import type { Signal } from "./signals.js";
+import { FleetStore } from "./store/store.js";
+import { app, batch, configAck, FakeSession, gauge, hello } from "./testkit/index.js";
+
+const fleet = defineFleet({ name: "f", services: { web: { image: "web.js", replicas: 1 } } });
+
+function setup() {
+  const store = new FleetStore(fleet);
+  const signals: Signal[] = [];
+  const edge = new Edge(store, (s) => signals.push(s));
+  const instance = runInAction(() => store.add(store.service("web"), "secret", 0));
+  const open = (streamId = "s1") => {
+    const h = hello({ instanceId: instance.id, token: "secret", streamId });
+    const admission = edge.admit(h, {});
+    if (!admission.ok) throw new Error(admission.reason);
+    const session = new FakeSession(instance.id, streamId);
+    edge.opened(session, h);
+    return { session, admission };
+  };
+  return { store, signals, edge, instance, open };
+}
+
+const kinds = (signals: Signal[]) => signals.map((s) => s.kind);
+
+describe("Edge.admit", () => {
+  it("admits the token the instance was launched with", () => {
+    const { edge, instance } = setup();
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret" }), {})).toEqual({ ok: true, ackedSeq: 0 });
+    expect(edge.stats.admitted).toBe(1);
+  });
+
+  it("refuses a wrong, longer, shorter or empty token, and an unknown instance", () => {
+    const { edge, instance } = setup();
+    for (const token of ["secreT", "secret2", "secre", ""]) {
+      expect(edge.admit(hello({ instanceId: instance.id, token }), {})).toEqual({
+        ok: false,
+        code: "FROCTAL_E_AUTH",
+        reason: `the token presented for ${instance.id} is not the one it was launched with`,
+      });
+    }
+    expect(edge.admit(hello({ instanceId: "web-99", token: "secret" }), {})).toMatchObject({
+      ok: false,
+      code: "FROCTAL_E_AUTH",
+      reason: "no instance web-99 is running in this fleet",
+    });
+    expect(edge.stats).toMatchObject({ admitted: 0, refused: 5 });
+  });
+
+  it("refuses every token for an instance launched without one", () => {
+    const { store, edge } = setup();
+    const bare = runInAction(() => store.add(store.service("web"), "", 0));
+    expect(edge.admit(hello({ instanceId: bare.id, token: "" }), {}).ok).toBe(false);
+  });
+
+  it("lets a per-instance channel prove identity by construction, and only its own", () => {
+    const { edge, instance } = setup();
+    expect(edge.admit(hello({ instanceId: instance.id, token: "" }), { instanceId: instance.id })).toMatchObject({
+      ok: true,
+    });
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret" }), { instanceId: "web-7" })).toMatchObject({
+      ok: false,
+      reason: `the channel belongs to web-7, not ${instance.id}`,
+    });
+  });
+
+  it("tells a reconnecting agent how far its stream was taken; a new stream starts from 0", () => {
+    const { edge, instance, open } = setup();
+    const { session } = open("s1");
+    edge.batch(session, batch({ firstSeq: 1, events: [app("a", 1), app("a", 2)] }));
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+      ok: true,
+      ackedSeq: 2,
+    });
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s2" }), {})).toEqual({
+      ok: true,
+      ackedSeq: 0,
+    });
+  });
+});
+
+describe("Edge sessions and batches", () => {
+  it("opens a session and queues the opened signal", () => {
+    const { signals, instance, open } = setup();
+    const { session } = open();
+    expect(instance.session).toBe(session);
+    expect(signals).toMatchObject([{ kind: "opened", instance, session }]);
+  });
+
+  it("maps the session's metric ids to the service's aggregates and counts undeclared samples", () => {
+    const { store, signals, edge, open } = setup();
+    const { session } = open();
+    edge.batch(
+      session,
+      batch({ metricDecls: [gauge(1, "load"), gauge(2, "rps")], metricIds: [1, 2, 3], metricValues: [1, 2, 3] }),
+    );
+    const s = signals[1]!;
+    expect(s.kind).toBe("batch");
+    if (s.kind !== "batch") return;
+    expect(s.table.get(1)).toBe(store.service("web").metric("load"));
+    expect(s.table.get(2)).toBe(store.service("web").metric("rps"));
+    expect(edge.stats).toMatchObject({ batches: 1, samples: 3, undeclared: 1 });
+  });
+
+  it("keeps a metric table per session: a new session must declare again", () => {
+    const { signals, edge, open } = setup();
+    const first = open().session;
+    edge.batch(first, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
+    const second = open().session;
+    edge.batch(second, batch({ metricIds: [1], metricValues: [1] }));
+    expect(edge.stats.undeclared).toBe(1);
+    const last = signals[signals.length - 1]!;
+    expect(last.kind === "batch" && last.table.size).toBe(0);
+  });
+
+  it("takes each event seq once: re-sent events are skipped and counted as duplicates", () => {
+    const { signals, edge, open } = setup();
+    const { session } = open();
+    expect(edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }))).toBe(2);
+    expect(edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }))).toBe(3);
+    expect(edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }))).toBe(3);
+    const batches = signals.filter((s) => s.kind === "batch");
+    expect(batches.map((s) => s.kind === "batch" && [s.batch.firstSeq, s.skip])).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
+    expect(edge.stats).toMatchObject({ events: 3, duplicates: 4 });
+  });
+
+  it("passes samples of an all-duplicate batch on, without its events", () => {
+    const { signals, edge, open } = setup();
+    const { session } = open();
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
+    edge.batch(
+      session,
+      batch({ firstSeq: 1, events: [app("n", 1)], metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [5] }),
+    );
+    const last = signals[signals.length - 1]!;
+    expect(last.kind === "batch" && last.skip).toBe(1);
+  });
+
+  it("carries the stream's position across reconnects with the same stream id, and resets it for a new one", () => {
+    const { edge, instance, open } = setup();
+    const first = open("s1").session;
+    edge.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    const { session: again, admission } = open("s1");
+    expect(admission).toEqual({ ok: true, ackedSeq: 2 });
+    expect(edge.batch(again, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }))).toBe(3);
+    expect(edge.stats.duplicates).toBe(1);
+    open("s2");
+    expect([instance.streamId, instance.acceptedSeq]).toEqual(["s2", 0]);
+  });
+
+  it("ignores batches, acks and closes from a session that was replaced", () => {
+    const { signals, edge, instance, open } = setup();
+    const old = open().session;
+    const current = open().session;
+    const before = signals.length;
+    expect(edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1)] }))).toBe(0);
+    edge.configAck(old, configAck(1, "g1", "prepared"));
+    edge.closed(old, "gone");
+    expect(signals.length).toBe(before);
+    expect(instance.session).toBe(current);
+    edge.configAck(current, configAck(1, "g1", "prepared"));
+    edge.closed(current, "left");
+    expect(kinds(signals.slice(before))).toEqual(["configAck", "closed"]);
+    expect(instance.session).toBeUndefined();
+  });
+
+  it("ignores sessions of instances that are gone", () => {
+    const { store, signals, edge, instance, open } = setup();
+    const { session } = open();
+    runInAction(() => store.remove(instance));
+    const before = signals.length;
+    expect(edge.batch(session, batch({ events: [app("n", 1)] }))).toBe(0);
+    edge.closed(session, "x");
+    expect(signals.length).toBe(before);
+  });
+});

@@ -1,0 +1,27 @@
+/** What the manager decided and why: printed by the CLI, kept (bounded) for `froctal status`. */
+export interface JournalEntry {
+  readonly at: number;
+  readonly kind: "scale" | "start" | "drain" | "stop" | "ready" | "gone" | "failed" | "rollout" | "session";
+  readonly service?: string;
+  readonly instance?: string;
+  readonly message: string;
+}
+
+export class Journal {
+  private readonly entries: JournalEntry[] = [];
+
+  constructor(
+    private readonly capacity: number,
+    private readonly listener: ((entry: JournalEntry) => void) | undefined,
+  ) {}
+
+  write(entry: JournalEntry): void {
+    this.entries.push(entry);
+    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    this.listener?.(entry);
+  }
+
+  recent(n = this.capacity): readonly JournalEntry[] {
+    return this.entries.slice(-n);
+  }
+}

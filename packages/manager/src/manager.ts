@@ -1,0 +1,506 @@
+/**
+ * The manager core, wired: edge -> ticker -> store -> derivations -> one
+ * reaction -> executor -> driver, and back as signals. No sockets, processes
+ * or timers of its own: the clock, the driver and the sessions are injected.
+ *
+ * One tick: apply every queued signal in ONE action; step each service's
+ * scaler; publish aggregates. Then MobX runs the reactions once on that
+ * consistent snapshot: the plan reaction (the single door to the executor)
+ * and the rollout reaction.
+ */
+import { type Clock, createTicker, type Disposer, type Ticker } from "@froctal/reactive";
+import { action, computed, type IComputedValue, type IObservableValue, observable, reaction } from "mobx";
+import { Edge } from "./edge.js";
+import { Executor } from "./execute/executor.js";
+import { Journal, type JournalEntry } from "./journal.js";
+import type { FleetSpec, Recommendation } from "./policy/fleet.js";
+import type { Driver } from "./ports/driver.js";
+import { type Action, plan } from "./reconcile/plan.js";
+import { type Participant, Rollout, type RolloutOutcome } from "./rollout/rollout.js";
+import { clamp, INITIAL_SCALER, type ScalerSettings, type ScalerState, scalerSettings, step } from "./scale/scaler.js";
+import type { Signal } from "./signals.js";
+import type { Instance } from "./store/instance.js";
+import type { Service } from "./store/service.js";
+import { FleetStore } from "./store/store.js";
+
+export interface ManagerOptions {
+  readonly fleet: FleetSpec;
+  readonly driver: Driver;
+  readonly clock: Clock;
+  /** Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL. */
+  readonly managerUrl: string;
+  /** Makes a fresh per-instance token (default: 128 random bits from the platform's crypto). */
+  readonly token?: () => string;
+  /** Tick delay: signals that arrive within it are applied together, ms (default 0: next turn). */
+  readonly tickMs?: number;
+  /** Receives every journal entry as it is written (the CLI prints them). */
+  readonly onJournal?: (entry: JournalEntry) => void;
+  readonly rolloutTimeoutMs?: number;
+  readonly concurrency?: number;
+}
+
+interface ServiceRuntime {
+  readonly service: Service;
+  readonly settings: ScalerSettings;
+  readonly recommended: IComputedValue<{ replicas: number; why: string }>;
+  scaler: ScalerState;
+  /** Consecutive failed starts, for the restart backoff. */
+  failures: number;
+  /** Set while starts are held back after a failure (bounded restarts). */
+  readonly held: IObservableValue<boolean>;
+}
+
+const DEFAULTS = { drainTimeoutMs: 30_000, startTimeoutMs: 60_000, stopGraceMs: 5_000 };
+
+export class Manager {
+  readonly store: FleetStore;
+  readonly journal: Journal;
+  private readonly edge: Edge;
+  private readonly executor: Executor;
+  private readonly rollout: Rollout;
+  private readonly ticker: Ticker<Signal>;
+  private readonly runtimes = new Map<string, ServiceRuntime>();
+  /** Keys of actions issued and not yet reported: observable so plans recompute when one finishes. */
+  private readonly inFlight = observable.set<string>();
+  private readonly disposers: Disposer[] = [];
+  private readonly timers = new Set<Disposer>();
+  private readonly rollouts: RolloutOutcome[] = [];
+  private wakeTimer: { at: number; dispose: Disposer } | undefined;
+  private started = false;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.store = new FleetStore(options.fleet);
+    this.journal = new Journal(500, options.onJournal);
+    this.ticker = createTicker<Signal>({
+      clock: options.clock,
+      delayMs: options.tickMs ?? 0,
+      apply: (signals) => this.tick(signals),
+    });
+    this.edge = new Edge(this.store, (s) => this.ticker.push(s));
+    this.executor = new Executor({
+      clock: options.clock,
+      concurrency: options.concurrency ?? 8,
+      report: (outcome) => this.ticker.push({ kind: "outcome", outcome }),
+    });
+    this.rollout = new Rollout({
+      clock: { now: () => options.clock.now(), setTimeout: (fn, ms) => this.after(ms, { kind: "timer", run: fn }) },
+      timeoutMs: options.rolloutTimeoutMs ?? 5_000,
+      lastGeneration: 0,
+      onOutcome: (o) => this.recordRollout(o),
+    });
+    for (const service of this.store.services.values()) {
+      const settings = scalerSettings(service.spec);
+      const fleet = this.store;
+      const recommended = computed(
+        () => {
+          const r: Recommendation =
+            typeof service.spec.replicas === "number" ? service.spec.replicas : service.spec.replicas(service, fleet);
+          const replicas = typeof r === "number" ? r : r.replicas;
+          const why = typeof r === "number" ? `the policy recommends ${r}` : r.why;
+          return { replicas: clamp(replicas, settings), why };
+        },
+        { keepAlive: true, equals: (a, b) => a.replicas === b.replicas && a.why === b.why },
+      );
+      this.runtimes.set(service.name, {
+        service,
+        settings,
+        recommended,
+        scaler: INITIAL_SCALER,
+        failures: 0,
+        held: observable.box(false),
+      });
+    }
+  }
+
+  /** The Ingest port for the server edge. */
+  get ingest(): Edge {
+    return this.edge;
+  }
+
+  get stats() {
+    return { edge: this.edge.stats, executor: this.executor.stats, ticker: this.ticker.stats };
+  }
+
+  /** Starts reconciling: from here on, the fleet converges on its policy. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.disposers.push(this.options.driver.watch((event) => this.ticker.push({ kind: "driver", event })));
+    // The single door from the store to the executor.
+    this.disposers.push(
+      reaction(
+        () => [...this.runtimes.values()].flatMap((r) => this.planFor(r)),
+        (actions) => this.execute(actions),
+        { fireImmediately: true },
+      ),
+    );
+    this.disposers.push(
+      reaction(
+        () => ({ epoch: this.rollout.epoch, participants: this.participants() }),
+        action(({ participants }: { participants: readonly Participant[] }) => void this.rollout.begin(participants)),
+        { fireImmediately: true, equals: sameRound },
+      ),
+    );
+    this.ticker.push({ kind: "wake" });
+  }
+
+  /** Sets every target to zero and waits (on the injected clock) until every instance is gone. */
+  async shutdown(timeoutMs = 60_000): Promise<void> {
+    this.ticker.push({ kind: "wake" });
+    action(() => {
+      for (const r of this.runtimes.values()) r.service.target = 0;
+    })();
+    this.shuttingDown = true;
+    const deadline = this.options.clock.now() + timeoutMs;
+    while (this.store.instances.size > 0 && this.options.clock.now() < deadline) {
+      await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, 50));
+      this.ticker.flush();
+    }
+  }
+
+  /** Releases reactions, timers and the executor; guests are not touched (call shutdown first). */
+  close(): void {
+    for (const d of this.disposers.splice(0)) d();
+    for (const d of this.timers) d();
+    this.timers.clear();
+    this.wakeTimer?.dispose();
+    this.executor.close();
+    this.rollout.close();
+    this.ticker.dispose();
+  }
+
+  /** Applies the signals that arrived since the last tick; called by the ticker inside one action. */
+  private tick(signals: readonly Signal[]): void {
+    for (const s of signals) this.apply(s);
+    this.store.publish();
+    if (!this.shuttingDown) this.scale();
+  }
+
+  private shuttingDown = false;
+
+  private apply(s: Signal): void {
+    switch (s.kind) {
+      case "batch":
+        if (s.instance.phase === "gone") return;
+        this.store.applyBatch(s.instance, s.batch, s.table, s.skip);
+        if (s.instance.phase === "ready" && this.runtimes.get(s.instance.service)!.failures > 0) {
+          this.runtimes.get(s.instance.service)!.failures = 0;
+        }
+        return;
+      case "opened":
+        s.instance.features = s.hello.build.features;
+        if (s.hello.runningGeneration !== s.instance.generation) s.instance.recordCommit(s.hello.runningGeneration, "");
+        return;
+      case "closed":
+        this.rollout.disconnected(s.instance);
+        return;
+      case "configAck":
+        this.rollout.acknowledge(s.instance, s.ack);
+        return;
+      case "driver":
+        this.applyDriverEvent(s.event);
+        return;
+      case "outcome":
+        this.applyOutcome(s.outcome.key, s.outcome.ok, s.outcome.error?.message);
+        return;
+      case "expired": {
+        const i = s.instance;
+        if (s.what === "drain" && i.phase === "draining") i.drainExpired = true;
+        if (s.what === "start" && (i.phase === "requested" || i.phase === "starting")) {
+          this.fail(i, "it did not become ready in time");
+        }
+        return;
+      }
+      case "timer":
+        s.run();
+        return;
+      case "wake":
+        return;
+    }
+  }
+
+  private applyDriverEvent(event: import("./ports/driver.js").DriverEvent): void {
+    const instance = this.store.instance(event.instanceId);
+    if (instance === undefined) return;
+    if (event.kind === "started") {
+      instance.moveTo("starting");
+      return;
+    }
+    if (instance.phase === "stopping" || event.requested) this.forget(instance, `it exited (${event.detail})`);
+    else this.fail(instance, `it exited unexpectedly (${event.detail})`);
+  }
+
+  private applyOutcome(key: string, ok: boolean, error: string | undefined): void {
+    this.inFlight.delete(key);
+    const [kind, id] = splitKey(key);
+    const instance = id === undefined ? undefined : this.store.instance(id);
+    if (instance === undefined) return;
+    if (kind === "start" && !ok) this.fail(instance, `the driver could not start it: ${error}`);
+    if (kind === "stop") {
+      if (ok) this.forget(instance, "it was stopped");
+      else this.journal.write(this.entry("failed", instance, `stopping it failed: ${error}; will retry`));
+    }
+  }
+
+  private fail(instance: Instance, why: string): void {
+    if (instance.phase === "gone" || instance.phase === "failed") return;
+    const r = this.runtimes.get(instance.service)!;
+    if (instance.phase !== "stopping" && instance.phase !== "draining") {
+      r.failures++;
+      r.held.set(true);
+      this.after(Math.min(30_000, 500 * 2 ** (r.failures - 1)), { kind: "timer", run: () => r.held.set(false) });
+    }
+    instance.failure = why;
+    instance.moveTo("failed");
+    this.journal.write(this.entry("failed", instance, `${instance.id} failed: ${why}`));
+  }
+
+  private forget(instance: Instance, why: string): void {
+    instance.moveTo("stopping");
+    instance.moveTo("gone");
+    this.store.remove(instance);
+    this.journal.write(this.entry("gone", instance, `${instance.id} is gone: ${why}`));
+  }
+
+  /** Steps each service's scaler with its current recommendation. */
+  private scale(): void {
+    const now = this.options.clock.now();
+    for (const r of this.runtimes.values()) {
+      const rec = r.recommended.get();
+      const result = step(r.settings, r.scaler, r.service.target, rec.replicas, now);
+      r.scaler = result.state;
+      if (result.target !== r.service.target) {
+        const from = r.service.target;
+        r.service.target = result.target;
+        this.journal.write({
+          at: now,
+          kind: "scale",
+          service: r.service.name,
+          message: `${r.service.name}: ${from} -> ${result.target} replicas (${rec.why})`,
+        });
+      }
+      if (result.wakeAt !== undefined) this.wakeAt(result.wakeAt);
+    }
+  }
+
+  private planFor(r: ServiceRuntime): Action[] {
+    const spec = r.service.spec;
+    const loadMetric = spec.loadMetric;
+    const actions = plan({
+      service: r.service.name,
+      target: r.service.target,
+      inFlight: this.inFlight,
+      instances: [...r.service.instances.values()].map((i) => ({
+        id: i.id,
+        phase: i.phase,
+        ordinal: i.ordinal,
+        load: loadMetric === undefined ? undefined : i.metric(loadMetric),
+        drained: i.drained,
+        drainExpired: i.drainExpired,
+      })),
+    });
+    return r.held.get() ? actions.filter((a) => a.kind !== "start") : actions;
+  }
+
+  private readonly execute = action((actions: readonly Action[]) => {
+    const now = this.options.clock.now();
+    for (const a of actions) {
+      switch (a.kind) {
+        case "start":
+          this.launch(this.runtimes.get(a.service)!, a.reason, now);
+          break;
+        case "drain": {
+          const instance = this.store.instance(a.instanceId);
+          if (instance === undefined || !instance.moveTo("draining")) break;
+          const deadline = this.spec(instance).drainTimeoutMs;
+          this.journal.write(this.entry("drain", instance, `draining ${instance.id}: ${a.reason}`));
+          const sent = instance.session?.send({ drain: { deadlineMs: deadline, reason: a.reason } }) ?? false;
+          if (!sent)
+            instance.drained = true; // nobody to drain: nothing in flight to finish
+          else this.after(deadline, { kind: "expired", instance, what: "drain" });
+          break;
+        }
+        case "stop": {
+          const instance = this.store.instance(a.instanceId);
+          if (instance === undefined) break;
+          if (instance.phase !== "failed") instance.moveTo("stopping");
+          this.journal.write(this.entry("stop", instance, `stopping ${instance.id}: ${a.reason}`));
+          this.inFlight.add(a.key);
+          const graceMs = this.spec(instance).stopGraceMs;
+          this.executor.dispatch(a.key, () => this.options.driver.stop(instance.id, { graceMs }));
+          break;
+        }
+      }
+    }
+  });
+
+  private launch(r: ServiceRuntime, reason: string, now: number): void {
+    const token = (this.options.token ?? randomToken)();
+    const instance = this.store.add(r.service, token, now);
+    const key = `start:${instance.id}`;
+    this.inFlight.add(key);
+    this.journal.write(this.entry("start", instance, `starting ${instance.id}: ${reason}`));
+    const spec = r.service.spec;
+    this.executor.dispatch(key, () =>
+      this.options.driver.start({
+        instanceId: instance.id,
+        fleet: this.options.fleet.name,
+        service: r.service.name,
+        image: spec.image,
+        args: spec.args ?? [],
+        env: {
+          ...spec.env,
+          FROCTAL_MANAGER_URL: this.options.managerUrl,
+          FROCTAL_INSTANCE_ID: instance.id,
+          FROCTAL_TOKEN: token,
+        },
+      }),
+    );
+    this.after(this.spec(instance).startTimeoutMs, { kind: "expired", instance, what: "start" });
+  }
+
+  /** Instances whose desired configuration differs from what they committed. */
+  private participants(): Participant[] {
+    const out: Participant[] = [];
+    for (const r of this.runtimes.values()) {
+      const config = r.service.spec.config;
+      if (config === undefined) continue;
+      for (const instance of r.service.instances.values()) {
+        if (instance.phase !== "ready" && instance.phase !== "starting") continue;
+        const json = canonicalJson(config(this.store, instance));
+        if (json !== instance.committedJson) out.push({ instance, json });
+      }
+    }
+    return out;
+  }
+
+  private recordRollout(outcome: RolloutOutcome): void {
+    this.rollouts.push(outcome);
+    if (this.rollouts.length > 100) this.rollouts.shift();
+    const who = outcome.instances.join(", ");
+    const message =
+      outcome.result === "committed"
+        ? `generation ${outcome.generation} committed on ${who}`
+        : `generation ${outcome.generation} aborted on ${who}: ${outcome.reason}`;
+    this.journal.write({ at: outcome.at, kind: "rollout", message });
+  }
+
+  /** A plain snapshot for `froctal status` and the HTTP API. */
+  status(): ManagerStatus {
+    return {
+      fleet: this.options.fleet.name,
+      generation: this.rollout.lastGeneration,
+      services: [...this.runtimes.values()].map((r) => ({
+        name: r.service.name,
+        target: r.service.target,
+        recommended: r.recommended.get().replicas,
+        why: r.recommended.get().why,
+        instances: [...r.service.instances.values()].map((i) => ({
+          id: i.id,
+          phase: i.phase,
+          generation: i.generation,
+          connected: i.session !== undefined,
+          load: r.service.spec.loadMetric === undefined ? null : (i.metric(r.service.spec.loadMetric) ?? null),
+          devices: [...i.devices.values()],
+          ...(i.failure ? { failure: i.failure } : {}),
+        })),
+      })),
+      rollouts: [...this.rollouts],
+      journal: this.journal.recent(50),
+    };
+  }
+
+  private spec(instance: Instance): Required<Pick<import("./policy/fleet.js").ServiceSpec, keyof typeof DEFAULTS>> {
+    const s = this.options.fleet.services[instance.service]!;
+    return {
+      drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+      startTimeoutMs: s.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
+      stopGraceMs: s.stopGraceMs ?? DEFAULTS.stopGraceMs,
+    };
+  }
+
+  private entry(kind: JournalEntry["kind"], instance: Instance, message: string): JournalEntry {
+    return { at: this.options.clock.now(), kind, service: instance.service, instance: instance.id, message };
+  }
+
+  /** Pushes a signal after `ms` on the injected clock; the disposer cancels it. */
+  private after(ms: number, signal: Signal): Disposer {
+    const dispose = this.options.clock.setTimeout(() => {
+      this.timers.delete(dispose);
+      this.ticker.push(signal);
+    }, ms);
+    this.timers.add(dispose);
+    return () => {
+      this.timers.delete(dispose);
+      dispose();
+    };
+  }
+
+  /** Makes sure a tick runs at `at` (one wake timer, the earliest wins). */
+  private wakeAt(at: number): void {
+    if (this.wakeTimer !== undefined && this.wakeTimer.at <= at) return;
+    this.wakeTimer?.dispose();
+    const dispose = this.options.clock.setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.ticker.push({ kind: "wake" });
+      },
+      Math.max(0, at - this.options.clock.now()),
+    );
+    this.wakeTimer = { at, dispose };
+  }
+}
+
+export interface ManagerStatus {
+  readonly fleet: string;
+  readonly generation: number;
+  readonly services: readonly {
+    readonly name: string;
+    readonly target: number;
+    readonly recommended: number;
+    readonly why: string;
+    readonly instances: readonly {
+      readonly id: string;
+      readonly phase: string;
+      readonly generation: number;
+      readonly connected: boolean;
+      readonly load: number | null;
+      readonly devices: readonly unknown[];
+      readonly failure?: string;
+    }[];
+  }[];
+  readonly rollouts: readonly RolloutOutcome[];
+  readonly journal: readonly JournalEntry[];
+}
+
+function sameRound(
+  a: { epoch: number; participants: readonly Participant[] },
+  b: { epoch: number; participants: readonly Participant[] },
+): boolean {
+  if (a.epoch !== b.epoch || a.participants.length !== b.participants.length) return false;
+  return a.participants.every(
+    (p, i) => p.instance === b.participants[i]!.instance && p.json === b.participants[i]!.json,
+  );
+}
+
+function splitKey(key: string): [string, string | undefined] {
+  const at = key.indexOf(":");
+  return at < 0 ? [key, undefined] : [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** JSON with object keys sorted, so equal configurations compare equal as strings. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}

@@ -1,0 +1,157 @@
+/**
+ * The policy API: a fleet is a TypeScript module that default-exports
+ * defineFleet({...}). Policies are plain functions over read-only views of the
+ * store; the manager runs them inside MobX derivations, so they recompute only
+ * when a fact they read changes, and must be pure (no I/O, no clock reads).
+ */
+import { FroctalError } from "@froctal/protocol";
+
+/** A metric across the instances of a service; sum, count and mean cost O(1). */
+export interface MetricView {
+  /** Sum of the latest value of every instance that reports it. */
+  readonly sum: number;
+  /** How many instances report it. */
+  readonly count: number;
+  /** sum / count, 0 when none report it. */
+  readonly mean: number;
+  /** Largest latest value (O(instances) on first read after a change). */
+  readonly max: number;
+  readonly min: number;
+  /** The p-quantile (0..100) of latest values (O(instances log instances) on first read after a change). */
+  percentile(p: number): number;
+}
+
+export type InstancePhase = "requested" | "starting" | "ready" | "draining" | "stopping" | "gone" | "failed";
+
+export interface DeviceView {
+  readonly id: string;
+  readonly kind: string;
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  readonly service: string;
+  readonly phase: InstancePhase;
+  /** Order of creation within the fleet: larger is newer. */
+  readonly ordinal: number;
+  /** The latest value of a metric of this instance (undefined if never reported). */
+  metric(name: string): number | undefined;
+  /** The payload of the latest application event of this name, JSON-decoded. */
+  fact<T = unknown>(name: string): T | undefined;
+  /** Devices the guest reported, by id. */
+  readonly devices: ReadonlyMap<string, DeviceView>;
+  /** Build info from the agent's hello: features compiled into the guest. */
+  readonly features: readonly string[];
+  /** The configuration generation the guest reported it runs. */
+  readonly generation: number;
+}
+
+export interface ServiceView {
+  readonly name: string;
+  /** Instances that count toward the replica target (requested, starting, ready). */
+  readonly active: readonly InstanceView[];
+  /** Instances that are ready and not draining: the ones to send work to. */
+  readonly ready: readonly InstanceView[];
+  /** The replica target the manager is currently holding. */
+  readonly target: number;
+  metric(name: string): MetricView;
+}
+
+export interface FleetView {
+  service(name: string): ServiceView;
+  instance(id: string): InstanceView | undefined;
+}
+
+/** A replica recommendation, optionally with the reason shown in logs and status. */
+export type Recommendation = number | { readonly replicas: number; readonly why: string };
+
+export interface ScaleBehavior {
+  /** A change in this direction must be recommended for this long before it happens, ms. */
+  readonly stabilizationMs?: number;
+  /** After any change, wait this long before the next change in this direction, ms. */
+  readonly cooldownMs?: number;
+  /** Change by at most this many replicas at a time. */
+  readonly maxStep?: number;
+}
+
+export interface ServiceSpec {
+  /** What to run, in the driver's terms (for the process driver: a Node entry module). */
+  readonly image: string;
+  readonly args?: readonly string[];
+  /** Extra environment for the guests. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Fixed replica count, or a function of the service (and fleet) recommending one. */
+  readonly replicas: number | ((service: ServiceView, fleet: FleetView) => Recommendation);
+  readonly min?: number;
+  readonly max?: number;
+  readonly scaleUp?: ScaleBehavior;
+  readonly scaleDown?: ScaleBehavior;
+  /** The metric that says how busy an instance is: scale-in drains the least busy first. */
+  readonly loadMetric?: string;
+  /** How long a draining instance may take before it is stopped anyway, ms. */
+  readonly drainTimeoutMs?: number;
+  /** How long an instance may take from launch to ready before it counts as failed, ms. */
+  readonly startTimeoutMs?: number;
+  /** Grace between the polite stop and the kill, ms. */
+  readonly stopGraceMs?: number;
+  /**
+   * The configuration each instance of this service should run, derived from
+   * the fleet. When one tick changes it for several instances, they all take it
+   * together in one generation, or none does.
+   */
+  readonly config?: (fleet: FleetView, instance: InstanceView) => unknown;
+}
+
+export interface FleetSpec {
+  readonly name: string;
+  readonly services: Readonly<Record<string, ServiceSpec>>;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** Declares a fleet; checks its shape so mistakes surface at load time with a clear sentence. */
+export function defineFleet<const S extends FleetSpec>(spec: S): S {
+  const problems: string[] = [];
+  if (!NAME.test(spec.name)) problems.push(`fleet name ${JSON.stringify(spec.name)} must match ${NAME}`);
+  const names = Object.keys(spec.services);
+  if (names.length === 0) problems.push("a fleet needs at least one service");
+  for (const name of names) {
+    const s = spec.services[name]!;
+    const at = `service ${JSON.stringify(name)}`;
+    if (!NAME.test(name)) problems.push(`${at}: the name must match ${NAME}`);
+    if (typeof s.image !== "string" || s.image.length === 0) problems.push(`${at}: image must be a non-empty string`);
+    const replicasOk =
+      typeof s.replicas === "function" ||
+      (typeof s.replicas === "number" && Number.isInteger(s.replicas) && s.replicas >= 0);
+    if (!replicasOk) problems.push(`${at}: replicas must be a whole number >= 0 or a function`);
+    const min = s.min ?? 0;
+    const max = s.max ?? Number.POSITIVE_INFINITY;
+    if (!(Number.isInteger(min) && min >= 0)) problems.push(`${at}: min must be a whole number >= 0`);
+    if (max !== Number.POSITIVE_INFINITY && !(Number.isInteger(max) && max >= min)) {
+      problems.push(`${at}: max must be a whole number >= min`);
+    }
+    for (const key of ["drainTimeoutMs", "startTimeoutMs", "stopGraceMs"] as const) {
+      const v = s[key];
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+        problems.push(`${at}: ${key} must be a number of ms >= 0`);
+    }
+    // A maxStep of 0 would hold the target still while the scaler asks to be woken every millisecond.
+    for (const dir of ["scaleUp", "scaleDown"] as const) {
+      const b = s[dir] ?? {};
+      for (const key of ["stabilizationMs", "cooldownMs"] as const) {
+        const v = b[key];
+        if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+          problems.push(`${at}: ${dir}.${key} must be a number of ms >= 0`);
+      }
+      const step = b.maxStep;
+      if (step !== undefined && !(step === Number.POSITIVE_INFINITY || (Number.isInteger(step) && step >= 1))) {
+        problems.push(`${at}: ${dir}.maxStep must be a whole number >= 1`);
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new FroctalError("FROCTAL_E_CONFIG", `the fleet definition is invalid: ${problems.join("; ")}`);
+  }
+  return spec;
+}

@@ -1,0 +1,94 @@
+/**
+ * The reconciler: plan = f(desired, actual, in-flight), a pure function.
+ * Level-triggered: it looks only at the state, never at what happened, so
+ * running it twice on the same state plans nothing new the second time once
+ * the first plan's intents are recorded (in-flight keys, phase changes).
+ */
+import type { InstancePhase } from "../policy/fleet.js";
+
+export interface PlannedInstance {
+  readonly id: string;
+  readonly phase: InstancePhase;
+  readonly ordinal: number;
+  /** Load used to pick scale-in victims (undefined: unknown). */
+  readonly load: number | undefined;
+  readonly drained: boolean;
+  readonly drainExpired: boolean;
+}
+
+export interface PlanInput {
+  readonly service: string;
+  readonly target: number;
+  readonly instances: readonly PlannedInstance[];
+  /** Keys of actions issued and not yet finished. */
+  readonly inFlight: ReadonlySet<string>;
+}
+
+export type Action =
+  | { readonly kind: "start"; readonly key: string; readonly service: string; readonly reason: string }
+  | { readonly kind: "drain"; readonly key: string; readonly instanceId: string; readonly reason: string }
+  | { readonly kind: "stop"; readonly key: string; readonly instanceId: string; readonly reason: string };
+
+export const actionKey = {
+  start: (service: string, n: number) => `start:${service}#${n}`,
+  drain: (id: string) => `drain:${id}`,
+  stop: (id: string) => `stop:${id}`,
+};
+
+/** Scale-in order: instances that are not serving yet first, then least loaded, then newest. */
+export function victimOrder(a: PlannedInstance, b: PlannedInstance): number {
+  const aReady = a.phase === "ready" ? 1 : 0;
+  const bReady = b.phase === "ready" ? 1 : 0;
+  if (aReady !== bReady) return aReady - bReady;
+  const la = a.load ?? 0;
+  const lb = b.load ?? 0;
+  if (la !== lb) return la - lb;
+  return b.ordinal - a.ordinal;
+}
+
+export function plan(input: PlanInput): Action[] {
+  const actions: Action[] = [];
+  const active: PlannedInstance[] = [];
+  for (const i of input.instances) {
+    switch (i.phase) {
+      case "requested":
+      case "starting":
+      case "ready":
+        active.push(i);
+        break;
+      case "draining":
+        if (i.drained || i.drainExpired) {
+          const why = i.drained ? "it finished draining" : "its drain deadline passed";
+          push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: why });
+        }
+        break;
+      case "stopping":
+      case "failed":
+        push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: `it is ${i.phase}` });
+        break;
+      case "gone":
+        break;
+    }
+  }
+
+  const excess = active.length - input.target;
+  if (excess > 0) {
+    const victims = [...active].sort(victimOrder).slice(0, excess);
+    for (const v of victims) {
+      const why = `${input.service} has ${active.length} active instances for a target of ${input.target}`;
+      if (v.phase === "ready")
+        push(actions, input, { kind: "drain", key: actionKey.drain(v.id), instanceId: v.id, reason: why });
+      else push(actions, input, { kind: "stop", key: actionKey.stop(v.id), instanceId: v.id, reason: why });
+    }
+  } else if (excess < 0) {
+    for (let n = 0; n < -excess; n++) {
+      const why = `${input.service} has ${active.length} active instances for a target of ${input.target}`;
+      actions.push({ kind: "start", key: actionKey.start(input.service, n), service: input.service, reason: why });
+    }
+  }
+  return actions;
+}
+
+function push(actions: Action[], input: PlanInput, action: Action): void {
+  if (!input.inFlight.has(action.key)) actions.push(action);
+}

@@ -1,0 +1,29 @@
+/**
+ * What enters the store, one tick at a time: checked frames from the edge,
+ * driver facts, executor outcomes and timer expiries. Each is applied inside
+ * the tick's single action, in arrival order.
+ */
+import type { Batch, ConfigAck, Hello } from "@froctal/protocol";
+import type { Outcome } from "./execute/executor.js";
+import type { DriverEvent } from "./ports/driver.js";
+import type { Instance, SessionHandle } from "./store/instance.js";
+import type { MetricTable } from "./store/store.js";
+
+export type Signal =
+  | {
+      readonly kind: "batch";
+      readonly instance: Instance;
+      readonly batch: Batch;
+      /** Events before this index were already applied (re-sent after a reconnect). */
+      readonly skip: number;
+      readonly table: MetricTable;
+    }
+  | { readonly kind: "opened"; readonly instance: Instance; readonly session: SessionHandle; readonly hello: Hello }
+  | { readonly kind: "closed"; readonly instance: Instance; readonly session: SessionHandle; readonly reason: string }
+  | { readonly kind: "configAck"; readonly instance: Instance; readonly ack: ConfigAck }
+  | { readonly kind: "driver"; readonly event: DriverEvent }
+  | { readonly kind: "outcome"; readonly outcome: Outcome }
+  | { readonly kind: "expired"; readonly instance: Instance; readonly what: "drain" | "start" }
+  /** A timer the core set, run inside the tick so its effects are part of one consistent step. */
+  | { readonly kind: "timer"; readonly run: () => void }
+  | { readonly kind: "wake" };

@@ -1,0 +1,129 @@
+/**
+ * The store: every observed fact about the fleet, written once, inside ticks.
+ * Desired state is not stored here; it is derived (scale/, reconcile/, rollout/).
+ */
+import { type Batch, DeviceChange, type Event, FroctalError, type Lifecycle, LifecyclePhase } from "@froctal/protocol";
+import type { FleetSpec, FleetView } from "../policy/fleet.js";
+import type { Aggregate } from "./aggregate.js";
+import { Instance } from "./instance.js";
+import { Service } from "./service.js";
+
+/** Maps a session's metric ids to the aggregates they feed. */
+export type MetricTable = Map<number, Aggregate>;
+
+const utf8 = new TextDecoder();
+
+export class FleetStore implements FleetView {
+  readonly services = new Map<string, Service>();
+  readonly instances = new Map<string, Instance>();
+  private ordinal = 0;
+  /** Aggregates changed during the current tick, published once at its end. */
+  private readonly dirty: Aggregate[] = [];
+
+  constructor(readonly spec: FleetSpec) {
+    for (const [name, s] of Object.entries(spec.services)) this.services.set(name, new Service(name, s));
+  }
+
+  service(name: string): Service {
+    const s = this.services.get(name);
+    if (s === undefined) {
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        `the fleet ${this.spec.name} has no service named ${JSON.stringify(name)}`,
+      );
+    }
+    return s;
+  }
+
+  instance(id: string): Instance | undefined {
+    return this.instances.get(id);
+  }
+
+  /** Creates a requested instance of a service, with the next ordinal. Call inside an action. */
+  add(service: Service, token: string, now: number, id?: string): Instance {
+    const ordinal = ++this.ordinal;
+    const instance = new Instance(id ?? `${service.name}-${ordinal}`, service.name, ordinal, token, now);
+    this.instances.set(instance.id, instance);
+    service.instances.set(instance.id, instance);
+    return instance;
+  }
+
+  /** Forgets a gone instance and its metric values. Call inside an action. */
+  remove(instance: Instance): void {
+    for (const agg of instance.reports) if (agg.delete(instance.id)) this.dirty.push(agg);
+    instance.reports.clear();
+    this.instances.delete(instance.id);
+    this.services.get(instance.service)?.instances.delete(instance.id);
+  }
+
+  /** Applies one batch's samples and events. Call inside the tick's action. */
+  applyBatch(instance: Instance, batch: Batch, table: MetricTable, skip: number): void {
+    const ids = batch.metricIds;
+    const values = batch.metricValues;
+    for (let i = 0; i < ids.length; i++) {
+      const agg = table.get(ids[i]!);
+      if (agg === undefined) continue; // counted at the edge, where the table is kept
+      if (agg.set(instance.id, values[i]!)) this.dirty.push(agg);
+      instance.reports.add(agg);
+    }
+    const events = batch.events;
+    for (let i = skip; i < events.length; i++) this.applyEvent(instance, events[i]!);
+  }
+
+  /** Publishes the tick's aggregate changes to derivations. Call at the end of the tick's action. */
+  publish(): void {
+    for (const agg of this.dirty) agg.publish();
+    this.dirty.length = 0;
+  }
+
+  private applyEvent(instance: Instance, event: Event): void {
+    switch (event.kind) {
+      case "device": {
+        const d = event.device;
+        if (d.change === DeviceChange.DEVICE_CHANGE_REMOVED) instance.devices.delete(d.deviceId);
+        else instance.devices.set(d.deviceId, { id: d.deviceId, kind: d.kind, properties: { ...d.properties } });
+        return;
+      }
+      case "lifecycle":
+        if (event.lifecycle.task === "") this.applyLifecycle(instance, event.lifecycle);
+        else
+          instance.setFact(`task:${event.lifecycle.task}`, event.lifecycle.result ?? { phase: event.lifecycle.phase });
+        return;
+      case "app":
+        instance.setFact(event.app.name, decodePayload(event.app.payload, event.app.mediaType));
+        return;
+    }
+  }
+
+  private applyLifecycle(instance: Instance, l: Lifecycle): void {
+    switch (l.phase) {
+      case LifecyclePhase.LIFECYCLE_PHASE_STARTING:
+        instance.moveTo("starting");
+        return;
+      case LifecyclePhase.LIFECYCLE_PHASE_READY:
+        instance.moveTo("ready");
+        return;
+      case LifecyclePhase.LIFECYCLE_PHASE_DRAINING:
+        instance.moveTo("draining");
+        return;
+      case LifecyclePhase.LIFECYCLE_PHASE_DRAINED:
+        instance.drained = true;
+        return;
+      case LifecyclePhase.LIFECYCLE_PHASE_STOPPING:
+      case LifecyclePhase.LIFECYCLE_PHASE_EXITED:
+        // The driver reports the process's end; the agent saying so changes nothing the driver will not.
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function decodePayload(payload: Uint8Array, mediaType: string): unknown {
+  if (mediaType !== "" && mediaType !== "application/json") return payload;
+  try {
+    return JSON.parse(utf8.decode(payload));
+  } catch {
+    return payload;
+  }
+}
