@@ -32,6 +32,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const lb = running.manager.store.service("lb").ready[0];
     return lb?.fact<{ url: string }>("endpoint")?.url;
   }, 30_000);
+  // The lb answers 503 until its first backend set is committed.
+  await waitFor(
+    async () => ((await fetch(`${lbUrl}/?work=1`).catch(() => undefined))?.status === 200 ? true : undefined),
+    30_000,
+  );
   say(`load balancer ready at ${lbUrl}; ramping load up to ${options.peakRps} requests/s and down again`);
 
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -103,10 +108,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`FROCTAL_E_TIMEOUT: the demo waited ${timeoutMs} ms for the fleet`);
     await sleep(50);

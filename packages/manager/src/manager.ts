@@ -9,7 +9,7 @@
  * and the rollout reaction.
  */
 import { type Clock, createTicker, type Disposer, type Ticker } from "@froctal/reactive";
-import { action, computed, type IComputedValue, type IObservableValue, observable, reaction } from "mobx";
+import { action, computed, type IComputedValue, type IObservableValue, observable, reaction, untracked } from "mobx";
 import { Edge } from "./edge.js";
 import { Executor } from "./execute/executor.js";
 import { Journal, type JournalEntry } from "./journal.js";
@@ -48,6 +48,8 @@ interface ServiceRuntime {
   failures: number;
   /** Set while starts are held back after a failure (bounded restarts). */
   readonly held: IObservableValue<boolean>;
+  /** Cancels the pending end of the hold, so a later failure's longer backoff is not cut short. */
+  release: Disposer | undefined;
 }
 
 const DEFAULTS = { drainTimeoutMs: 30_000, startTimeoutMs: 60_000, stopGraceMs: 5_000 };
@@ -108,6 +110,7 @@ export class Manager {
         scaler: INITIAL_SCALER,
         failures: 0,
         held: observable.box(false),
+        release: undefined,
       });
     }
   }
@@ -180,13 +183,14 @@ export class Manager {
 
   private apply(s: Signal): void {
     switch (s.kind) {
-      case "batch":
+      case "batch": {
         if (s.instance.phase === "gone") return;
+        const wasReady = s.instance.phase === "ready";
         this.store.applyBatch(s.instance, s.batch, s.table, s.skip);
-        if (s.instance.phase === "ready" && this.runtimes.get(s.instance.service)!.failures > 0) {
-          this.runtimes.get(s.instance.service)!.failures = 0;
-        }
+        // An instance becoming ready ends a crash loop; a batch from one that already was says nothing about it.
+        if (!wasReady && s.instance.phase === "ready") this.runtimes.get(s.instance.service)!.failures = 0;
         return;
+      }
       case "opened":
         s.instance.features = s.hello.build.features;
         if (s.hello.runningGeneration !== s.instance.generation) s.instance.recordCommit(s.hello.runningGeneration, "");
@@ -248,7 +252,8 @@ export class Manager {
     if (instance.phase !== "stopping" && instance.phase !== "draining") {
       r.failures++;
       r.held.set(true);
-      this.after(Math.min(30_000, 500 * 2 ** (r.failures - 1)), { kind: "timer", run: () => r.held.set(false) });
+      r.release?.();
+      r.release = this.after(Math.min(30_000, 500 * 2 ** (r.failures - 1)), { kind: "timer", run: () => r.held.set(false) });
     }
     instance.failure = why;
     instance.moveTo("failed");
@@ -294,7 +299,8 @@ export class Manager {
         id: i.id,
         phase: i.phase,
         ordinal: i.ordinal,
-        load: loadMetric === undefined ? undefined : i.metric(loadMetric),
+        // Untracked: load only ranks victims when something else changes the plan; no re-plan per sample.
+        load: loadMetric === undefined ? undefined : untracked(() => i.metric(loadMetric)),
         drained: i.drained,
         drainExpired: i.drainExpired,
       })),
@@ -402,6 +408,7 @@ export class Manager {
           connected: i.session !== undefined,
           load: r.service.spec.loadMetric === undefined ? null : (i.metric(r.service.spec.loadMetric) ?? null),
           devices: [...i.devices.values()],
+          endpoint: i.fact<{ url?: unknown }>("endpoint")?.url ?? null,
           ...(i.failure ? { failure: i.failure } : {}),
         })),
       })),
@@ -466,6 +473,8 @@ export interface ManagerStatus {
       readonly connected: boolean;
       readonly load: number | null;
       readonly devices: readonly unknown[];
+      /** What the guest reported as its "endpoint" fact, if anything. */
+      readonly endpoint: unknown;
       readonly failure?: string;
     }[];
   }[];

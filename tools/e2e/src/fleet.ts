@@ -1,0 +1,141 @@
+/** Runs the froctal binary as a child process and talks to it the way a user would. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { ManagerStatus } from "@froctal/manager";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const bin = join(root, "apps/froctal/dist/main.js");
+
+export interface RunningFleet {
+  readonly process: ChildProcess;
+  readonly url: string;
+  readonly logs: string[];
+  status(): Promise<ManagerStatus>;
+  /** SIGTERM, then wait for the manager to exit; resolves with its exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function upFleet(fleet: string): Promise<RunningFleet> {
+  const child = spawn(process.execPath, [bin, "up", join(root, fleet), "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  createInterface({ input: child.stderr! }).on("line", (l) => logs.push(`stderr: ${l}`));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the manager printed no URL:\n${logs.join("\n")}`)), 20_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { url?: string };
+        if (entry.url !== undefined) {
+          clearTimeout(timer);
+          resolveUrl(entry.url);
+        }
+      } catch {}
+    });
+    void exited.then((code) => reject(new Error(`the manager exited with ${code}:\n${logs.join("\n")}`)));
+  });
+  return {
+    process: child,
+    url,
+    logs,
+    status: async () => (await (await fetch(`${url}/status`)).json()) as ManagerStatus,
+    stop: () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Polls `probe` until it returns something other than undefined. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  /** Why requests failed (status code or error), for the assertion message. */
+  readonly failures: string[];
+  /** Which instance served each of the last requests (the web guest names itself). */
+  readonly servedBy: string[];
+}
+
+/** Sends GET requests at `rate()` per second until stopped. */
+export function driveLoad(url: string, rate: () => number): { result: LoadResult; stop(): Promise<void> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  const result: LoadResult = { ok: 0, failed: 0, failures: [], servedBy: [] };
+  const pending = new Set<Promise<void>>();
+  let running = true;
+  const one = () =>
+    new Promise<void>((done) => {
+      const req = request(`${url}/?work=20`, { agent }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => {
+          if (res.statusCode === 200) {
+            result.ok++;
+            result.servedBy.push((JSON.parse(body) as { instance: string }).instance);
+            if (result.servedBy.length > 400) result.servedBy.splice(0, 200);
+          } else {
+            result.failed++;
+            result.failures.push(`HTTP ${res.statusCode}: ${body.trim()}`);
+          }
+          done();
+        });
+      });
+      req.on("error", (e) => {
+        result.failed++;
+        result.failures.push(e.message);
+        done();
+      });
+      req.setTimeout(5_000, () => req.destroy());
+      req.end();
+    });
+  const loop = (async () => {
+    while (running) {
+      const p = one();
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+      await new Promise((r) => setTimeout(r, 1000 / Math.max(1, rate())));
+    }
+  })();
+  return {
+    result,
+    stop: async () => {
+      running = false;
+      await loop;
+      await Promise.all(pending);
+      agent.destroy();
+    },
+  };
+}
+
+/** Processes on this machine whose environment points at this manager (its guests). */
+export function guestsOf(managerUrl: string): number[] {
+  const ws = managerUrl.replace(/^http/, "ws");
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes(`FROCTAL_MANAGER_URL=${ws}/agent`)) {
+        const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+        if (!/\) Z /.test(stat)) pids.push(Number(entry));
+      }
+    } catch {}
+  }
+  return pids;
+}
