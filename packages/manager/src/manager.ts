@@ -44,6 +44,8 @@ interface ServiceRuntime {
   readonly settings: ScalerSettings;
   readonly recommended: IComputedValue<{ replicas: number; why: string }>;
   scaler: ScalerState;
+  /** The last error the service's policy threw, journaled once. */
+  policyError: string | undefined;
   /** Consecutive failed starts, for the restart backoff. */
   failures: number;
   /** Set while starts are held back after a failure (bounded restarts). */
@@ -109,6 +111,7 @@ export class Manager {
         recommended,
         scaler: INITIAL_SCALER,
         failures: 0,
+        policyError: undefined,
         held: observable.box(false),
         release: undefined,
       });
@@ -192,10 +195,12 @@ export class Manager {
         return;
       }
       case "opened":
+        s.instance.connected = true;
         s.instance.features = s.hello.build.features;
         if (s.hello.runningGeneration !== s.instance.generation) s.instance.recordCommit(s.hello.runningGeneration, "");
         return;
       case "closed":
+        s.instance.connected = s.instance.session !== undefined;
         this.rollout.disconnected(s.instance);
         return;
       case "configAck":
@@ -253,7 +258,10 @@ export class Manager {
       r.failures++;
       r.held.set(true);
       r.release?.();
-      r.release = this.after(Math.min(30_000, 500 * 2 ** (r.failures - 1)), { kind: "timer", run: () => r.held.set(false) });
+      r.release = this.after(Math.min(30_000, 500 * 2 ** (r.failures - 1)), {
+        kind: "timer",
+        run: () => r.held.set(false),
+      });
     }
     instance.failure = why;
     instance.moveTo("failed");
@@ -271,7 +279,8 @@ export class Manager {
   private scale(): void {
     const now = this.options.clock.now();
     for (const r of this.runtimes.values()) {
-      const rec = r.recommended.get();
+      const rec = this.guard(r, () => r.recommended.get());
+      if (rec === undefined) continue; // the policy threw: hold the current target
       const result = step(r.settings, r.scaler, r.service.target, rec.replicas, now);
       r.scaler = result.state;
       if (result.target !== r.service.target) {
@@ -365,6 +374,26 @@ export class Manager {
     this.after(this.spec(instance).startTimeoutMs, { kind: "expired", instance, what: "start" });
   }
 
+  /**
+   * Runs policy code for a service. A policy that throws must not stop the
+   * tick (or the other services): the error is journaled once, and the
+   * caller keeps what it had.
+   */
+  private guard<T>(r: ServiceRuntime, policy: () => T): T | undefined {
+    try {
+      const value = policy();
+      r.policyError = undefined;
+      return value;
+    } catch (error) {
+      const message = `the policy of ${r.service.name} threw: ${error instanceof Error ? error.message : String(error)}`;
+      if (r.policyError !== message) {
+        r.policyError = message;
+        this.journal.write({ at: this.options.clock.now(), kind: "failed", service: r.service.name, message });
+      }
+      return undefined;
+    }
+  }
+
   /** Instances whose desired configuration differs from what they committed. */
   private participants(): Participant[] {
     const out: Participant[] = [];
@@ -372,9 +401,10 @@ export class Manager {
       const config = r.service.spec.config;
       if (config === undefined) continue;
       for (const instance of r.service.instances.values()) {
-        if (instance.phase !== "ready" && instance.phase !== "starting") continue;
-        const json = canonicalJson(config(this.store, instance));
-        if (json !== instance.committedJson) out.push({ instance, json });
+        // Only connected guests can take part; one that connects later gets its configuration then.
+        if (!instance.connected || (instance.phase !== "ready" && instance.phase !== "starting")) continue;
+        const json = this.guard(r, () => canonicalJson(config(this.store, instance)));
+        if (json !== undefined && json !== instance.committedJson) out.push({ instance, json });
       }
     }
     return out;

@@ -35,6 +35,8 @@ export class Instance implements InstanceView {
   features: readonly string[] = [];
   /** The agent finished draining (or had nothing to drain). */
   drained = false;
+  /** An agent session is open for this instance (as of the last tick). */
+  connected = false;
   /** The drain deadline passed before the agent said it was drained. */
   drainExpired = false;
   /** The configuration (canonical JSON) the guest confirmed it committed; "" when unknown. */
@@ -67,6 +69,7 @@ export class Instance implements InstanceView {
       generation: observable,
       features: observable.ref,
       drained: observable,
+      connected: observable,
       drainExpired: observable,
       failure: observable,
       committedJson: observable,

@@ -3,6 +3,7 @@
  * Desired state is not stored here; it is derived (scale/, reconcile/, rollout/).
  */
 import { type Batch, DeviceChange, type Event, FroctalError, type Lifecycle, LifecyclePhase } from "@froctal/protocol";
+import { observable } from "mobx";
 import type { FleetSpec, FleetView } from "../policy/fleet.js";
 import type { Aggregate } from "./aggregate.js";
 import { Instance } from "./instance.js";
@@ -15,7 +16,8 @@ const utf8 = new TextDecoder();
 
 export class FleetStore implements FleetView {
   readonly services = new Map<string, Service>();
-  readonly instances = new Map<string, Instance>();
+  /** Observable (shallow): a policy that looks an instance up by id must re-run when it comes or goes. */
+  readonly instances: Map<string, Instance> = observable.map<string, Instance>({}, { deep: false });
   private ordinal = 0;
   /** Aggregates changed during the current tick, published once at its end. */
   private readonly dirty: Aggregate[] = [];

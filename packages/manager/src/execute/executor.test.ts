@@ -1,0 +1,195 @@
+import { FroctalError } from "@froctal/protocol";
+import { VirtualClock } from "@froctal/reactive";
+import { describe, expect, it } from "vitest";
+import { microtasks } from "../testkit/index.js";
+import { Executor, type ExecutorOptions, type Outcome } from "./executor.js";
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function setup(options: Partial<ExecutorOptions> = {}) {
+  const clock = new VirtualClock();
+  const outcomes: (Outcome & { at: number })[] = [];
+  const executor = new Executor({ clock, report: (o) => outcomes.push({ ...o, at: clock.now() }), ...options });
+  return { clock, executor, outcomes };
+}
+
+const transient = () => new FroctalError("FROCTAL_E_TRANSPORT", "the hypervisor did not answer");
+const terminal = () => new FroctalError("FROCTAL_E_CONFIG", "no such image");
+
+describe("Executor", () => {
+  it("runs a job at once and reports its outcome", async () => {
+    const { executor, outcomes } = setup();
+    let runs = 0;
+    expect(executor.dispatch("start:a", async () => void runs++)).toBe(true);
+    expect(runs).toBe(1);
+    expect(executor.has("start:a")).toBe(true);
+    await microtasks();
+    expect(outcomes).toEqual([{ key: "start:a", ok: true, attempts: 1, at: 0 }]);
+    expect(executor.has("start:a")).toBe(false);
+    expect(executor.stats).toEqual({ started: 1, succeeded: 1, failed: 0, retried: 0 });
+  });
+
+  it("never runs a key twice while it is in flight; runs it again once reported", async () => {
+    const { executor, outcomes } = setup();
+    const d = deferred();
+    let runs = 0;
+    const job = () => {
+      runs++;
+      return d.promise;
+    };
+    expect(executor.dispatch("k", job)).toBe(true);
+    expect(executor.dispatch("k", job)).toBe(false);
+    expect([...executor.keys]).toEqual(["k"]);
+    d.resolve();
+    await microtasks();
+    expect(outcomes).toHaveLength(1);
+    expect(executor.dispatch("k", async () => void runs++)).toBe(true);
+    expect(runs).toBe(2);
+  });
+
+  it("runs at most `concurrency` jobs at once, the rest in dispatch order", async () => {
+    const { executor, outcomes } = setup({ concurrency: 2 });
+    const gates = new Map<string, Deferred>();
+    const started: string[] = [];
+    for (const key of ["a", "b", "c", "d"]) {
+      const d = deferred();
+      gates.set(key, d);
+      executor.dispatch(key, () => {
+        started.push(key);
+        return d.promise;
+      });
+    }
+    expect(started).toEqual(["a", "b"]);
+    gates.get("b")!.resolve();
+    await microtasks();
+    expect(started).toEqual(["a", "b", "c"]);
+    gates.get("a")!.resolve();
+    await microtasks();
+    expect(started).toEqual(["a", "b", "c", "d"]);
+    gates.get("c")!.resolve();
+    gates.get("d")!.resolve();
+    await microtasks();
+    expect(outcomes.map((o) => o.key)).toEqual(["b", "a", "c", "d"]);
+    expect(executor.keys.size).toBe(0);
+  });
+
+  it("retries a retryable FroctalError with capped exponential backoff on the clock", async () => {
+    const { clock, executor, outcomes } = setup({ backoffMs: 100, maxBackoffMs: 300, maxAttempts: 5 });
+    const attemptsAt: number[] = [];
+    executor.dispatch("k", async () => {
+      attemptsAt.push(clock.now());
+      if (attemptsAt.length < 5) throw transient();
+    });
+    for (let i = 0; i < 20; i++) {
+      await microtasks();
+      clock.advance(50);
+    }
+    expect(attemptsAt).toEqual([0, 100, 300, 600, 900]);
+    expect(outcomes).toEqual([{ key: "k", ok: true, attempts: 5, at: 900 }]);
+    expect(executor.stats).toMatchObject({ started: 5, succeeded: 1, retried: 4, failed: 0 });
+  });
+
+  it("gives up after maxAttempts and reports the last error", async () => {
+    const { clock, executor, outcomes } = setup({ maxAttempts: 3, backoffMs: 10 });
+    let runs = 0;
+    executor.dispatch("k", async () => {
+      runs++;
+      throw transient();
+    });
+    for (let i = 0; i < 10; i++) {
+      await microtasks();
+      clock.advance(10);
+    }
+    expect(runs).toBe(3);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ key: "k", ok: false, attempts: 3 });
+    expect(outcomes[0]!.error?.code).toBe("FROCTAL_E_TRANSPORT");
+    expect(executor.has("k")).toBe(false);
+  });
+
+  it("does not retry a terminal error, nor a plain Error (normalised to FROCTAL_E_INTERNAL)", async () => {
+    const { clock, executor, outcomes } = setup();
+    executor.dispatch("a", async () => {
+      throw terminal();
+    });
+    executor.dispatch("b", () => {
+      throw new Error("boom"); // thrown before any promise exists
+    });
+    await microtasks();
+    clock.advance(60_000);
+    await microtasks();
+    outcomes.sort((x, y) => x.key.localeCompare(y.key));
+    expect(outcomes.map((o) => [o.key, o.ok, o.attempts, o.error?.code])).toEqual([
+      ["a", false, 1, "FROCTAL_E_CONFIG"],
+      ["b", false, 1, "FROCTAL_E_INTERNAL"],
+    ]);
+    expect(outcomes[1]!.error?.message).toBe("FROCTAL_E_INTERNAL: boom");
+  });
+
+  it("frees the slot while a job waits out its backoff", async () => {
+    const { clock, executor } = setup({ concurrency: 1, backoffMs: 1_000 });
+    const started: string[] = [];
+    executor.dispatch("flaky", async () => {
+      started.push("flaky");
+      if (started.length === 1) throw transient();
+    });
+    executor.dispatch("other", async () => void started.push("other"));
+    await microtasks();
+    expect(started).toEqual(["flaky", "other"]);
+    clock.advance(1_000);
+    await microtasks();
+    expect(started).toEqual(["flaky", "other", "flaky"]);
+  });
+
+  it("counts an attempt that takes too long as a retryable timeout", async () => {
+    const { clock, executor, outcomes } = setup({ attemptTimeoutMs: 1_000, backoffMs: 100, maxAttempts: 2 });
+    let runs = 0;
+    executor.dispatch("slow", () => {
+      runs++;
+      return new Promise<void>(() => {});
+    });
+    clock.advance(1_000);
+    await microtasks();
+    clock.advance(100);
+    await microtasks();
+    expect(runs).toBe(2);
+    clock.advance(1_000);
+    await microtasks();
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ ok: false, attempts: 2, at: 2_100 });
+    expect(outcomes[0]!.error?.code).toBe("FROCTAL_E_TIMEOUT");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("after close: takes no new work, drops queued work and retries, still reports running work", async () => {
+    const { clock, executor, outcomes } = setup({ concurrency: 1 });
+    const d = deferred();
+    let queuedRan = false;
+    executor.dispatch("running", () => d.promise);
+    executor.dispatch("queued", async () => {
+      queuedRan = true;
+    });
+    executor.close();
+    expect(executor.dispatch("late", async () => {})).toBe(false);
+    d.reject(transient());
+    await microtasks();
+    clock.runAll();
+    await microtasks();
+    expect(queuedRan).toBe(false);
+    expect(outcomes.map((o) => [o.key, o.ok])).toEqual([["running", false]]);
+  });
+});

@@ -1,0 +1,92 @@
+import { FroctalError } from "@froctal/protocol";
+import { describe, expect, it } from "vitest";
+import { defineFleet, type FleetSpec, type ServiceSpec } from "./fleet.js";
+
+const web: ServiceSpec = { image: "web.js", replicas: 2 };
+
+function problems(spec: FleetSpec): string {
+  try {
+    defineFleet(spec);
+  } catch (error) {
+    expect(error).toBeInstanceOf(FroctalError);
+    expect((error as FroctalError).code).toBe("FROCTAL_E_CONFIG");
+    expect((error as FroctalError).retryable).toBe(false);
+    return (error as FroctalError).message;
+  }
+  throw new Error("expected defineFleet to refuse the spec");
+}
+
+const withWeb = (s: Partial<ServiceSpec>): FleetSpec => ({ name: "f", services: { web: { ...web, ...s } } });
+
+describe("defineFleet", () => {
+  it("returns the spec itself when it is valid", () => {
+    const spec = {
+      name: "shop-2",
+      services: {
+        web: { image: "web.js", replicas: (s: { target: number }) => s.target, min: 1, max: 10, loadMetric: "load" },
+        lb: { image: "lb.js", replicas: 0, max: Number.POSITIVE_INFINITY, drainTimeoutMs: 0 },
+      },
+    } satisfies FleetSpec;
+    expect(defineFleet(spec)).toBe(spec);
+  });
+
+  it("refuses bad fleet and service names", () => {
+    expect(problems({ name: "Shop", services: { web } })).toMatch(/fleet name "Shop" must match/);
+    expect(problems({ name: "", services: { web } })).toMatch(/fleet name "" must match/);
+    expect(problems({ name: "f", services: { "9web": web } })).toMatch(/service "9web": the name must match/);
+    expect(problems({ name: "f", services: { ["a".repeat(64)]: web } })).toMatch(/the name must match/);
+    expect(() => defineFleet({ name: "a".repeat(63), services: { web } })).not.toThrow();
+  });
+
+  it("needs at least one service", () => {
+    expect(problems({ name: "f", services: {} })).toMatch(/a fleet needs at least one service/);
+  });
+
+  it("needs an image", () => {
+    expect(problems(withWeb({ image: "" }))).toMatch(/service "web": image must be a non-empty string/);
+  });
+
+  it("needs whole, non-negative replicas, or a function", () => {
+    for (const replicas of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(problems(withWeb({ replicas }))).toMatch(/replicas must be a whole number >= 0 or a function/);
+    }
+    expect(problems(withWeb({ replicas: "3" as unknown as number }))).toMatch(/replicas must be/);
+    expect(() => defineFleet(withWeb({ replicas: 0 }))).not.toThrow();
+  });
+
+  it("needs whole bounds with min <= max", () => {
+    expect(problems(withWeb({ min: -1 }))).toMatch(/min must be a whole number >= 0/);
+    expect(problems(withWeb({ min: 0.5 }))).toMatch(/min must be a whole number >= 0/);
+    expect(problems(withWeb({ min: 3, max: 2 }))).toMatch(/max must be a whole number >= min/);
+    expect(problems(withWeb({ max: 2.5 }))).toMatch(/max must be a whole number >= min/);
+    expect(() => defineFleet(withWeb({ min: 2, max: 2 }))).not.toThrow();
+  });
+
+  it("needs durations that are finite numbers of ms >= 0", () => {
+    for (const key of ["drainTimeoutMs", "startTimeoutMs", "stopGraceMs"] as const) {
+      for (const v of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(problems(withWeb({ [key]: v }))).toMatch(new RegExp(`${key} must be a number of ms >= 0`));
+      }
+    }
+  });
+
+  it("checks scale behaviours: windows and cooldowns in ms >= 0, a step of at least one whole replica", () => {
+    expect(problems(withWeb({ scaleUp: { stabilizationMs: -1 } }))).toMatch(
+      /scaleUp.stabilizationMs must be a number of ms >= 0/,
+    );
+    expect(problems(withWeb({ scaleDown: { cooldownMs: Number.NaN } }))).toMatch(/scaleDown.cooldownMs must be/);
+    expect(problems(withWeb({ scaleUp: { maxStep: 0 } }))).toMatch(/scaleUp.maxStep must be a whole number >= 1/);
+    expect(problems(withWeb({ scaleDown: { maxStep: 1.5 } }))).toMatch(/scaleDown.maxStep must be a whole number >= 1/);
+    expect(() =>
+      defineFleet(
+        withWeb({ scaleUp: { maxStep: Number.POSITIVE_INFINITY }, scaleDown: { stabilizationMs: 0, maxStep: 1 } }),
+      ),
+    ).not.toThrow();
+  });
+
+  it("lists every problem in one sentence", () => {
+    const message = problems({ name: "F", services: { web: { ...web, image: "", min: -1 } } });
+    expect(message).toMatch(/^FROCTAL_E_CONFIG: the fleet definition is invalid: /);
+    expect(message.split("; ")).toHaveLength(3);
+  });
+});

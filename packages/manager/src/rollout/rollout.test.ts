@@ -1,0 +1,195 @@
+import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
+import { VirtualClock } from "@froctal/reactive";
+import { describe, expect, it } from "vitest";
+import { Instance } from "../store/instance.js";
+import { configAck, FakeSession } from "../testkit/index.js";
+import { type Participant, Rollout, type RolloutOutcome } from "./rollout.js";
+
+const utf8 = new TextDecoder();
+
+function setup(lastGeneration = 0) {
+  const clock = new VirtualClock();
+  const outcomes: RolloutOutcome[] = [];
+  const rollout = new Rollout({ clock, timeoutMs: 5_000, lastGeneration, onOutcome: (o) => outcomes.push(o) });
+  const make = (id: string, committed = '{"v":0}') => {
+    const instance = new Instance(id, "router", 1, "t", 0);
+    instance.moveTo("ready");
+    instance.recordCommit(0, committed);
+    const session = new FakeSession(id, "s");
+    instance.session = session;
+    return { instance, session };
+  };
+  const a = make("a");
+  const b = make("b");
+  const both = (json: string): Participant[] => [
+    { instance: a.instance, json },
+    { instance: b.instance, json },
+  ];
+  return { clock, outcomes, rollout, a, b, both };
+}
+
+const ack = (
+  rollout: Rollout,
+  instance: Instance,
+  status: "prepared" | "committed" | "nacked",
+  gen: number,
+  reason = "",
+) => rollout.acknowledge(instance, configAck(gen, `g${gen}`, status, reason));
+
+describe("Rollout", () => {
+  it("starts nothing for no participants", () => {
+    const { rollout } = setup();
+    expect(rollout.begin([])).toBeUndefined();
+    expect(rollout.busy).toBe(false);
+  });
+
+  it("prepares every participant with one generation, and commits only when all prepared", () => {
+    const { rollout, a, b, both, outcomes } = setup(6);
+    expect(rollout.begin(both('{"v":1}'))).toBe(7);
+    expect(rollout.busy).toBe(true);
+    for (const s of [a.session, b.session]) {
+      const [prepare] = s.sent("prepare");
+      expect(prepare).toMatchObject({ generation: 7, nonce: "g7", mediaType: "application/json", timeoutMs: 5_000 });
+      expect(utf8.decode(prepare!.config as Uint8Array)).toBe('{"v":1}');
+    }
+    ack(rollout, a.instance, "prepared", 7);
+    expect(a.session.sent("commit")).toEqual([]);
+    ack(rollout, a.instance, "prepared", 7); // a repeat changes nothing
+    expect(b.session.sent("commit")).toEqual([]);
+    ack(rollout, b.instance, "prepared", 7);
+    expect(a.session.sent("commit")).toEqual([{ generation: 7, nonce: "g7" }]);
+    expect(b.session.sent("commit")).toEqual([{ generation: 7, nonce: "g7" }]);
+
+    const epoch = rollout.epoch;
+    ack(rollout, a.instance, "committed", 7);
+    expect([a.instance.committedJson, a.instance.generation]).toEqual(['{"v":1}', 7]);
+    expect(outcomes).toEqual([]);
+    ack(rollout, b.instance, "committed", 7);
+    expect(b.instance.committedJson).toBe('{"v":1}');
+    expect(outcomes).toEqual([{ generation: 7, result: "committed", instances: ["a", "b"], at: 0 }]);
+    expect(rollout.busy).toBe(false);
+    expect(rollout.epoch).toBe(epoch + 1);
+    expect(rollout.lastGeneration).toBe(7);
+  });
+
+  it("aborts everywhere on a nack; everyone keeps the configuration they had", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    rollout.begin(both('{"v":1}'));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "nacked", 1, "port in use");
+    for (const s of [a.session, b.session]) {
+      expect(s.sent("commit")).toEqual([]);
+      expect(s.sent("abort")).toEqual([{ generation: 1, nonce: "g1", reason: "b refused generation 1: port in use" }]);
+    }
+    expect(outcomes).toMatchObject([
+      { generation: 1, result: "aborted", instances: ["a", "b"], reason: /port in use/ },
+    ]);
+    expect([a.instance.committedJson, b.instance.committedJson]).toEqual(['{"v":0}', '{"v":0}']);
+    expect(rollout.busy).toBe(false);
+  });
+
+  it("retries the same aborted change only after a backoff that doubles, bumping the epoch when it is due", () => {
+    const { rollout, clock, b, both } = setup();
+    const nack = (gen: number) => ack(rollout, b.instance, "nacked", gen);
+    expect(rollout.begin(both("x"))).toBe(1);
+    nack(1);
+    const epoch = rollout.epoch;
+    expect(rollout.begin(both("x"))).toBeUndefined();
+    clock.advance(999);
+    expect(rollout.epoch).toBe(epoch);
+    clock.advance(1);
+    expect(rollout.epoch).toBe(epoch + 1);
+    expect(rollout.begin(both("x"))).toBe(2);
+    nack(2);
+    clock.advance(1_999);
+    expect(rollout.begin(both("x"))).toBeUndefined();
+    clock.advance(1);
+    expect(rollout.begin(both("x"))).toBe(3);
+  });
+
+  it("does not hold back a different change after an abort", () => {
+    const { rollout, b, both } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, b.instance, "nacked", 1);
+    expect(rollout.begin(both("y"))).toBe(2);
+  });
+
+  it("starts no second generation while one is in flight", () => {
+    const { rollout, a, both } = setup();
+    expect(rollout.begin(both("x"))).toBe(1);
+    expect(rollout.begin(both("y"))).toBeUndefined();
+    expect(a.session.sent("prepare")).toHaveLength(1);
+  });
+
+  it("ignores answers with a stale nonce or generation, from a non-participant, or with an unknown status", () => {
+    const { rollout, a, b, outcomes } = setup();
+    rollout.begin([{ instance: a.instance, json: "x" }]);
+    rollout.acknowledge(a.instance, { ...configAck(1, "g0", "nacked") });
+    rollout.acknowledge(a.instance, { ...configAck(0, "g1", "nacked") });
+    rollout.acknowledge(b.instance, configAck(1, "g1", "nacked"));
+    const unknown: ConfigAck = { ...configAck(1, "g1", "prepared"), status: ConfigAckStatus.CONFIG_ACK_STATUS_ABORTED };
+    rollout.acknowledge(a.instance, unknown);
+    expect(outcomes).toEqual([]);
+    expect(rollout.busy).toBe(true);
+  });
+
+  it("aborts at once when a participant cannot be reached", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    b.session.connected = false;
+    expect(rollout.begin(both("x"))).toBe(1);
+    expect(a.session.sent("abort")).toHaveLength(1);
+    expect(outcomes).toMatchObject([{ result: "aborted", reason: "b could not be reached" }]);
+    b.instance.session = undefined;
+    rollout.begin(both("y"));
+    expect(outcomes[1]).toMatchObject({ result: "aborted", reason: "b could not be reached" });
+  });
+
+  it("aborts when a participant does not prepare in time", () => {
+    const { rollout, clock, a, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    clock.advance(5_000);
+    expect(outcomes).toMatchObject([
+      { result: "aborted", reason: "a participant did not answer within 5000 ms", at: 5_000 },
+    ]);
+    expect(a.session.sent("abort")).toHaveLength(1);
+  });
+
+  it("aborts when a participant disconnects before it prepared", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    rollout.disconnected(b.instance);
+    expect(outcomes).toMatchObject([{ result: "aborted", reason: "b disconnected before it prepared" }]);
+  });
+
+  it("once commit went out, the generation stands: a timeout or disconnect finishes it", () => {
+    const { rollout, clock, a, b, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    ack(rollout, a.instance, "committed", 1);
+    rollout.disconnected(b.instance);
+    expect(outcomes).toMatchObject([{ generation: 1, result: "committed" }]);
+    // b did not confirm: it keeps its old committedJson and is offered the change again when it is back.
+    expect(b.instance.committedJson).toBe('{"v":0}');
+
+    rollout.begin(both("y"));
+    ack(rollout, a.instance, "prepared", 2);
+    ack(rollout, b.instance, "prepared", 2);
+    ack(rollout, b.instance, "nacked", 2);
+    clock.advance(5_000);
+    expect(outcomes.map((o) => o.result)).toEqual(["committed", "committed"]);
+    expect(b.session.sent("abort")).toEqual([]);
+  });
+
+  it("close cancels its timers", () => {
+    const { rollout, clock, b, both } = setup();
+    rollout.begin(both("x"));
+    rollout.close();
+    rollout.begin(both("y"));
+    ack(rollout, b.instance, "nacked", 2);
+    rollout.close();
+    expect(clock.pending).toBe(0);
+  });
+});

@@ -1,0 +1,213 @@
+import fc from "fast-check";
+import { autorun, runInAction } from "mobx";
+import { describe, expect, it } from "vitest";
+import { Aggregate } from "./aggregate.js";
+
+/** Publishes as the store does: inside the tick's action. */
+const publish = (a: Aggregate): void => runInAction(() => a.publish());
+
+/** Nearest rank, in integers: the smallest value with at least p% of the values at or below it. */
+function nearestRank(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const rank = Math.max(1, Math.floor((p * s.length + 99) / 100));
+  return s[rank - 1]!;
+}
+
+describe("Aggregate", () => {
+  it("reads 0 everywhere when nobody reports", () => {
+    const a = new Aggregate("load");
+    expect([a.sum, a.count, a.mean, a.max, a.min, a.percentile(50)]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it("keeps each instance's latest value and the sum, count and mean of them", () => {
+    const a = new Aggregate("load");
+    a.set("a", 2);
+    a.set("b", 4);
+    a.set("a", 6);
+    publish(a);
+    expect([a.sum, a.count, a.mean, a.min, a.max]).toEqual([10, 2, 5, 4, 6]);
+    expect(a.get("a")).toBe(6);
+    a.delete("a");
+    publish(a);
+    expect([a.sum, a.count, a.mean, a.get("a")]).toEqual([4, 1, 4, undefined]);
+  });
+
+  it("says it became dirty once per tick, and not for no change", () => {
+    const a = new Aggregate("load");
+    expect(a.set("a", 1)).toBe(true);
+    expect(a.set("b", 1)).toBe(false);
+    expect(a.dirty).toBe(true);
+    publish(a);
+    expect(a.dirty).toBe(false);
+    expect(a.set("a", 1)).toBe(false);
+    expect(a.delete("nobody")).toBe(false);
+    expect(a.dirty).toBe(false);
+    expect(a.delete("a")).toBe(true);
+  });
+
+  it("lets derivations re-run once per publish, however many samples the tick carried", () => {
+    const a = new Aggregate("load");
+    const seen: number[] = [];
+    const dispose = autorun(() => seen.push(a.sum));
+    for (let i = 0; i < 100; i++) a.set(`i${i}`, 1);
+    a.delete("i0");
+    expect(seen).toEqual([0]);
+    publish(a);
+    expect(seen).toEqual([0, 99]);
+    dispose();
+  });
+
+  it("recomputes max, min and percentiles after a publish, not before", () => {
+    const a = new Aggregate("load");
+    const maxes: number[] = [];
+    const dispose = autorun(() => maxes.push(a.max));
+    a.set("a", 3);
+    publish(a);
+    a.set("b", 7);
+    publish(a);
+    a.delete("b");
+    publish(a);
+    expect(maxes).toEqual([0, 3, 7, 3]);
+    dispose();
+  });
+
+  it("lets a derivation that reads one instance's value re-run when it changes", () => {
+    const a = new Aggregate("load");
+    a.set("a", 1);
+    publish(a);
+    const seen: (number | undefined)[] = [];
+    const dispose = autorun(() => seen.push(a.get("a")));
+    a.set("a", 2);
+    publish(a);
+    expect(seen).toEqual([1, 2]);
+    dispose();
+  });
+
+  it("takes percentiles by nearest rank", () => {
+    const a = new Aggregate("latency");
+    for (let i = 1; i <= 100; i++) a.set(`i${i}`, 101 - i);
+    publish(a);
+    expect([0, 1, 7, 29, 50, 90, 99, 100].map((p) => a.percentile(p))).toEqual([1, 1, 7, 29, 50, 90, 99, 100]);
+    expect(a.percentile(-5)).toBe(1);
+    expect(a.percentile(250)).toBe(100);
+    const b = new Aggregate("x");
+    for (const [id, v] of [
+      ["a", 10],
+      ["b", 20],
+      ["c", 30],
+      ["d", 40],
+    ] as const)
+      b.set(id, v);
+    publish(b);
+    expect([25, 26, 50, 51, 75, 76, 100].map((p) => b.percentile(p))).toEqual([10, 20, 20, 30, 30, 40, 40]);
+  });
+
+  it("takes the nearest rank for every whole p and up to 150 values (no rounding off by one)", () => {
+    const a = new Aggregate("x");
+    for (let n = 1; n <= 150; n++) {
+      a.set(`i${n}`, n);
+      publish(a);
+      const values = Array.from({ length: n }, (_, i) => i + 1);
+      for (let p = 0; p <= 100; p++)
+        if (a.percentile(p) !== nearestRank(values, p)) expect({ n, p, got: a.percentile(p) }).toBe(null);
+    }
+  });
+
+  it("does not drift once empty", () => {
+    const a = new Aggregate("x");
+    a.set("a", 0.1);
+    a.set("b", 0.2);
+    a.set("c", 0.3);
+    a.delete("a");
+    a.delete("b");
+    a.delete("c");
+    publish(a);
+    expect(a.sum).toBe(0);
+  });
+});
+
+type Op =
+  | { readonly kind: "set"; readonly id: number; readonly value: number }
+  | { readonly kind: "delete"; readonly id: number }
+  | { readonly kind: "publish" };
+
+const opsArb = (value: fc.Arbitrary<number>) =>
+  fc.array(
+    fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant("set" as const), id: fc.nat(9), value }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), id: fc.nat(9) }) },
+      { weight: 1, arbitrary: fc.constant({ kind: "publish" as const }) },
+    ),
+    { maxLength: 200 },
+  );
+
+/** Applies the ops to an aggregate and to a plain map; calls `check` after every publish. */
+function replay(ops: readonly Op[], check: (a: Aggregate, naive: ReadonlyMap<string, number>) => void): void {
+  const a = new Aggregate("m");
+  const naive = new Map<string, number>();
+  for (const op of [...ops, { kind: "publish" } as const]) {
+    if (op.kind === "set") {
+      a.set(`i${op.id}`, op.value);
+      naive.set(`i${op.id}`, op.value);
+    } else if (op.kind === "delete") {
+      a.delete(`i${op.id}`);
+      naive.delete(`i${op.id}`);
+    } else {
+      publish(a);
+      check(a, naive);
+    }
+  }
+}
+
+describe("Aggregate (properties)", () => {
+  it("sum, count, mean, min, max and percentiles equal a naive recomputation (integers: exactly)", () => {
+    fc.assert(
+      fc.property(
+        opsArb(fc.integer({ min: -1_000_000, max: 1_000_000 })),
+        fc.integer({ min: 0, max: 100 }),
+        (ops, p) => {
+          replay(ops, (a, naive) => {
+            const values = [...naive.values()];
+            const sum = values.reduce((x, y) => x + y, 0);
+            expect(a.sum).toBe(sum);
+            expect(a.count).toBe(values.length);
+            expect(a.mean).toBe(values.length === 0 ? 0 : sum / values.length);
+            expect(a.max).toBe(values.length === 0 ? 0 : Math.max(...values));
+            expect(a.min).toBe(values.length === 0 ? 0 : Math.min(...values));
+            expect(a.percentile(p)).toBe(nearestRank(values, p));
+            for (const [id, v] of naive) expect(a.get(id)).toBe(v);
+          });
+        },
+      ),
+    );
+  });
+
+  it("percentile(p) is the nearest-rank value for every whole p", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 150 }),
+        fc.integer({ min: 0, max: 100 }),
+        (values, p) => {
+          const a = new Aggregate("m");
+          for (const [i, v] of values.entries()) a.set(`i${i}`, v);
+          publish(a);
+          expect(a.percentile(p)).toBe(nearestRank(values, p));
+        },
+      ),
+    );
+  });
+
+  it("with fractional values the running sum stays within rounding of the naive sum", () => {
+    fc.assert(
+      fc.property(opsArb(fc.double({ min: 0, max: 1_000, noNaN: true })), (ops) => {
+        replay(ops, (a, naive) => {
+          const values = [...naive.values()];
+          const sum = values.reduce((x, y) => x + y, 0);
+          expect(Math.abs(a.sum - sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, ...values) * ops.length);
+          if (values.length === 0) expect(a.sum).toBe(0);
+        });
+      }),
+    );
+  });
+});
