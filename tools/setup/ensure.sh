@@ -12,6 +12,10 @@ if [ "$major" -lt 20 ]; then
 fi
 
 debs=""
+# The libvirt binding (@unraid/libvirt) compiles against libvirt's headers during npm ci.
+[ -f /usr/include/libvirt/libvirt.h ] || debs="$debs libvirt-dev"
+command -v pkg-config >/dev/null 2>&1 || debs="$debs pkg-config"
+for tool in make g++ python3; do command -v $tool >/dev/null 2>&1 || debs="$debs build-essential python3"; done
 if [ "${1:-}" = "--test" ]; then
   command -v protoc >/dev/null 2>&1 || debs="$debs protobuf-compiler"
 fi

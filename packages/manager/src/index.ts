@@ -19,4 +19,5 @@ export {
   type ServiceView,
 } from "./policy/fleet.js";
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
+export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
 export type { RolloutOutcome } from "./rollout/rollout.js";

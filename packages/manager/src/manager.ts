@@ -13,8 +13,9 @@ import { action, computed, type IComputedValue, type IObservableValue, observabl
 import { Edge } from "./edge.js";
 import { Executor } from "./execute/executor.js";
 import { Journal, type JournalEntry } from "./journal.js";
-import type { FleetSpec, Recommendation } from "./policy/fleet.js";
+import type { FleetSpec, InstancePhase, Recommendation } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
+import type { InstanceRecord, StateStore } from "./ports/state.js";
 import { type Action, plan } from "./reconcile/plan.js";
 import { type Participant, Rollout, type RolloutOutcome } from "./rollout/rollout.js";
 import { clamp, INITIAL_SCALER, type ScalerSettings, type ScalerState, scalerSettings, step } from "./scale/scaler.js";
@@ -37,7 +38,20 @@ export interface ManagerOptions {
   readonly onJournal?: (entry: JournalEntry) => void;
   readonly rolloutTimeoutMs?: number;
   readonly concurrency?: number;
+  /** Durable state (generations, instances, committed configs); without it nothing survives a restart. */
+  readonly state?: StateStore;
 }
+
+/** What restore() found: instances re-adopted, records of instances that are gone, and unknown guests stopped. */
+export interface RestoreReport {
+  readonly adopted: readonly string[];
+  readonly forgotten: readonly string[];
+  readonly orphansStopped: readonly string[];
+  readonly generation: number;
+}
+
+/** Generations are made durable this many at a time, ahead of use. */
+const GENERATION_BLOCK = 1000;
 
 interface ServiceRuntime {
   readonly service: Service;
@@ -71,6 +85,7 @@ export class Manager {
   private readonly rollouts: RolloutOutcome[] = [];
   private wakeTimer: { at: number; dispose: Disposer } | undefined;
   private started = false;
+  private reservedGeneration = 0;
 
   constructor(private readonly options: ManagerOptions) {
     this.store = new FleetStore(options.fleet);
@@ -91,6 +106,7 @@ export class Manager {
       timeoutMs: options.rolloutTimeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => this.recordRollout(o),
+      reserve: (g) => this.reserveGeneration(g),
     });
     for (const service of this.store.services.values()) {
       const settings = scalerSettings(service.spec);
@@ -125,6 +141,59 @@ export class Manager {
 
   get stats() {
     return { edge: this.edge.stats, executor: this.executor.stats, ticker: this.ticker.stats };
+  }
+
+  /**
+   * Reads durable state and re-adopts the instances the driver still runs
+   * (same id, token, phase and committed configuration), forgets the records of
+   * instances that are gone, and stops guests of this fleet it has no record
+   * of (no token: they could never connect). Call once, before start().
+   */
+  async restore(): Promise<RestoreReport> {
+    const fleet = this.options.fleet.name;
+    const saved = this.options.state ? await this.options.state.load(fleet) : { reservedGeneration: 0, instances: [] };
+    const observed = await this.options.driver.list(fleet);
+    const running = new Map(observed.filter((o) => o.state === "running").map((o) => [o.instanceId, o]));
+    const adopted: string[] = [];
+    const forgotten: string[] = [];
+    action(() => {
+      this.rollout.resumeAfter(saved.reservedGeneration);
+      this.reservedGeneration = saved.reservedGeneration;
+      for (const record of saved.instances) {
+        const runtime = this.runtimes.get(record.service);
+        if (!running.has(record.id) || runtime === undefined) {
+          forgotten.push(record.id);
+          this.options.state?.deleteInstance(fleet, record.id);
+          continue;
+        }
+        const now = this.options.clock.now();
+        const instance = this.store.add(runtime.service, record.token, now, { id: record.id, ordinal: record.ordinal });
+        for (const phase of ADOPTION_PATH[record.phase] ?? ["starting"]) instance.moveTo(phase);
+        instance.recordCommit(record.generation, record.configJson);
+        if (instance.active) runtime.service.target++;
+        adopted.push(record.id);
+        this.journal.write(this.entry("start", instance, `re-adopted ${instance.id} (${instance.phase})`));
+      }
+    })();
+    const known = new Set(saved.instances.map((r) => r.id));
+    const orphans = observed.filter((o) => !known.has(o.instanceId) && o.state !== "stopped");
+    for (const o of orphans) {
+      this.journal.write({
+        at: this.options.clock.now(),
+        kind: "stop",
+        service: o.service,
+        instance: o.instanceId,
+        message: `stopping ${o.instanceId}: this fleet has no record of it, so it could never connect`,
+      });
+      await this.options.driver.stop(o.instanceId, { graceMs: DEFAULTS.stopGraceMs });
+    }
+    this.persist();
+    return {
+      adopted,
+      forgotten,
+      orphansStopped: orphans.map((o) => o.instanceId),
+      generation: this.rollout.lastGeneration,
+    };
   }
 
   /** Starts reconciling: from here on, the fleet converges on its policy. */
@@ -180,6 +249,37 @@ export class Manager {
     for (const s of signals) this.apply(s);
     this.store.publish();
     if (!this.shuttingDown) this.scale();
+    this.persist();
+  }
+
+  /** Writes the durable facts that changed (phase, committed configuration) to the State port. */
+  private persist(): void {
+    const state = this.options.state;
+    const changed = this.store.takeChanged();
+    if (state === undefined) return;
+    const fleet = this.options.fleet.name;
+    for (const i of changed) {
+      this.durably(() => {
+        if (i.phase === "gone") state.deleteInstance(fleet, i.id);
+        else state.putInstance(fleet, recordOf(i));
+      });
+    }
+  }
+
+  private reserveGeneration(generation: number): void {
+    if (generation <= this.reservedGeneration) return;
+    this.reservedGeneration = generation + GENERATION_BLOCK;
+    this.durably(() => this.options.state?.reserveGenerations(this.options.fleet.name, this.reservedGeneration));
+  }
+
+  /** A failed state write must not stop the control plane: it is journaled, and the fleet carries on. */
+  private durably(write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      const message = `a state write failed (${error instanceof Error ? error.message : String(error)}); this may be lost on restart`;
+      this.journal.write({ at: this.options.clock.now(), kind: "failed", message });
+    }
   }
 
   private shuttingDown = false;
@@ -318,6 +418,11 @@ export class Manager {
   }
 
   private readonly execute = action((actions: readonly Action[]) => {
+    this.issue(actions);
+    this.persist();
+  });
+
+  private issue(actions: readonly Action[]): void {
     const now = this.options.clock.now();
     for (const a of actions) {
       switch (a.kind) {
@@ -347,7 +452,7 @@ export class Manager {
         }
       }
     }
-  });
+  }
 
   private launch(r: ServiceRuntime, reason: string, now: number): void {
     const token = (this.options.token ?? randomToken)();
@@ -510,6 +615,28 @@ export interface ManagerStatus {
   }[];
   readonly rollouts: readonly RolloutOutcome[];
   readonly journal: readonly JournalEntry[];
+}
+
+/** The moves that bring a re-adopted instance from "requested" to the phase it was recorded in. */
+const ADOPTION_PATH: Readonly<Record<string, readonly InstancePhase[]>> = {
+  requested: ["starting"],
+  starting: ["starting"],
+  ready: ["starting", "ready"],
+  draining: ["starting", "draining"],
+  stopping: ["stopping"],
+  failed: ["failed"],
+};
+
+function recordOf(i: Instance): InstanceRecord {
+  return {
+    id: i.id,
+    service: i.service,
+    ordinal: i.ordinal,
+    token: i.token,
+    phase: i.phase,
+    generation: i.generation,
+    configJson: i.committedJson,
+  };
 }
 
 function sameRound(

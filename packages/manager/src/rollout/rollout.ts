@@ -53,6 +53,8 @@ export interface RolloutOptions {
   /** The last generation handed out (restored from durable state on restart). */
   readonly lastGeneration: number;
   readonly onOutcome: (outcome: RolloutOutcome) => void;
+  /** Called with each generation before it is first used, so it can be made durable (never reused). */
+  readonly reserve?: (generation: number) => void;
 }
 
 export class Rollout {
@@ -78,6 +80,11 @@ export class Rollout {
     return this.generation;
   }
 
+  /** Continues numbering after `generation` (restored from durable state); never goes back. */
+  resumeAfter(generation: number): void {
+    this.generation = Math.max(this.generation, generation);
+  }
+
   /** Starts a generation for these participants unless one is in flight; returns its number or undefined. */
   begin(participants: readonly Participant[]): number | undefined {
     if (this.current !== undefined || participants.length === 0) return undefined;
@@ -85,6 +92,7 @@ export class Rollout {
     const now = this.options.clock.now();
     if (this.retry && this.retry.fingerprint === fingerprint && now < this.retry.notBefore) return undefined;
     const generation = ++this.generation;
+    this.options.reserve?.(generation);
     const nonce = `g${generation}`;
     const flight: InFlight = {
       generation,

@@ -62,9 +62,11 @@ export class Instance implements InstanceView {
     readonly ordinal: number,
     token: string,
     readonly createdAt: number,
+    /** Told when a fact that must survive a restart changes (phase, committed configuration). */
+    private readonly onDurableChange: (instance: Instance) => void = () => {},
   ) {
     this.token = token;
-    makeObservable<Instance, "facts">(this, {
+    makeObservable<Instance, "facts" | "onDurableChange">(this, {
       phase: observable,
       generation: observable,
       features: observable.ref,
@@ -75,6 +77,7 @@ export class Instance implements InstanceView {
       committedJson: observable,
       recordCommit: action,
       facts: false,
+      onDurableChange: false,
       moveTo: action,
       setFact: action,
     });
@@ -85,6 +88,7 @@ export class Instance implements InstanceView {
     if (next === this.phase) return true;
     if (!NEXT[this.phase].includes(next)) return false;
     this.phase = next;
+    this.onDurableChange(this);
     return true;
   }
 
@@ -96,6 +100,7 @@ export class Instance implements InstanceView {
   recordCommit(generation: number, json: string): void {
     this.generation = generation;
     this.committedJson = json;
+    this.onDurableChange(this);
   }
 
   metric(name: string): number | undefined {

@@ -33,16 +33,17 @@ describe("FleetStore", () => {
     expect(() => store.service("cache")).toThrow(/FROCTAL_E_CONFIG: the fleet f has no service named "cache"/);
   });
 
-  it("numbers instances in creation order across services, ids from the service name", () => {
+  it("numbers instances in creation order across services; an adopted one keeps its id and ordinal", () => {
     const store = new FleetStore(fleet);
     const [a, b, c] = runInAction(() => [
       store.add(store.service("web"), "t", 0),
       store.add(store.service("db"), "t", 0),
-      store.add(store.service("web"), "t", 0, "custom"),
+      store.add(store.service("web"), "t", 0, { id: "web-7", ordinal: 7 }),
     ]);
-    expect([a!.id, b!.id, c!.id]).toEqual(["web-1", "db-2", "custom"]);
-    expect([a!.ordinal, b!.ordinal, c!.ordinal]).toEqual([1, 2, 3]);
-    expect(store.service("web").active.map((x) => x.id)).toEqual(["web-1", "custom"]);
+    const d = runInAction(() => store.add(store.service("db"), "t", 0));
+    expect([a!.id, b!.id, c!.id, d.id]).toEqual(["web-1", "db-2", "web-7", "db-8"]);
+    expect([a!.ordinal, b!.ordinal, c!.ordinal, d.ordinal]).toEqual([1, 2, 7, 8]);
+    expect(store.service("web").active.map((x) => x.id)).toEqual(["web-1", "web-7"]);
     expect(store.instance("db-2")).toBe(b);
   });
 

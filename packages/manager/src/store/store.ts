@@ -41,13 +41,29 @@ export class FleetStore implements FleetView {
     return this.instances.get(id);
   }
 
-  /** Creates a requested instance of a service, with the next ordinal. Call inside an action. */
-  add(service: Service, token: string, now: number, id?: string): Instance {
-    const ordinal = ++this.ordinal;
-    const instance = new Instance(id ?? `${service.name}-${ordinal}`, service.name, ordinal, token, now);
+  /** Instances whose durable facts changed since the last takeChanged(). */
+  private readonly changed = new Set<Instance>();
+
+  /**
+   * Creates a requested instance of a service, with the next ordinal (or, when
+   * re-adopting one, the id and ordinal it had). Call inside an action.
+   */
+  add(service: Service, token: string, now: number, adopted?: { id: string; ordinal: number }): Instance {
+    const ordinal = adopted?.ordinal ?? this.ordinal + 1;
+    this.ordinal = Math.max(this.ordinal, ordinal);
+    const id = adopted?.id ?? `${service.name}-${ordinal}`;
+    const instance = new Instance(id, service.name, ordinal, token, now, (i) => this.changed.add(i));
+    this.changed.add(instance);
     this.instances.set(instance.id, instance);
     service.instances.set(instance.id, instance);
     return instance;
+  }
+
+  /** Hands over (and forgets) the instances whose durable facts changed. */
+  takeChanged(): Instance[] {
+    const out = [...this.changed];
+    this.changed.clear();
+    return out;
   }
 
   /** Forgets a gone instance and its metric values. Call inside an action. */

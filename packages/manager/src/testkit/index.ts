@@ -8,4 +8,5 @@ export { FakeAgent, type SendContent } from "./fake-agent.js";
 export { FakeSession } from "./fake-session.js";
 export { app, batch, configAck, device, drained, gauge, hello, lifecycle, ready } from "./frames.js";
 export { type DriverCall, MemoryDriver, type MemoryDriverOptions } from "./memory-driver.js";
+export { MemoryState } from "./memory-state.js";
 export { elapse, microtasks, settle } from "./time.js";

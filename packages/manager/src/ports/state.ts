@@ -1,0 +1,46 @@
+/**
+ * The State port: what must survive a manager restart, and nothing else.
+ * Facts the fleet re-reports (metrics, devices, load) are not stored; they
+ * come back with the agents. First implementation: SQLite in the manager's
+ * state directory (@froctal/state-sqlite); the same port is meant for etcd.
+ *
+ * Writes are issued from inside ticks and must not make the tick wait: an
+ * implementation applies them in order, each atomically, and may do so
+ * synchronously (SQLite) or in the background (etcd), reporting failures
+ * through `onError`. Generation numbers are reserved in blocks ahead of use,
+ * so a restart never reuses one even if the last writes were lost.
+ */
+
+/** One instance the manager launched and has not yet seen gone. */
+export interface InstanceRecord {
+  readonly id: string;
+  readonly service: string;
+  readonly ordinal: number;
+  /** The per-instance token it was launched with (the state file is private to the manager). */
+  readonly token: string;
+  /** Last phase the manager recorded, for re-adoption ("starting", "ready", "draining"...). */
+  readonly phase: string;
+  /** The generation and configuration (canonical JSON) the guest confirmed it runs; 0 and "" when none. */
+  readonly generation: number;
+  readonly configJson: string;
+}
+
+export interface FleetState {
+  /** No generation at or below this has been or will be handed out again. */
+  readonly reservedGeneration: number;
+  readonly instances: readonly InstanceRecord[];
+}
+
+export interface StateStore {
+  /** Reads everything stored for a fleet (once, at start). */
+  load(fleet: string): FleetState | Promise<FleetState>;
+  /** Records that generations up to `upTo` may be in use. Atomic. */
+  reserveGenerations(fleet: string, upTo: number): void;
+  /** Creates or replaces an instance's record. Atomic. */
+  putInstance(fleet: string, record: InstanceRecord): void;
+  /** Forgets an instance that is gone. Atomic; no-op if unknown. */
+  deleteInstance(fleet: string, instanceId: string): void;
+  /** Waits until every write issued so far is durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+/**
+ * An in-memory StateStore for pure-logic tests: what a restarted manager would
+ * read back, without a file. The real one is @froctal/state-sqlite.
+ */
+import type { FleetState, InstanceRecord, StateStore } from "../ports/state.js";
+
+export class MemoryState implements StateStore {
+  readonly generations = new Map<string, number>();
+  readonly instances = new Map<string, Map<string, InstanceRecord>>();
+  writes = 0;
+
+  load(fleet: string): FleetState {
+    return {
+      reservedGeneration: this.generations.get(fleet) ?? 0,
+      instances: [...(this.instances.get(fleet)?.values() ?? [])],
+    };
+  }
+
+  reserveGenerations(fleet: string, upTo: number): void {
+    this.writes++;
+    this.generations.set(fleet, Math.max(upTo, this.generations.get(fleet) ?? 0));
+  }
+
+  putInstance(fleet: string, record: InstanceRecord): void {
+    this.writes++;
+    let m = this.instances.get(fleet);
+    if (m === undefined) this.instances.set(fleet, (m = new Map()));
+    m.set(record.id, record);
+  }
+
+  deleteInstance(fleet: string, instanceId: string): void {
+    this.writes++;
+    this.instances.get(fleet)?.delete(instanceId);
+  }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
