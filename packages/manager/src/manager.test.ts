@@ -742,7 +742,7 @@ describe("Manager: restart and re-adoption through the State port", () => {
     // A guest of this fleet the state has no record of: it can never connect, so it is stopped.
     await first.driver.start({ instanceId: "app-99", fleet: "keep", service: "app", image: "app.js", env: {} });
     const report = await second.restore();
-    expect(report.adopted.sort()).toEqual(["app-1", "app-2"]);
+    expect([...report.adopted].sort()).toEqual(["app-1", "app-2"]);
     expect(report.orphansStopped).toEqual(["app-99"]);
     second.start();
     await settle(clock);

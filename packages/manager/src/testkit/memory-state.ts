@@ -23,8 +23,8 @@ export class MemoryState implements StateStore {
 
   putInstance(fleet: string, record: InstanceRecord): void {
     this.writes++;
-    let m = this.instances.get(fleet);
-    if (m === undefined) this.instances.set(fleet, (m = new Map()));
+    const m = this.instances.get(fleet) ?? new Map<string, InstanceRecord>();
+    this.instances.set(fleet, m);
     m.set(record.id, record);
   }
 
