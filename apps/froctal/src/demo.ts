@@ -3,7 +3,10 @@
  * a built-in load ramp. Prints what the manager decides and why, a line a
  * second of load and replicas, and at the end how many requests failed.
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import autoscale from "@froctal/example-autoscale";
 import { pino } from "pino";
 import { up } from "./up.js";
@@ -18,8 +21,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const started = Date.now();
   const t = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
   const say = (line: string) => process.stdout.write(`${t()}  ${line}\n`);
+  const stateDir = mkdtempSync(join(tmpdir(), "froctal-demo-"));
   const running = await up({
     fleet: autoscale,
+    stateDir,
     host: "127.0.0.1",
     port: 0,
     log: pino({ level: "silent" }),
@@ -99,6 +104,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     30_000,
   ).catch(() => undefined);
   await running.stop();
+  rmSync(stateDir, { recursive: true, force: true });
   agent.destroy();
   say(`done: ${ok} requests ok, ${failed} failed`);
   return failed;

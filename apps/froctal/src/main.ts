@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-import { FroctalError } from "@froctal/protocol";
 /**
  * froctal: the dom0 binary. Subcommands: up (run a fleet), status (ask a running
  * manager), demo (the autoscale example with a built-in load ramp).
  */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { FroctalError } from "@froctal/protocol";
 import { Command, InvalidArgumentError } from "commander";
 import { pino } from "pino";
 import { runDemo } from "./demo.js";
@@ -38,14 +40,24 @@ program
   .option("--host <host>", "address to listen on for agents and the HTTP API", "127.0.0.1")
   .option("-p, --port <port>", "port for agents (ws /agent) and the HTTP API (/status)", port, DEFAULT_PORT)
   .option("--tick-ms <ms>", "signals arriving within this window are applied together", millis, 2)
+  .option(
+    "--state-dir <dir>",
+    "where generations, instances and configs survive restarts (default: per fleet, under $XDG_STATE_HOME or ~/.local/state)",
+  )
   .option("--log-level <level>", "pino log level", "info")
-  .action(async (fleetPath: string, opts: { host: string; port: number; tickMs: number; logLevel: string }) => {
-    const log = pino({ level: opts.logLevel });
-    const fleet = await loadFleet(fleetPath);
-    const running = await up({ fleet, host: opts.host, port: opts.port, tickMs: opts.tickMs, log });
-    await untilSignal();
-    await running.stop();
-  });
+  .action(
+    async (
+      fleetPath: string,
+      opts: { host: string; port: number; tickMs: number; stateDir?: string; logLevel: string },
+    ) => {
+      const log = pino({ level: opts.logLevel });
+      const fleet = await loadFleet(fleetPath);
+      const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
+      const running = await up({ fleet, host: opts.host, port: opts.port, tickMs: opts.tickMs, stateDir, log });
+      await untilSignal();
+      await running.stop();
+    },
+  );
 
 program
   .command("status")
@@ -66,6 +78,11 @@ program
     const failed = await runDemo({ seconds: opts.seconds, peakRps: opts.peak });
     process.exitCode = failed === 0 ? 0 : 1;
   });
+
+function defaultStateDir(fleet: string): string {
+  const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(base, "froctal", fleet);
+}
 
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {

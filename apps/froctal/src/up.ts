@@ -8,6 +8,7 @@ import { createProcessDriver } from "@froctal/driver-process";
 import { type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/reactive";
 import { createAgentServer } from "@froctal/server";
+import { openSqliteState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
 
@@ -18,6 +19,8 @@ export interface UpOptions {
   readonly port: number;
   readonly log: Logger;
   readonly tickMs?: number;
+  /** Where generations, instances and committed configurations are kept across restarts. */
+  readonly stateDir: string;
   /** Called with every journal entry (the CLI prints decisions). */
   readonly onJournal?: (entry: JournalEntry) => void;
 }
@@ -45,7 +48,12 @@ export async function up(options: UpOptions): Promise<Running> {
   });
   const { port } = http.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
+  const state = openSqliteState({
+    dir: options.stateDir,
+    onError: (error) => log.error({ code: error.code }, error.message),
+  });
   const core = new Manager({
+    state,
     fleet: options.fleet,
     driver,
     clock: systemClock,
@@ -59,6 +67,10 @@ export async function up(options: UpOptions): Promise<Running> {
   manager = core;
   const server = createAgentServer({ ingest: core.ingest, log: log.child({ component: "edge" }) });
   server.attachWebSocket(http, { path: "/agent" });
+  const restored = await core.restore();
+  if (restored.adopted.length + restored.forgotten.length + restored.orphansStopped.length > 0) {
+    log.info(restored, `restored state from ${state.path}`);
+  }
   core.start();
   log.info({ url, fleet: options.fleet.name }, `froctal manager for fleet ${options.fleet.name} at ${url}`);
 
@@ -70,6 +82,7 @@ export async function up(options: UpOptions): Promise<Running> {
       core.close();
       await server.close();
       await driver.close();
+      await state.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
     })();

@@ -266,10 +266,20 @@ export class Manager {
     }
   }
 
+  /**
+   * Keeps the durable reservation at least half a block ahead of the
+   * generations in use, and asks for it to be made durable in the background:
+   * by the time a generation is handed out, its reservation has long been on disk.
+   */
   private reserveGeneration(generation: number): void {
-    if (generation <= this.reservedGeneration) return;
+    if (generation <= this.reservedGeneration - GENERATION_BLOCK / 2) return;
     this.reservedGeneration = generation + GENERATION_BLOCK;
-    this.durably(() => this.options.state?.reserveGenerations(this.options.fleet.name, this.reservedGeneration));
+    const state = this.options.state;
+    if (state === undefined) return;
+    this.durably(() => state.reserveGenerations(this.options.fleet.name, this.reservedGeneration));
+    state.flush().catch((error: unknown) => this.durably(() => {
+      throw error;
+    }));
   }
 
   /** A failed state write must not stop the control plane: it is journaled, and the fleet carries on. */

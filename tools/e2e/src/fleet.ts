@@ -1,8 +1,9 @@
 /** Runs the froctal binary as a child process and talks to it the way a user would. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { Agent, request } from "node:http";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ManagerStatus } from "@froctal/manager";
@@ -19,9 +20,19 @@ export interface RunningFleet {
   stop(): Promise<number | null>;
 }
 
-export async function upFleet(fleet: string): Promise<RunningFleet> {
-  const child = spawn(process.execPath, [bin, "up", join(root, fleet), "--port", "0"], {
+export interface UpOptions {
+  /** The manager's --state-dir (default: a fresh temporary directory). */
+  readonly stateDir?: string;
+  /** Extra environment for the manager (the fleet module reads it when it loads). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export async function upFleet(fleet: string, options: UpOptions = {}): Promise<RunningFleet> {
+  // Each run keeps its durable state in a directory of its own (or the one given, to test a restart).
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "froctal-e2e-state-"));
+  const child = spawn(process.execPath, [bin, "up", join(root, fleet), "--port", "0", "--state-dir", stateDir], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -138,4 +149,59 @@ export function guestsOf(managerUrl: string): number[] {
     } catch {}
   }
   return pids;
+}
+
+/** The pid of the guest process running `instanceId` for this manager. */
+export function guestPid(managerUrl: string, instanceId: string): number {
+  const pid = guestsOf(managerUrl).find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/environ`, "latin1").split("\0").includes(`FROCTAL_INSTANCE_ID=${instanceId}`);
+    } catch {
+      return false;
+    }
+  });
+  if (pid === undefined) throw new Error(`no guest process runs ${instanceId}`);
+  return pid;
+}
+
+/** What guest `instanceId` printed on stdout, in order, as the manager logged it. */
+export function guestLines(fleet: RunningFleet, instanceId: string): string[] {
+  const lines: string[] = [];
+  for (const line of fleet.logs) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { component?: string; instance?: string; stream?: string; msg?: string };
+      if (entry.component === "guest" && entry.instance === instanceId && entry.stream === "stdout") {
+        lines.push(entry.msg ?? "");
+      }
+    } catch {}
+  }
+  return lines;
+}
+
+/** Waits until guest `instanceId` prints a line matching `pattern`; resolves with the match. */
+export function guestSaid(
+  fleet: RunningFleet,
+  instanceId: string,
+  pattern: RegExp,
+  timeoutMs = 15_000,
+): Promise<RegExpMatchArray> {
+  return eventually(
+    async () => {
+      for (const line of guestLines(fleet, instanceId)) {
+        const m = pattern.exec(line);
+        if (m !== null) return m;
+      }
+      return undefined;
+    },
+    `${instanceId} to print ${pattern}`,
+    timeoutMs,
+  );
+}
+
+/** Writes JSON so a watcher never reads it half-written: a hidden temporary file, then a rename. */
+export function writeJsonAtomically(path: string, value: unknown): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(value)}\n`);
+  renameSync(tmp, path);
 }

@@ -7,8 +7,9 @@
  * Writes are issued from inside ticks and must not make the tick wait: an
  * implementation applies them in order, each atomically, and may do so
  * synchronously (SQLite) or in the background (etcd), reporting failures
- * through `onError`. Generation numbers are reserved in blocks ahead of use,
- * so a restart never reuses one even if the last writes were lost.
+ * through `onError`. Generation numbers are reserved in blocks well ahead of
+ * use, and flushed in the background, so a restart never reuses one even if
+ * the writes of the last moments before a power loss were lost.
  */
 
 /** One instance the manager launched and has not yet seen gone. */

@@ -1,0 +1,13 @@
+/**
+ * @froctal/state-sqlite: the manager's State port on one SQLite file,
+ * `<state dir>/froctal.db` (mode 0600: it holds every instance's token).
+ *
+ *   sqlite-state.ts    openSqliteState: the StateStore (prepared writes, load, flush, close)
+ *   database-file.ts   creating the directory and file privately; WAL, synchronous, busy timeout
+ *   schema.ts          the tables and their forward migrations (PRAGMA user_version)
+ *   errors.ts          SQLite failures as FroctalErrors
+ *   better-sqlite3.d.ts  the few better-sqlite3 types used here
+ */
+export { STATE_FILE_NAME } from "./database-file.js";
+export { SCHEMA_VERSION } from "./schema.js";
+export { openSqliteState, type SqliteState, type SqliteStateOptions } from "./sqlite-state.js";

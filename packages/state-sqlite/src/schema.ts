@@ -1,0 +1,80 @@
+import { FroctalError } from "@froctal/protocol";
+import type { Database } from "better-sqlite3";
+
+/**
+ * The tables, one migration per schema version. MIGRATIONS[v] takes a file
+ * from version v to v + 1 (PRAGMA user_version); only ever append to it, and
+ * never edit a step that has shipped: files in the field are at every version.
+ *
+ * STRICT tables make SQLite refuse a value of the wrong type (an ordinal of 1.5)
+ * instead of storing it; the CHECKs keep numbers where a JS number reads back exactly.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE generations (
+     fleet TEXT PRIMARY KEY,
+     reserved INTEGER NOT NULL CHECK (reserved BETWEEN 0 AND 9007199254740991)
+   ) STRICT;
+   CREATE TABLE instances (
+     fleet TEXT NOT NULL,
+     id TEXT NOT NULL,
+     service TEXT NOT NULL,
+     ordinal INTEGER NOT NULL CHECK (ordinal BETWEEN -9007199254740991 AND 9007199254740991),
+     token TEXT NOT NULL,
+     phase TEXT NOT NULL,
+     generation INTEGER NOT NULL CHECK (generation BETWEEN 0 AND 9007199254740991),
+     config_json TEXT NOT NULL,
+     PRIMARY KEY (fleet, id)
+   ) STRICT, WITHOUT ROWID;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** "FROC" in the header (PRAGMA application_id), so that file(1) and this code can tell the file is ours. */
+export const APPLICATION_ID = 0x46524f43;
+
+/**
+ * Brings the file at `path` to the last version of `migrations`, all steps in
+ * one transaction: a failure leaves the file at the version it had. The write
+ * lock is taken first (BEGIN IMMEDIATE), so two managers opening one file at
+ * once cannot both migrate it. A file from a newer froctal is refused untouched.
+ */
+export function migrate(db: Database, path: string, migrations: readonly string[] = MIGRATIONS): void {
+  db.transaction(() => {
+    const version = checkCompatible(db, path, migrations.length);
+    if (version === migrations.length) return;
+    for (const step of migrations.slice(version)) db.exec(step);
+    db.pragma(`user_version = ${migrations.length}`);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+  }).immediate();
+}
+
+/**
+ * Returns the file's schema version, or throws FROCTAL_E_CONFIG if this code
+ * must not touch the file: another application's, or a newer froctal's. Only
+ * reads, so it can run before anything (even the journal mode) is changed.
+ */
+export function checkCompatible(db: Database, path: string, known: number = MIGRATIONS.length): number {
+  const version = Number(db.pragma("user_version", { simple: true }));
+  const applicationId = Number(db.pragma("application_id", { simple: true }));
+  if (applicationId !== 0 && applicationId !== APPLICATION_ID) {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${path} is an SQLite database of another application (application_id ${applicationId}), not froctal state`,
+    );
+  }
+  if (version > known) {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${path} has schema version ${version}, written by a newer froctal; this one knows up to version ${known} ` +
+        "and will not open it, so as not to damage it: run the newer froctal or use another state directory",
+    );
+  }
+  if (version === 0 && hasTables(db)) {
+    throw new FroctalError("FROCTAL_E_CONFIG", `${path} holds tables that are not froctal's; refusing to add ours`);
+  }
+  return version;
+}
+
+function hasTables(db: Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").get() !== undefined;
+}

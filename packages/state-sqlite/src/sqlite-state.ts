@@ -1,0 +1,194 @@
+import type { FleetState, InstanceRecord, StateStore } from "@froctal/manager";
+import { FroctalError } from "@froctal/protocol";
+import type { Database, Statement, Transaction } from "better-sqlite3";
+import { openDatabaseFile } from "./database-file.js";
+import { sqliteFailure } from "./errors.js";
+
+export interface SqliteStateOptions {
+  /** The manager's state directory; created with mode 0700 if missing. The database is `<dir>/froctal.db`. */
+  readonly dir: string;
+  /**
+   * Hears about a write that could not be stored (disk full, the file locked
+   * past the busy timeout, a record the schema refuses). The write is then lost,
+   * and the store carries on. Default: throw the error out of the call that wrote.
+   */
+  readonly onError?: (error: FroctalError) => void;
+}
+
+/** The State port on one SQLite file. */
+export interface SqliteState extends StateStore {
+  /** The database file, for logs. */
+  readonly path: string;
+  /** Synchronous here: SQLite reads without waiting on anyone. */
+  load(fleet: string): FleetState;
+}
+
+/**
+ * Opens the state in `options.dir`, creating and migrating the database as needed.
+ * Every write is one SQLite transaction, applied before the call returns; it
+ * survives the manager being killed at once, and a power cut after the next
+ * flush(). Throws FROCTAL_E_CONFIG when the file cannot be used.
+ */
+export function openSqliteState(options: SqliteStateOptions): SqliteState {
+  const { db, path } = openDatabaseFile(options.dir);
+  return new SqliteStateStore(db, path, options.onError ?? rethrow);
+}
+
+interface InstanceRow {
+  readonly id: string;
+  readonly service: string;
+  readonly ordinal: number;
+  readonly token: string;
+  readonly phase: string;
+  readonly generation: number;
+  readonly config_json: string;
+}
+
+interface CheckpointRow {
+  readonly busy: number;
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
+class SqliteStateStore implements SqliteState {
+  readonly path: string;
+  readonly #db: Database;
+  readonly #onError: (error: FroctalError) => void;
+  // Prepared once: a write is then one bind and one step.
+  readonly #reserve: Statement;
+  readonly #put: Statement;
+  readonly #delete: Statement;
+  readonly #load: Transaction<(fleet: string) => FleetState>;
+  #closed = false;
+
+  constructor(db: Database, path: string, onError: (error: FroctalError) => void) {
+    this.path = path;
+    this.#db = db;
+    this.#onError = onError;
+    // One statement is one transaction; max() makes a lower or repeated reservation a no-op.
+    this.#reserve = db.prepare(
+      `INSERT INTO generations (fleet, reserved) VALUES (?, ?)
+       ON CONFLICT (fleet) DO UPDATE SET reserved = max(reserved, excluded.reserved)`,
+    );
+    this.#put = db.prepare(
+      `INSERT OR REPLACE INTO instances (fleet, id, service, ordinal, token, phase, generation, config_json)
+       VALUES (@fleet, @id, @service, @ordinal, @token, @phase, @generation, @configJson)`,
+    );
+    this.#delete = db.prepare("DELETE FROM instances WHERE fleet = ? AND id = ?");
+    const reserved = db.prepare<{ readonly reserved: number }>("SELECT reserved FROM generations WHERE fleet = ?");
+    const instances = db.prepare<InstanceRow>(
+      `SELECT id, service, ordinal, token, phase, generation, config_json
+       FROM instances WHERE fleet = ? ORDER BY id`,
+    );
+    // Both reads in one transaction: one snapshot, even while another connection writes.
+    this.#load = db.transaction((fleet: string) => ({
+      reservedGeneration: reserved.get(fleet)?.reserved ?? 0,
+      instances: instances.all(fleet).map(toRecord),
+    }));
+  }
+
+  load(fleet: string): FleetState {
+    this.#ensureOpen("load()");
+    try {
+      return this.#load(fleet);
+    } catch (cause) {
+      throw sqliteFailure(cause, `the state of fleet ${quote(fleet)} could not be read from ${this.path}`);
+    }
+  }
+
+  reserveGenerations(fleet: string, upTo: number): void {
+    this.#write("reserveGenerations()", `the reservation of generations up to ${upTo} for fleet ${quote(fleet)}`, () =>
+      this.#reserve.run(fleet, upTo),
+    );
+  }
+
+  putInstance(fleet: string, record: InstanceRecord): void {
+    this.#write("putInstance()", `the record of instance ${quote(record.id)} in fleet ${quote(fleet)}`, () =>
+      this.#put.run({
+        fleet,
+        id: record.id,
+        service: record.service,
+        ordinal: record.ordinal,
+        token: record.token,
+        phase: record.phase,
+        generation: record.generation,
+        configJson: record.configJson,
+      }),
+    );
+  }
+
+  deleteInstance(fleet: string, instanceId: string): void {
+    this.#write("deleteInstance()", `the deletion of instance ${quote(instanceId)} from fleet ${quote(fleet)}`, () =>
+      this.#delete.run(fleet, instanceId),
+    );
+  }
+
+  async flush(): Promise<void> {
+    this.#ensureOpen("flush()");
+    this.#checkpoint();
+  }
+
+  /** Makes every write durable, as flush() does, then closes the file; a second close() does nothing. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#checkpoint();
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  #write(method: string, what: string, run: () => void): void {
+    this.#ensureOpen(method);
+    try {
+      run();
+    } catch (cause) {
+      this.#onError(sqliteFailure(cause, `${what} was not stored in ${this.path}`));
+    }
+  }
+
+  /**
+   * With synchronous=NORMAL the last commits sit in the WAL unsynced. A FULL
+   * checkpoint syncs the WAL, copies it into the database file and syncs that;
+   * it waits (up to the busy timeout) for other connections' readers to finish.
+   */
+  #checkpoint(): void {
+    let row: CheckpointRow | undefined;
+    try {
+      row = this.#db.pragma("wal_checkpoint(FULL)")[0] as CheckpointRow | undefined;
+    } catch (cause) {
+      throw sqliteFailure(cause, `the writes to ${this.path} could not be made durable`);
+    }
+    if (row !== undefined && row.busy !== 0) {
+      throw new FroctalError(
+        "FROCTAL_E_TIMEOUT",
+        `the writes to ${this.path} could not be made durable: another connection kept the file busy`,
+      );
+    }
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closed) throw new FroctalError("FROCTAL_E_CLOSED", `${what} was called after the state store was closed`);
+  }
+}
+
+function toRecord(row: InstanceRow): InstanceRecord {
+  return {
+    id: row.id,
+    service: row.service,
+    ordinal: row.ordinal,
+    token: row.token,
+    phase: row.phase,
+    generation: row.generation,
+    configJson: row.config_json,
+  };
+}
+
+function quote(name: string): string {
+  return JSON.stringify(name);
+}
+
+function rethrow(error: FroctalError): never {
+  throw error;
+}
