@@ -1,0 +1,22 @@
+/** The benchmarks by the name given on the command line, in the order `bench` runs them. */
+import type { Report } from "./figures.js";
+import { incrementality } from "./incrementality.js";
+import { ingest } from "./ingest.js";
+import { latency } from "./latency.js";
+import { memory } from "./memory.js";
+import { protocol } from "./protocol.js";
+
+export interface Benchmark {
+  /** The issue and item it answers. */
+  readonly issue: string;
+  readonly title: string;
+  run(report: Report): Promise<void>;
+}
+
+export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
+  protocol: { issue: "foundation", title: "agent -> server throughput vs. the decode ceiling", run: protocol },
+  ingest: { issue: "manager (a)", title: "agents in processes -> manager store, derivations live", run: ingest },
+  incrementality: { issue: "manager (b)", title: "cost per signal at 100,000 instances vs. 100", run: incrementality },
+  latency: { issue: "manager (c)", title: "signal -> driver action under background load", run: latency },
+  memory: { issue: "manager (d)", title: "heap per tracked idle instance", run: memory },
+};
