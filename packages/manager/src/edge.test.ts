@@ -100,8 +100,8 @@ describe("Edge sessions and batches", () => {
     const s = signals[1]!;
     expect(s.kind).toBe("batch");
     if (s.kind !== "batch") return;
-    expect(s.table.get(1)).toBe(store.service("web").metric("load"));
-    expect(s.table.get(2)).toBe(store.service("web").metric("rps"));
+    expect(s.table.get(1)?.aggregate).toBe(store.service("web").metric("load"));
+    expect(s.table.get(2)?.aggregate).toBe(store.service("web").metric("rps"));
     expect(edge.stats).toMatchObject({ batches: 1, samples: 3, undeclared: 1 });
   });
 

@@ -19,7 +19,8 @@ export type Admission =
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 
 export class Edge {
-  private readonly tables = new WeakMap<EdgeSession, MetricTable>();
+  /** Each open session's instance and metric table: one lookup a batch, by session identity. */
+  private readonly sessions = new Map<EdgeSession, { readonly instance: Instance; readonly table: MetricTable }>();
   readonly stats = { admitted: 0, refused: 0, batches: 0, events: 0, duplicates: 0, samples: 0, undeclared: 0 };
 
   constructor(
@@ -58,15 +59,17 @@ export class Edge {
       instance.acceptedSeq = 0;
     }
     instance.session = session;
-    this.tables.set(session, new Map());
+    this.sessions.set(session, { instance, table: new Map() });
     this.push({ kind: "opened", instance, session, hello });
   }
 
   batch(session: EdgeSession, batch: Batch): number {
-    const instance = this.current(session);
-    if (instance === undefined) return 0;
-    const table = this.tables.get(session)!;
-    for (const decl of batch.metricDecls) table.set(decl.id, this.store.service(instance.service).metric(decl.name));
+    const open = this.sessions.get(session);
+    if (open === undefined || open.instance.session !== session) return 0;
+    const { instance, table } = open;
+    for (const decl of batch.metricDecls) {
+      table.set(decl.id, instance.slot(this.store.service(instance.service).metric(decl.name)));
+    }
     for (const id of batch.metricIds) if (!table.has(id)) this.stats.undeclared++;
     this.stats.batches++;
     this.stats.samples += batch.metricIds.length;
@@ -90,6 +93,7 @@ export class Edge {
   }
 
   closed(session: EdgeSession, reason: string): void {
+    this.sessions.delete(session);
     const instance = this.store.instance(session.instanceId);
     if (instance === undefined || instance.session !== session) return;
     instance.session = undefined;
@@ -98,7 +102,7 @@ export class Edge {
 
   /** The instance a session speaks for, if that session is still its current one. */
   private current(session: EdgeSession): Instance | undefined {
-    const instance = this.store.instance(session.instanceId);
+    const instance = this.sessions.get(session)?.instance;
     return instance?.session === session ? instance : undefined;
   }
 }

@@ -277,9 +277,11 @@ export class Manager {
     const state = this.options.state;
     if (state === undefined) return;
     this.durably(() => state.reserveGenerations(this.options.fleet.name, this.reservedGeneration));
-    state.flush().catch((error: unknown) => this.durably(() => {
-      throw error;
-    }));
+    state.flush().catch((error: unknown) =>
+      this.durably(() => {
+        throw error;
+      }),
+    );
   }
 
   /** A failed state write must not stop the control plane: it is journaled, and the fleet carries on. */
@@ -410,19 +412,22 @@ export class Manager {
   private planFor(r: ServiceRuntime): Action[] {
     const spec = r.service.spec;
     const loadMetric = spec.loadMetric;
+    const planned = (i: Instance) => ({
+      id: i.id,
+      phase: i.phase,
+      ordinal: i.ordinal,
+      // Untracked: load only ranks victims when something else changes the plan; no re-plan per sample.
+      load: loadMetric === undefined ? undefined : untracked(() => i.metric(loadMetric)),
+      drained: i.phase === "draining" && i.drained,
+      drainExpired: i.phase === "draining" && i.drainExpired,
+    });
     const actions = plan({
       service: r.service.name,
       target: r.service.target,
+      active: r.service.activeCount,
+      attention: [...r.service.attention].sort((a, b) => a.ordinal - b.ordinal).map(planned),
+      candidates: () => r.service.active.map(planned),
       inFlight: this.inFlight,
-      instances: [...r.service.instances.values()].map((i) => ({
-        id: i.id,
-        phase: i.phase,
-        ordinal: i.ordinal,
-        // Untracked: load only ranks victims when something else changes the plan; no re-plan per sample.
-        load: loadMetric === undefined ? undefined : untracked(() => i.metric(loadMetric)),
-        drained: i.drained,
-        drainExpired: i.drainExpired,
-      })),
     });
     return r.held.get() ? actions.filter((a) => a.kind !== "start") : actions;
   }
@@ -552,7 +557,7 @@ export class Manager {
           generation: i.generation,
           connected: i.session !== undefined,
           load: r.service.spec.loadMetric === undefined ? null : (i.metric(r.service.spec.loadMetric) ?? null),
-          devices: [...i.devices.values()],
+          devices: i.deviceList(),
           endpoint: i.fact<{ url?: unknown }>("endpoint")?.url ?? null,
           ...(i.failure ? { failure: i.failure } : {}),
         })),

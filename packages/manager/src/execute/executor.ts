@@ -34,7 +34,9 @@ interface Job {
 
 export class Executor {
   private readonly inFlight = new Map<string, Job>();
-  private readonly queue: Job[] = [];
+  /** Jobs waiting for a slot, oldest first from `head` (no shift(): a long queue must not cost O(n) a job). */
+  private queue: Job[] = [];
+  private head = 0;
   private readonly timers = new Set<Disposer>();
   private running = 0;
   private closed = false;
@@ -66,13 +68,18 @@ export class Executor {
     this.closed = true;
     for (const dispose of this.timers) dispose();
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
   }
 
   private pump(): void {
     const limit = this.options.concurrency ?? 8;
-    while (this.running < limit && this.queue.length > 0) {
-      const job = this.queue.shift()!;
+    while (this.running < limit && this.head < this.queue.length) {
+      const job = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       this.running++;
       this.stats.started++;
       void this.attempt(job).finally(() => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InstancePhase } from "../policy/fleet.js";
-import { type Action, actionKey, type PlannedInstance, plan, victimOrder } from "./plan.js";
+import { type Action, actionKey, type PlannedInstance, plan, planInput, victimOrder } from "./plan.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -11,7 +11,7 @@ function inst(id: string, phase: InstancePhase, fields: Partial<PlannedInstance>
 }
 
 function planFor(target: number, instances: PlannedInstance[], inFlight: Iterable<string> = []): Action[] {
-  return plan({ service: "web", target, instances, inFlight: new Set(inFlight) });
+  return plan(planInput("web", target, instances, new Set(inFlight)));
 }
 
 const brief = (actions: Action[]) => actions.map((a) => (a.kind === "start" ? a.key : `${a.kind} ${a.instanceId}`));
@@ -152,12 +152,7 @@ class Model {
   }
 
   plan(): Action[] {
-    return plan({
-      service: "web",
-      target: this.target,
-      instances: [...this.instances.values()],
-      inFlight: this.inFlight,
-    });
+    return plan(planInput("web", this.target, [...this.instances.values()], this.inFlight));
   }
 
   get active(): number {

@@ -16,12 +16,35 @@ export interface PlannedInstance {
   readonly drainExpired: boolean;
 }
 
+/**
+ * What the plan looks at. Shaped so that planning costs O(1) when the service
+ * is at its target and nothing needs attention, whatever the fleet size: the
+ * active count is kept as phases change, and the list of active instances is
+ * only asked for when some must go.
+ */
 export interface PlanInput {
   readonly service: string;
   readonly target: number;
-  readonly instances: readonly PlannedInstance[];
+  /** How many instances are requested, starting or ready. */
+  readonly active: number;
+  /** Instances in draining, stopping or failed. */
+  readonly attention: readonly PlannedInstance[];
+  /** The active instances (called only when there are more than the target). */
+  readonly candidates: () => readonly PlannedInstance[];
   /** Keys of actions issued and not yet finished. */
   readonly inFlight: ReadonlySet<string>;
+}
+
+/** The plan input for a full list of instances (the manager keeps the counts instead of listing). */
+export function planInput(
+  service: string,
+  target: number,
+  instances: readonly PlannedInstance[],
+  inFlight: ReadonlySet<string>,
+): PlanInput {
+  const active = instances.filter((i) => i.phase === "requested" || i.phase === "starting" || i.phase === "ready");
+  const attention = instances.filter((i) => i.phase === "draining" || i.phase === "stopping" || i.phase === "failed");
+  return { service, target, active: active.length, attention, candidates: () => active, inFlight };
 }
 
 export type Action =
@@ -48,41 +71,28 @@ export function victimOrder(a: PlannedInstance, b: PlannedInstance): number {
 
 export function plan(input: PlanInput): Action[] {
   const actions: Action[] = [];
-  const active: PlannedInstance[] = [];
-  for (const i of input.instances) {
-    switch (i.phase) {
-      case "requested":
-      case "starting":
-      case "ready":
-        active.push(i);
-        break;
-      case "draining":
-        if (i.drained || i.drainExpired) {
-          const why = i.drained ? "it finished draining" : "its drain deadline passed";
-          push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: why });
-        }
-        break;
-      case "stopping":
-      case "failed":
-        push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: `it is ${i.phase}` });
-        break;
-      case "gone":
-        break;
+  for (const i of input.attention) {
+    if (i.phase === "draining") {
+      if (i.drained || i.drainExpired) {
+        const why = i.drained ? "it finished draining" : "its drain deadline passed";
+        push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: why });
+      }
+    } else if (i.phase === "stopping" || i.phase === "failed") {
+      push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: `it is ${i.phase}` });
     }
   }
 
-  const excess = active.length - input.target;
+  const why = `${input.service} has ${input.active} active instances for a target of ${input.target}`;
+  const excess = input.active - input.target;
   if (excess > 0) {
-    const victims = [...active].sort(victimOrder).slice(0, excess);
+    const victims = [...input.candidates()].sort(victimOrder).slice(0, excess);
     for (const v of victims) {
-      const why = `${input.service} has ${active.length} active instances for a target of ${input.target}`;
       if (v.phase === "ready")
         push(actions, input, { kind: "drain", key: actionKey.drain(v.id), instanceId: v.id, reason: why });
       else push(actions, input, { kind: "stop", key: actionKey.stop(v.id), instanceId: v.id, reason: why });
     }
   } else if (excess < 0) {
     for (let n = 0; n < -excess; n++) {
-      const why = `${input.service} has ${active.length} active instances for a target of ${input.target}`;
       actions.push({ kind: "start", key: actionKey.start(input.service, n), service: input.service, reason: why });
     }
   }

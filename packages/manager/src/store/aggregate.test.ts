@@ -1,7 +1,32 @@
 import fc from "fast-check";
 import { autorun, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
-import { Aggregate } from "./aggregate.js";
+import { Aggregate, type MetricSlot } from "./aggregate.js";
+
+/** The instance-keyed view the tests speak: one slot per id, as the store keeps one per (instance, metric). */
+function keyed(a: Aggregate) {
+  const slots = new Map<string, MetricSlot>();
+  return {
+    set(id: string, value: number): boolean {
+      let slot = slots.get(id);
+      if (slot === undefined) {
+        slot = a.join();
+        slots.set(id, slot);
+      }
+      return a.update(slot, value);
+    },
+    delete(id: string): boolean {
+      const slot = slots.get(id);
+      if (slot === undefined) return false;
+      slots.delete(id);
+      return a.leave(slot);
+    },
+    get(id: string): number | undefined {
+      const slot = slots.get(id) ?? a.join();
+      return a.read(slot);
+    },
+  };
+}
 
 /** Publishes as the store does: inside the tick's action. */
 const publish = (a: Aggregate): void => runInAction(() => a.publish());
@@ -17,41 +42,45 @@ function nearestRank(values: readonly number[], p: number): number {
 describe("Aggregate", () => {
   it("reads 0 everywhere when nobody reports", () => {
     const a = new Aggregate("load");
+    const ka = keyed(a);
     expect([a.sum, a.count, a.mean, a.max, a.min, a.percentile(50)]).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it("keeps each instance's latest value and the sum, count and mean of them", () => {
     const a = new Aggregate("load");
-    a.set("a", 2);
-    a.set("b", 4);
-    a.set("a", 6);
+    const ka = keyed(a);
+    ka.set("a", 2);
+    ka.set("b", 4);
+    ka.set("a", 6);
     publish(a);
     expect([a.sum, a.count, a.mean, a.min, a.max]).toEqual([10, 2, 5, 4, 6]);
-    expect(a.get("a")).toBe(6);
-    a.delete("a");
+    expect(ka.get("a")).toBe(6);
+    ka.delete("a");
     publish(a);
-    expect([a.sum, a.count, a.mean, a.get("a")]).toEqual([4, 1, 4, undefined]);
+    expect([a.sum, a.count, a.mean, ka.get("a")]).toEqual([4, 1, 4, undefined]);
   });
 
   it("says it became dirty once per tick, and not for no change", () => {
     const a = new Aggregate("load");
-    expect(a.set("a", 1)).toBe(true);
-    expect(a.set("b", 1)).toBe(false);
+    const ka = keyed(a);
+    expect(ka.set("a", 1)).toBe(true);
+    expect(ka.set("b", 1)).toBe(false);
     expect(a.dirty).toBe(true);
     publish(a);
     expect(a.dirty).toBe(false);
-    expect(a.set("a", 1)).toBe(false);
-    expect(a.delete("nobody")).toBe(false);
+    expect(ka.set("a", 1)).toBe(false);
+    expect(ka.delete("nobody")).toBe(false);
     expect(a.dirty).toBe(false);
-    expect(a.delete("a")).toBe(true);
+    expect(ka.delete("a")).toBe(true);
   });
 
   it("lets derivations re-run once per publish, however many samples the tick carried", () => {
     const a = new Aggregate("load");
+    const ka = keyed(a);
     const seen: number[] = [];
     const dispose = autorun(() => seen.push(a.sum));
-    for (let i = 0; i < 100; i++) a.set(`i${i}`, 1);
-    a.delete("i0");
+    for (let i = 0; i < 100; i++) ka.set(`i${i}`, 1);
+    ka.delete("i0");
     expect(seen).toEqual([0]);
     publish(a);
     expect(seen).toEqual([0, 99]);
@@ -60,13 +89,14 @@ describe("Aggregate", () => {
 
   it("recomputes max, min and percentiles after a publish, not before", () => {
     const a = new Aggregate("load");
+    const ka = keyed(a);
     const maxes: number[] = [];
     const dispose = autorun(() => maxes.push(a.max));
-    a.set("a", 3);
+    ka.set("a", 3);
     publish(a);
-    a.set("b", 7);
+    ka.set("b", 7);
     publish(a);
-    a.delete("b");
+    ka.delete("b");
     publish(a);
     expect(maxes).toEqual([0, 3, 7, 3]);
     dispose();
@@ -74,11 +104,12 @@ describe("Aggregate", () => {
 
   it("lets a derivation that reads one instance's value re-run when it changes", () => {
     const a = new Aggregate("load");
-    a.set("a", 1);
+    const ka = keyed(a);
+    ka.set("a", 1);
     publish(a);
     const seen: (number | undefined)[] = [];
-    const dispose = autorun(() => seen.push(a.get("a")));
-    a.set("a", 2);
+    const dispose = autorun(() => seen.push(ka.get("a")));
+    ka.set("a", 2);
     publish(a);
     expect(seen).toEqual([1, 2]);
     dispose();
@@ -86,27 +117,30 @@ describe("Aggregate", () => {
 
   it("takes percentiles by nearest rank", () => {
     const a = new Aggregate("latency");
-    for (let i = 1; i <= 100; i++) a.set(`i${i}`, 101 - i);
+    const ka = keyed(a);
+    for (let i = 1; i <= 100; i++) ka.set(`i${i}`, 101 - i);
     publish(a);
     expect([0, 1, 7, 29, 50, 90, 99, 100].map((p) => a.percentile(p))).toEqual([1, 1, 7, 29, 50, 90, 99, 100]);
     expect(a.percentile(-5)).toBe(1);
     expect(a.percentile(250)).toBe(100);
     const b = new Aggregate("x");
+    const kb = keyed(b);
     for (const [id, v] of [
       ["a", 10],
       ["b", 20],
       ["c", 30],
       ["d", 40],
     ] as const)
-      b.set(id, v);
+      kb.set(id, v);
     publish(b);
     expect([25, 26, 50, 51, 75, 76, 100].map((p) => b.percentile(p))).toEqual([10, 20, 20, 30, 30, 40, 40]);
   });
 
   it("takes the nearest rank for every whole p and up to 150 values (no rounding off by one)", () => {
     const a = new Aggregate("x");
+    const ka = keyed(a);
     for (let n = 1; n <= 150; n++) {
-      a.set(`i${n}`, n);
+      ka.set(`i${n}`, n);
       publish(a);
       const values = Array.from({ length: n }, (_, i) => i + 1);
       for (let p = 0; p <= 100; p++)
@@ -116,12 +150,13 @@ describe("Aggregate", () => {
 
   it("does not drift once empty", () => {
     const a = new Aggregate("x");
-    a.set("a", 0.1);
-    a.set("b", 0.2);
-    a.set("c", 0.3);
-    a.delete("a");
-    a.delete("b");
-    a.delete("c");
+    const ka = keyed(a);
+    ka.set("a", 0.1);
+    ka.set("b", 0.2);
+    ka.set("c", 0.3);
+    ka.delete("a");
+    ka.delete("b");
+    ka.delete("c");
     publish(a);
     expect(a.sum).toBe(0);
   });
@@ -143,19 +178,23 @@ const opsArb = (value: fc.Arbitrary<number>) =>
   );
 
 /** Applies the ops to an aggregate and to a plain map; calls `check` after every publish. */
-function replay(ops: readonly Op[], check: (a: Aggregate, naive: ReadonlyMap<string, number>) => void): void {
+function replay(
+  ops: readonly Op[],
+  check: (a: Aggregate, naive: ReadonlyMap<string, number>, ka: ReturnType<typeof keyed>) => void,
+): void {
   const a = new Aggregate("m");
+  const ka = keyed(a);
   const naive = new Map<string, number>();
   for (const op of [...ops, { kind: "publish" } as const]) {
     if (op.kind === "set") {
-      a.set(`i${op.id}`, op.value);
+      ka.set(`i${op.id}`, op.value);
       naive.set(`i${op.id}`, op.value);
     } else if (op.kind === "delete") {
-      a.delete(`i${op.id}`);
+      ka.delete(`i${op.id}`);
       naive.delete(`i${op.id}`);
     } else {
       publish(a);
-      check(a, naive);
+      check(a, naive, ka);
     }
   }
 }
@@ -167,7 +206,7 @@ describe("Aggregate (properties)", () => {
         opsArb(fc.integer({ min: -1_000_000, max: 1_000_000 })),
         fc.integer({ min: 0, max: 100 }),
         (ops, p) => {
-          replay(ops, (a, naive) => {
+          replay(ops, (a, naive, ka) => {
             const values = [...naive.values()];
             const sum = values.reduce((x, y) => x + y, 0);
             expect(a.sum).toBe(sum);
@@ -176,7 +215,7 @@ describe("Aggregate (properties)", () => {
             expect(a.max).toBe(values.length === 0 ? 0 : Math.max(...values));
             expect(a.min).toBe(values.length === 0 ? 0 : Math.min(...values));
             expect(a.percentile(p)).toBe(nearestRank(values, p));
-            for (const [id, v] of naive) expect(a.get(id)).toBe(v);
+            for (const [id, v] of naive) expect(ka.get(id)).toBe(v);
           });
         },
       ),
@@ -190,7 +229,8 @@ describe("Aggregate (properties)", () => {
         fc.integer({ min: 0, max: 100 }),
         (values, p) => {
           const a = new Aggregate("m");
-          for (const [i, v] of values.entries()) a.set(`i${i}`, v);
+          const ka = keyed(a);
+          for (const [i, v] of values.entries()) ka.set(`i${i}`, v);
           publish(a);
           expect(a.percentile(p)).toBe(nearestRank(values, p));
         },
@@ -201,7 +241,7 @@ describe("Aggregate (properties)", () => {
   it("with fractional values the running sum stays within rounding of the naive sum", () => {
     fc.assert(
       fc.property(opsArb(fc.double({ min: 0, max: 1_000, noNaN: true })), (ops) => {
-        replay(ops, (a, naive) => {
+        replay(ops, (a, naive, ka) => {
           const values = [...naive.values()];
           const sum = values.reduce((x, y) => x + y, 0);
           expect(Math.abs(a.sum - sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, ...values) * ops.length);

@@ -1,16 +1,26 @@
 /**
- * One metric across the instances of one service, maintained incrementally:
- * a sample costs a map update and two additions, whatever the fleet size.
- * Reactivity is per tick, not per sample: the store bumps `version` once at
- * the end of the tick that changed it, so derivations re-run once a tick.
+ * One metric across the instances of one service, maintained incrementally.
+ * Each (instance, metric) pair holds a slot, made once when the instance's
+ * session declares the metric; a sample then costs two additions on the slot
+ * and the aggregate, with no lookup and no allocation, whatever the fleet size.
+ * Reactivity is per tick, not per sample: the store publishes each changed
+ * aggregate once at the end of the tick, so derivations re-run once a tick.
  * max, min and percentiles are computed on first read after a change, so a
  * policy pays for them only if it reads them.
  */
 import { type IObservableValue, observable } from "mobx";
 import type { MetricView } from "../policy/fleet.js";
 
+/** One instance's latest value of one metric. */
+export interface MetricSlot {
+  readonly aggregate: Aggregate;
+  value: number;
+  /** False until the first sample, and again once the instance has left. */
+  present: boolean;
+}
+
 export class Aggregate implements MetricView {
-  private readonly values = new Map<string, number>();
+  private readonly members = new Set<MetricSlot>();
   private total = 0;
   private readonly version: IObservableValue<number> = observable.box(0);
   private sorted: number[] | undefined;
@@ -19,27 +29,39 @@ export class Aggregate implements MetricView {
 
   constructor(readonly name: string) {}
 
-  /** Records an instance's latest value; returns true when the aggregate became dirty this tick. */
-  set(instanceId: string, value: number): boolean {
-    const old = this.values.get(instanceId);
-    if (old === value) return false;
-    this.total += value - (old ?? 0);
-    this.values.set(instanceId, value);
+  /** A slot for one more instance; it counts once it has a value. */
+  join(): MetricSlot {
+    return { aggregate: this, value: 0, present: false };
+  }
+
+  /** Records a slot's latest value; returns true when the aggregate became dirty this tick. */
+  update(slot: MetricSlot, value: number): boolean {
+    if (slot.present) {
+      if (slot.value === value) return false;
+      this.total += value - slot.value;
+    } else {
+      slot.present = true;
+      this.total += value;
+      this.members.add(slot);
+    }
+    slot.value = value;
     return this.markDirty();
   }
 
-  delete(instanceId: string): boolean {
-    const old = this.values.get(instanceId);
-    if (old === undefined) return false;
-    this.values.delete(instanceId);
-    this.total -= old;
-    if (this.values.size === 0) this.total = 0; // no drift from float rounding once empty
+  /** Takes a slot out (its instance is gone); returns true when the aggregate became dirty this tick. */
+  leave(slot: MetricSlot): boolean {
+    if (!slot.present) return false;
+    slot.present = false;
+    this.members.delete(slot);
+    this.total -= slot.value;
+    if (this.members.size === 0) this.total = 0; // no drift from float rounding once empty
     return this.markDirty();
   }
 
-  get(instanceId: string): number | undefined {
-    this.version.get(); // InstanceView.metric() reads this: a policy that reads it must re-run on change
-    return this.values.get(instanceId);
+  /** A slot's value, read reactively: a policy that reads it re-runs when the aggregate changes. */
+  read(slot: MetricSlot): number | undefined {
+    this.version.get();
+    return slot.present ? slot.value : undefined;
   }
 
   /** Makes this tick's changes visible to derivations; called once per tick by the store. */
@@ -56,12 +78,12 @@ export class Aggregate implements MetricView {
 
   get count(): number {
     this.version.get();
-    return this.values.size;
+    return this.members.size;
   }
 
   get mean(): number {
     this.version.get();
-    return this.values.size === 0 ? 0 : this.total / this.values.size;
+    return this.members.size === 0 ? 0 : this.total / this.members.size;
   }
 
   get max(): number {
@@ -84,7 +106,7 @@ export class Aggregate implements MetricView {
 
   private sortedValues(): number[] {
     this.version.get();
-    if (this.sorted === undefined) this.sorted = [...this.values.values()].sort((a, b) => a - b);
+    if (this.sorted === undefined) this.sorted = [...this.members].map((m) => m.value).sort((a, b) => a - b);
     return this.sorted;
   }
 

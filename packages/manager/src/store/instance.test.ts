@@ -80,14 +80,16 @@ describe("Instance", () => {
     const load = new Aggregate("load");
     const seen: (number | undefined)[] = [];
     const dispose = autorun(() => seen.push(i.metric("load")));
+    const slot = i.slot(load); // the session declared the metric
     runInAction(() => {
-      // What the store does in one tick: the sample, the report, the publish.
-      load.set(i.id, 0.5);
-      i.reports.add(load);
+      // What the store does in one tick: the sample, then the publish.
+      i.sample(slot, 0.5);
       load.publish();
     });
-    load.set(i.id, 0.7);
-    runInAction(() => load.publish());
+    runInAction(() => {
+      i.sample(slot, 0.7);
+      load.publish();
+    });
     expect(seen).toEqual([undefined, 0.5, 0.7]);
     dispose();
   });

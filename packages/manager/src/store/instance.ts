@@ -6,9 +6,9 @@
  *        \           \          \         \           (any) -> failed -> gone
  *         `-----------`----------`---------`-> stopping
  */
-import { action, makeObservable, observable } from "mobx";
+import { action, createAtom, type IAtom, makeObservable, type ObservableMap, observable } from "mobx";
 import type { DeviceView, InstancePhase, InstanceView } from "../policy/fleet.js";
-import type { Aggregate } from "./aggregate.js";
+import type { Aggregate, MetricSlot } from "./aggregate.js";
 
 const NEXT: Readonly<Record<InstancePhase, readonly InstancePhase[]>> = {
   requested: ["starting", "ready", "stopping", "failed"],
@@ -26,23 +26,32 @@ export interface SessionHandle {
   send(frame: import("@froctal/protocol").ManagerFrame): boolean;
 }
 
+/** Facts that change a few times in an instance's life, kept in one observable record to save memory. */
+interface Life {
+  readonly drained: boolean;
+  readonly drainExpired: boolean;
+  readonly connected: boolean;
+  readonly failure: string;
+}
+
+const NEW_LIFE: Life = Object.freeze({ drained: false, drainExpired: false, connected: false, failure: "" });
+
+/**
+ * Memory matters here (one of these per guest, 100,000 of them in a big
+ * fleet): four observables, not one per field; devices, facts and metric
+ * slots are created on first use.
+ */
 export class Instance implements InstanceView {
   phase: InstancePhase = "requested";
-  /** The configuration generation the guest says it runs. */
-  generation = 0;
-  readonly devices = observable.map<string, DeviceView>({}, { deep: false });
-  private readonly facts = observable.map<string, unknown>({}, { deep: false });
+  /** The configuration generation the guest says it runs, and the configuration (canonical JSON; "" when unknown). */
+  private committed: { readonly generation: number; readonly json: string } = { generation: 0, json: "" };
+  private life: Life = NEW_LIFE;
   features: readonly string[] = [];
-  /** The agent finished draining (or had nothing to drain). */
-  drained = false;
-  /** An agent session is open for this instance (as of the last tick). */
-  connected = false;
-  /** The drain deadline passed before the agent said it was drained. */
-  drainExpired = false;
-  /** The configuration (canonical JSON) the guest confirmed it committed; "" when unknown. */
-  committedJson = "";
-  /** Why the instance failed, when it did. */
-  failure = "";
+  private devicesMap: ObservableMap<string, DeviceView> | undefined;
+  private factsMap: ObservableMap<string, unknown> | undefined;
+  private slots: Map<string, MetricSlot> | undefined;
+  /** Observed by metric() reads that found no slot yet; told when one appears. */
+  private slotsAtom: IAtom | undefined;
 
   // Plain fields below: bookkeeping of the edge, not facts derivations read.
   session: SessionHandle | undefined;
@@ -50,11 +59,6 @@ export class Instance implements InstanceView {
   /** Highest event seq of `streamId` taken into the ingest queue. */
   acceptedSeq = 0;
   readonly token: string;
-  /**
-   * Aggregates this instance reports into, to clean up when it goes. Observable
-   * (shallow) so a derivation that read metric() before the first sample re-runs.
-   */
-  readonly reports: Set<Aggregate> = observable.set<Aggregate>([], { deep: false });
 
   constructor(
     readonly id: string,
@@ -63,32 +67,80 @@ export class Instance implements InstanceView {
     token: string,
     readonly createdAt: number,
     /** Told when a fact that must survive a restart changes (phase, committed configuration). */
-    private readonly onDurableChange: (instance: Instance) => void = () => {},
+    private readonly onDurableChange: (instance: Instance, from: InstancePhase) => void = () => {},
   ) {
     this.token = token;
-    makeObservable<Instance, "facts" | "onDurableChange">(this, {
+    makeObservable<Instance, "committed" | "life">(this, {
       phase: observable,
-      generation: observable,
+      committed: observable.ref,
+      life: observable.ref,
       features: observable.ref,
-      drained: observable,
-      connected: observable,
-      drainExpired: observable,
-      failure: observable,
-      committedJson: observable,
       recordCommit: action,
-      facts: false,
-      onDurableChange: false,
       moveTo: action,
       setFact: action,
     });
+  }
+
+  /** The configuration generation the guest says it runs. */
+  get generation(): number {
+    return this.committed.generation;
+  }
+
+  /** The configuration (canonical JSON) the guest confirmed it committed; "" when unknown. */
+  get committedJson(): string {
+    return this.committed.json;
+  }
+
+  /** The agent finished draining (or had nothing to drain). */
+  get drained(): boolean {
+    return this.life.drained;
+  }
+  set drained(drained: boolean) {
+    if (drained !== this.life.drained) this.life = { ...this.life, drained };
+  }
+
+  /** The drain deadline passed before the agent said it was drained. */
+  get drainExpired(): boolean {
+    return this.life.drainExpired;
+  }
+  set drainExpired(drainExpired: boolean) {
+    if (drainExpired !== this.life.drainExpired) this.life = { ...this.life, drainExpired };
+  }
+
+  /** An agent session is open for this instance (as of the last tick). */
+  get connected(): boolean {
+    return this.life.connected;
+  }
+  set connected(connected: boolean) {
+    if (connected !== this.life.connected) this.life = { ...this.life, connected };
+  }
+
+  /** Why the instance failed, when it did. */
+  get failure(): string {
+    return this.life.failure;
+  }
+  set failure(failure: string) {
+    if (failure !== this.life.failure) this.life = { ...this.life, failure };
+  }
+
+  /** Devices the guest reported, by id. */
+  get devices(): ObservableMap<string, DeviceView> {
+    this.devicesMap ??= observable.map<string, DeviceView>({}, { deep: false });
+    return this.devicesMap;
+  }
+
+  /** The devices, without creating the map for an instance that has none. */
+  deviceList(): DeviceView[] {
+    return this.devicesMap === undefined ? [] : [...this.devicesMap.values()];
   }
 
   /** Moves along the state machine; returns false (and changes nothing) for a move it does not allow. */
   moveTo(next: InstancePhase): boolean {
     if (next === this.phase) return true;
     if (!NEXT[this.phase].includes(next)) return false;
+    const from = this.phase;
     this.phase = next;
-    this.onDurableChange(this);
+    this.onDurableChange(this, from);
     return true;
   }
 
@@ -98,21 +150,50 @@ export class Instance implements InstanceView {
 
   /** The guest confirmed it runs `generation` with this configuration. */
   recordCommit(generation: number, json: string): void {
-    this.generation = generation;
-    this.committedJson = json;
-    this.onDurableChange(this);
+    this.committed = { generation, json };
+    this.onDurableChange(this, this.phase);
+  }
+
+  /** This instance's slot in an aggregate (made on first use: when its session declares the metric). */
+  slot(aggregate: Aggregate): MetricSlot {
+    this.slots ??= new Map();
+    let slot = this.slots.get(aggregate.name);
+    if (slot === undefined) {
+      slot = aggregate.join();
+      this.slots.set(aggregate.name, slot);
+    }
+    return slot;
+  }
+
+  /** Records a sample into a slot of this instance. Call inside the tick; true when the aggregate became dirty. */
+  sample(slot: MetricSlot, value: number): boolean {
+    if (!slot.present) this.slotsAtom?.reportChanged();
+    return slot.aggregate.update(slot, value);
+  }
+
+  /** Takes this instance out of every aggregate (it is gone); returns the aggregates that became dirty. */
+  leaveAll(): Aggregate[] {
+    const dirty: Aggregate[] = [];
+    for (const slot of this.slots?.values() ?? []) if (slot.aggregate.leave(slot)) dirty.push(slot.aggregate);
+    this.slots = undefined;
+    return dirty;
   }
 
   metric(name: string): number | undefined {
-    for (const agg of this.reports) if (agg.name === name) return agg.get(this.id);
-    return undefined;
+    const slot = this.slots?.get(name);
+    if (slot !== undefined && slot.present) return slot.aggregate.read(slot);
+    this.slotsAtom ??= createAtom(`${this.id}.metrics`);
+    this.slotsAtom.reportObserved();
+    return slot === undefined ? undefined : slot.aggregate.read(slot);
   }
 
   fact<T = unknown>(name: string): T | undefined {
-    return this.facts.get(name) as T | undefined;
+    this.factsMap ??= observable.map<string, unknown>({}, { deep: false });
+    return this.factsMap.get(name) as T | undefined;
   }
 
   setFact(name: string, value: unknown): void {
-    this.facts.set(name, value);
+    this.factsMap ??= observable.map<string, unknown>({}, { deep: false });
+    this.factsMap.set(name, value);
   }
 }

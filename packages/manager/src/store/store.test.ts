@@ -15,9 +15,9 @@ function setup() {
   const store = new FleetStore(fleet);
   const web = store.service("web");
   const i = runInAction(() => store.add(web, "tok", 0));
-  const table: MetricTable = new Map<number, Aggregate>([
-    [1, web.metric("load")],
-    [2, web.metric("rps")],
+  const table: MetricTable = new Map([
+    [1, i.slot(web.metric("load"))],
+    [2, i.slot(web.metric("rps"))],
   ]);
   const apply = action((b: Parameters<FleetStore["applyBatch"]>[1], skip = 0) => {
     store.applyBatch(i, b, table, skip);
@@ -123,7 +123,7 @@ describe("FleetStore", () => {
     expect(sums).toEqual([4, 0]);
     expect(store.instance(i.id)).toBeUndefined();
     expect(web.instances.size).toBe(0);
-    expect(i.reports.size).toBe(0);
+    expect([web.metric("load").count, i.metric("load")]).toEqual([0, undefined]);
     dispose();
   });
 

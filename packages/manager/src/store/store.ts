@@ -5,12 +5,12 @@
 import { type Batch, DeviceChange, type Event, FroctalError, type Lifecycle, LifecyclePhase } from "@froctal/protocol";
 import { observable } from "mobx";
 import type { FleetSpec, FleetView } from "../policy/fleet.js";
-import type { Aggregate } from "./aggregate.js";
+import type { Aggregate, MetricSlot } from "./aggregate.js";
 import { Instance } from "./instance.js";
 import { Service } from "./service.js";
 
-/** Maps a session's metric ids to the aggregates they feed. */
-export type MetricTable = Map<number, Aggregate>;
+/** Maps a session's metric ids to the instance's slots in the aggregates they feed. */
+export type MetricTable = Map<number, MetricSlot>;
 
 const utf8 = new TextDecoder();
 
@@ -52,7 +52,11 @@ export class FleetStore implements FleetView {
     const ordinal = adopted?.ordinal ?? this.ordinal + 1;
     this.ordinal = Math.max(this.ordinal, ordinal);
     const id = adopted?.id ?? `${service.name}-${ordinal}`;
-    const instance = new Instance(id, service.name, ordinal, token, now, (i) => this.changed.add(i));
+    const instance = new Instance(id, service.name, ordinal, token, now, (i, from) => {
+      this.changed.add(i);
+      if (from !== i.phase) service.phaseChanged(i, from);
+    });
+    service.phaseChanged(instance, undefined);
     this.changed.add(instance);
     this.instances.set(instance.id, instance);
     service.instances.set(instance.id, instance);
@@ -68,10 +72,11 @@ export class FleetStore implements FleetView {
 
   /** Forgets a gone instance and its metric values. Call inside an action. */
   remove(instance: Instance): void {
-    for (const agg of instance.reports) if (agg.delete(instance.id)) this.dirty.push(agg);
-    instance.reports.clear();
+    this.dirty.push(...instance.leaveAll());
+    instance.session = undefined; // whatever its agent still sends is for nobody
+
     this.instances.delete(instance.id);
-    this.services.get(instance.service)?.instances.delete(instance.id);
+    this.services.get(instance.service)?.forget(instance);
   }
 
   /** Applies one batch's samples and events. Call inside the tick's action. */
@@ -79,10 +84,9 @@ export class FleetStore implements FleetView {
     const ids = batch.metricIds;
     const values = batch.metricValues;
     for (let i = 0; i < ids.length; i++) {
-      const agg = table.get(ids[i]!);
-      if (agg === undefined) continue; // counted at the edge, where the table is kept
-      if (agg.set(instance.id, values[i]!)) this.dirty.push(agg);
-      instance.reports.add(agg);
+      const slot = table.get(ids[i]!);
+      if (slot === undefined) continue; // counted at the edge, where the table is kept
+      if (instance.sample(slot, values[i]!)) this.dirty.push(slot.aggregate);
     }
     const events = batch.events;
     for (let i = skip; i < events.length; i++) this.applyEvent(instance, events[i]!);
