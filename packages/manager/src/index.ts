@@ -7,6 +7,7 @@ export type { Admission, EdgeSession } from "./edge.js";
 export type { JournalEntry } from "./journal.js";
 export { canonicalJson, Manager, type ManagerOptions, type ManagerStatus } from "./manager.js";
 export {
+  type DeviceView,
   defineFleet,
   type FleetSpec,
   type FleetView,

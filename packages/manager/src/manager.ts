@@ -103,7 +103,7 @@ export class Manager {
     });
     this.rollout = new Rollout({
       clock: { now: () => options.clock.now(), setTimeout: (fn, ms) => this.after(ms, { kind: "timer", run: fn }) },
-      timeoutMs: options.rolloutTimeoutMs ?? 5_000,
+      timeoutMs: options.rolloutTimeoutMs ?? options.fleet.rollout?.timeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => this.recordRollout(o),
       reserve: (g) => this.reserveGeneration(g),
@@ -300,10 +300,10 @@ export class Manager {
     switch (s.kind) {
       case "batch": {
         if (s.instance.phase === "gone") return;
-        const wasReady = s.instance.phase === "ready";
+        const before = s.instance.phase;
         this.store.applyBatch(s.instance, s.batch, s.table, s.skip);
         // An instance becoming ready ends a crash loop; a batch from one that already was says nothing about it.
-        if (!wasReady && s.instance.phase === "ready") this.runtimes.get(s.instance.service)!.failures = 0;
+        if (before !== "ready" && isReady(s.instance)) this.runtimes.get(s.instance.service)!.failures = 0;
         return;
       }
       case "opened":
@@ -559,6 +559,7 @@ export class Manager {
           load: r.service.spec.loadMetric === undefined ? null : (i.metric(r.service.spec.loadMetric) ?? null),
           devices: i.deviceList(),
           endpoint: i.fact<{ url?: unknown }>("endpoint")?.url ?? null,
+          facts: i.factList(),
           ...(i.failure ? { failure: i.failure } : {}),
         })),
       })),
@@ -625,6 +626,8 @@ export interface ManagerStatus {
       readonly devices: readonly unknown[];
       /** What the guest reported as its "endpoint" fact, if anything. */
       readonly endpoint: unknown;
+      /** The latest payload of each application event the guest sent, by name. */
+      readonly facts: Readonly<Record<string, unknown>>;
       readonly failure?: string;
     }[];
   }[];
@@ -641,6 +644,10 @@ const ADOPTION_PATH: Readonly<Record<string, readonly InstancePhase[]>> = {
   stopping: ["stopping"],
   failed: ["failed"],
 };
+
+function isReady(i: Instance): boolean {
+  return i.phase === "ready";
+}
 
 function recordOf(i: Instance): InstanceRecord {
   return {

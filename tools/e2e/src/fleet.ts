@@ -1,8 +1,8 @@
 /** Runs the froctal binary as a child process and talks to it the way a user would. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -56,9 +56,12 @@ export async function upFleet(fleet: string, options: UpOptions = {}): Promise<R
     url,
     logs,
     status: async () => (await (await fetch(`${url}/status`)).json()) as ManagerStatus,
-    stop: () => {
+    stop: async () => {
       child.kill("SIGTERM");
-      return exited;
+      const code = await exited;
+      // A state directory this run made is its own to remove; one given by the test is the test's.
+      if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
+      return code;
     },
   };
 }

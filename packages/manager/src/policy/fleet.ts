@@ -106,6 +106,10 @@ export interface ServiceSpec {
 export interface FleetSpec {
   readonly name: string;
   readonly services: Readonly<Record<string, ServiceSpec>>;
+  readonly rollout?: {
+    /** How long participants have to prepare (and to confirm a commit) before the generation aborts, ms (default 5000). */
+    readonly timeoutMs?: number;
+  };
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;

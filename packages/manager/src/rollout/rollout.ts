@@ -101,10 +101,7 @@ export class Rollout {
       prepared: new Set(),
       committed: new Set(),
       phase: "preparing",
-      timer: this.options.clock.setTimeout(
-        () => this.abort(`a participant did not answer within ${this.options.timeoutMs} ms`),
-        this.options.timeoutMs,
-      ),
+      timer: this.options.clock.setTimeout(() => this.abort(this.silence()), this.options.timeoutMs),
     };
     this.current = flight;
     for (const p of participants) {
@@ -165,6 +162,15 @@ export class Rollout {
     this.retryTimer?.();
     this.current?.timer();
     this.current = undefined;
+  }
+
+  /** Names who kept the current generation waiting, for the abort reason. */
+  private silence(): string {
+    const flight = this.current;
+    if (flight === undefined) return "";
+    const answered = flight.phase === "preparing" ? flight.prepared : flight.committed;
+    const silent = flight.participants.map((p) => p.instance.id).filter((id) => !answered.has(id));
+    return `${silent.join(", ")} did not answer within ${this.options.timeoutMs} ms`;
   }
 
   private commit(flight: InFlight): void {

@@ -42,7 +42,7 @@ function nearestRank(values: readonly number[], p: number): number {
 describe("Aggregate", () => {
   it("reads 0 everywhere when nobody reports", () => {
     const a = new Aggregate("load");
-    const ka = keyed(a);
+    const _ka = keyed(a);
     expect([a.sum, a.count, a.mean, a.max, a.min, a.percentile(50)]).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
@@ -241,7 +241,7 @@ describe("Aggregate (properties)", () => {
   it("with fractional values the running sum stays within rounding of the naive sum", () => {
     fc.assert(
       fc.property(opsArb(fc.double({ min: 0, max: 1_000, noNaN: true })), (ops) => {
-        replay(ops, (a, naive, ka) => {
+        replay(ops, (a, naive, _ka) => {
           const values = [...naive.values()];
           const sum = values.reduce((x, y) => x + y, 0);
           expect(Math.abs(a.sum - sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, ...values) * ops.length);

@@ -6,7 +6,7 @@
  *        \           \          \         \           (any) -> failed -> gone
  *         `-----------`----------`---------`-> stopping
  */
-import { action, createAtom, type IAtom, makeObservable, type ObservableMap, observable } from "mobx";
+import { createAtom, type IAtom, type ObservableMap, observable, runInAction } from "mobx";
 import type { DeviceView, InstancePhase, InstanceView } from "../policy/fleet.js";
 import type { Aggregate, MetricSlot } from "./aggregate.js";
 
@@ -42,11 +42,16 @@ const NEW_LIFE: Life = Object.freeze({ drained: false, drainExpired: false, conn
  * slots are created on first use.
  */
 export class Instance implements InstanceView {
-  phase: InstancePhase = "requested";
-  /** The configuration generation the guest says it runs, and the configuration (canonical JSON; "" when unknown). */
+  /**
+   * One atom stands for every observable field of the instance (phase,
+   * committed configuration, life flags, features): they change a few times
+   * in an instance's life, and one atom costs a fraction of four boxes.
+   */
+  private readonly atom = createAtom("instance");
+  private phaseValue: InstancePhase = "requested";
   private committed: { readonly generation: number; readonly json: string } = { generation: 0, json: "" };
   private life: Life = NEW_LIFE;
-  features: readonly string[] = [];
+  private featureList: readonly string[] = [];
   private devicesMap: ObservableMap<string, DeviceView> | undefined;
   private factsMap: ObservableMap<string, unknown> | undefined;
   private slots: Map<string, MetricSlot> | undefined;
@@ -70,57 +75,85 @@ export class Instance implements InstanceView {
     private readonly onDurableChange: (instance: Instance, from: InstancePhase) => void = () => {},
   ) {
     this.token = token;
-    makeObservable<Instance, "committed" | "life">(this, {
-      phase: observable,
-      committed: observable.ref,
-      life: observable.ref,
-      features: observable.ref,
-      recordCommit: action,
-      moveTo: action,
-      setFact: action,
-    });
+  }
+
+  get phase(): InstancePhase {
+    this.atom.reportObserved();
+    return this.phaseValue;
+  }
+
+  /** Build info from the agent's hello: features compiled into the guest. */
+  get features(): readonly string[] {
+    this.atom.reportObserved();
+    return this.featureList;
+  }
+  set features(features: readonly string[]) {
+    this.featureList = features;
+    this.atom.reportChanged();
   }
 
   /** The configuration generation the guest says it runs. */
   get generation(): number {
+    this.atom.reportObserved();
     return this.committed.generation;
   }
 
   /** The configuration (canonical JSON) the guest confirmed it committed; "" when unknown. */
   get committedJson(): string {
+    this.atom.reportObserved();
     return this.committed.json;
   }
 
   /** The agent finished draining (or had nothing to drain). */
   get drained(): boolean {
-    return this.life.drained;
+    return this.lifeFlag("drained");
   }
   set drained(drained: boolean) {
-    if (drained !== this.life.drained) this.life = { ...this.life, drained };
+    this.setLife({ drained });
   }
 
   /** The drain deadline passed before the agent said it was drained. */
   get drainExpired(): boolean {
-    return this.life.drainExpired;
+    return this.lifeFlag("drainExpired");
   }
   set drainExpired(drainExpired: boolean) {
-    if (drainExpired !== this.life.drainExpired) this.life = { ...this.life, drainExpired };
+    this.setLife({ drainExpired });
   }
 
   /** An agent session is open for this instance (as of the last tick). */
   get connected(): boolean {
-    return this.life.connected;
+    return this.lifeFlag("connected");
   }
   set connected(connected: boolean) {
-    if (connected !== this.life.connected) this.life = { ...this.life, connected };
+    this.setLife({ connected });
   }
 
   /** Why the instance failed, when it did. */
   get failure(): string {
+    this.atom.reportObserved();
     return this.life.failure;
   }
   set failure(failure: string) {
-    if (failure !== this.life.failure) this.life = { ...this.life, failure };
+    this.setLife({ failure });
+  }
+
+  private lifeFlag(name: "drained" | "drainExpired" | "connected"): boolean {
+    this.atom.reportObserved();
+    return this.life[name];
+  }
+
+  /** Call inside an action. */
+  private setLife(change: Partial<Life>): void {
+    const next = { ...this.life, ...change };
+    if (
+      next.drained === this.life.drained &&
+      next.drainExpired === this.life.drainExpired &&
+      next.connected === this.life.connected &&
+      next.failure === this.life.failure
+    )
+      return;
+    this.life = next;
+    this.atom.reportChanged();
   }
 
   /** Devices the guest reported, by id. */
@@ -136,22 +169,29 @@ export class Instance implements InstanceView {
 
   /** Moves along the state machine; returns false (and changes nothing) for a move it does not allow. */
   moveTo(next: InstancePhase): boolean {
-    if (next === this.phase) return true;
-    if (!NEXT[this.phase].includes(next)) return false;
-    const from = this.phase;
-    this.phase = next;
-    this.onDurableChange(this, from);
+    const from = this.phaseValue;
+    if (next === from) return true;
+    if (!NEXT[from].includes(next)) return false;
+    runInAction(() => {
+      this.phaseValue = next;
+      this.atom.reportChanged();
+      this.onDurableChange(this, from);
+    });
     return true;
   }
 
   get active(): boolean {
-    return this.phase === "requested" || this.phase === "starting" || this.phase === "ready";
+    const phase = this.phase;
+    return phase === "requested" || phase === "starting" || phase === "ready";
   }
 
   /** The guest confirmed it runs `generation` with this configuration. */
   recordCommit(generation: number, json: string): void {
-    this.committed = { generation, json };
-    this.onDurableChange(this, this.phase);
+    runInAction(() => {
+      this.committed = { generation, json };
+      this.atom.reportChanged();
+      this.onDurableChange(this, this.phaseValue);
+    });
   }
 
   /** This instance's slot in an aggregate (made on first use: when its session declares the metric). */
@@ -181,7 +221,7 @@ export class Instance implements InstanceView {
 
   metric(name: string): number | undefined {
     const slot = this.slots?.get(name);
-    if (slot !== undefined && slot.present) return slot.aggregate.read(slot);
+    if (slot?.present) return slot.aggregate.read(slot);
     this.slotsAtom ??= createAtom(`${this.id}.metrics`);
     this.slotsAtom.reportObserved();
     return slot === undefined ? undefined : slot.aggregate.read(slot);
@@ -192,6 +232,15 @@ export class Instance implements InstanceView {
     return this.factsMap.get(name) as T | undefined;
   }
 
+  /** Every fact, for status: plain data, without creating the map for an instance that has none. */
+  factList(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of this.factsMap ?? [])
+      out[name] = value instanceof Uint8Array ? `<${value.length} bytes>` : value;
+    return out;
+  }
+
+  /** Call inside an action. */
   setFact(name: string, value: unknown): void {
     this.factsMap ??= observable.map<string, unknown>({}, { deep: false });
     this.factsMap.set(name, value);

@@ -2,12 +2,13 @@ import { action, computed, makeObservable, observable } from "mobx";
 import type { InstancePhase, ServiceSpec, ServiceView } from "../policy/fleet.js";
 import { Aggregate } from "./aggregate.js";
 import type { Instance } from "./instance.js";
+import { Members } from "./members.js";
 
 const ACTIVE: ReadonlySet<InstancePhase> = new Set(["requested", "starting", "ready"]);
 const ATTENTION: ReadonlySet<InstancePhase> = new Set(["draining", "stopping", "failed"]);
 
 export class Service implements ServiceView {
-  readonly instances = observable.map<string, Instance>({}, { deep: false });
+  readonly instances = new Members<Instance>();
   /** The replica count the manager holds now (a decision, changed only by the scaler). */
   target = 0;
   /** How many instances are requested, starting or ready: kept as phases change, so planning is O(1). */

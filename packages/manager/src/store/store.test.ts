@@ -3,7 +3,6 @@ import { action, autorun, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { defineFleet } from "../policy/fleet.js";
 import { app, batch, device, drained, lifecycle, ready } from "../testkit/index.js";
-import type { Aggregate } from "./aggregate.js";
 import { FleetStore, type MetricTable } from "./store.js";
 
 const fleet = defineFleet({
