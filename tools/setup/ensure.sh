@@ -16,17 +16,25 @@ debs=""
 [ -f /usr/include/libvirt/libvirt.h ] || debs="$debs libvirt-dev"
 command -v pkg-config >/dev/null 2>&1 || debs="$debs pkg-config"
 for tool in make g++ python3; do command -v $tool >/dev/null 2>&1 || debs="$debs build-essential python3"; done
+refresh=""
 if [ "${1:-}" = "--test" ]; then
   command -v protoc >/dev/null 2>&1 || debs="$debs protobuf-compiler"
+  # The guest-image tests boot a real kernel under QEMU (software emulation) ...
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || debs="$debs qemu-system-x86"
+  command -v xz >/dev/null 2>&1 || debs="$debs xz-utils"
+  # ... built from Debian's packages with `apt-get download`, which needs current package lists.
+  [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi
-if [ -n "$debs" ]; then
+if [ -n "$debs$refresh" ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
     echo "froctal: please install these Debian packages first:$debs" >&2
     exit 1
   fi
-  echo "froctal setup: installing$debs"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs >/dev/null
+  if [ -n "$debs" ]; then
+    echo "froctal setup: installing$debs"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs >/dev/null
+  fi
 fi
 
 # npm packages: `npm ci` only when package-lock.json changed since the last one.

@@ -7,12 +7,14 @@
 import {
   type AgentFrame,
   type DeviceChange,
-  decodeAgentFrame,
   encodeAgentFrame,
   FroctalError,
   LifecyclePhase,
   type Limits,
+  validateAgentFrame,
 } from "@froctal/protocol";
+
+const utf8 = new TextEncoder();
 
 /** An event as the agent queues it: the wire shape of froctal.v1.Event. */
 export type WireEvent = NonNullable<NonNullable<AgentFrame["batch"]>["events"]>[number];
@@ -50,7 +52,7 @@ export function deviceEvent(
 ): WireEvent {
   const props: Record<string, string> = {};
   for (const [k, v] of Object.entries(properties)) props[k] = String(v);
-  return { atMs, device: { change, deviceId, kind, properties: props } };
+  return { atMs, kind: "device", device: { change, deviceId, kind, properties: props } };
 }
 
 export interface ExitOutcome {
@@ -69,6 +71,7 @@ export function lifecycleEvent(
 ): WireEvent {
   return {
     atMs,
+    kind: "lifecycle",
     lifecycle: {
       phase,
       task,
@@ -99,9 +102,9 @@ export function appEvent(atMs: number, name: string, payload: unknown, mediaType
     if (json === undefined) {
       throw new FroctalError("FROCTAL_E_FRAME_INVALID", `the payload of event ${JSON.stringify(name)} is not JSON`);
     }
-    bytes = new TextEncoder().encode(json);
+    bytes = utf8.encode(json);
   }
-  return { atMs, app: { name, payload: bytes, mediaType: type } };
+  return { atMs, kind: "app", app: { name, payload: bytes, mediaType: type } };
 }
 
 /**
@@ -118,6 +121,22 @@ export function measureEvent(event: WireEvent, limits: Limits): number {
       `the payload of event ${JSON.stringify(event.app?.name)} is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes}`,
     );
   }
+  // Checked as the manager will check it (on the object: no decode), then measured by encoding it once.
+  try {
+    validateAgentFrame(
+      {
+        frame: "batch",
+        batch: { firstSeq: 1, events: [event], metricDecls: [], metricIds: [], metricValues: [], sentAtMs: 0 },
+      },
+      limits,
+    );
+  } catch (err) {
+    if (err instanceof FroctalError) {
+      // Report the event's own field path, not the probe batch's.
+      throw new FroctalError(err.code, err.sentence.replace(/^batch\.events\[0\]\./, "event "));
+    }
+    throw err;
+  }
   const probe = encodeAgentFrame({ batch: { firstSeq: 1, events: [event] } });
   const size = readVarint(probe, 1) - 2; // the batch body less its first_seq field (tag + one byte)
   if (size + BATCH_OVERHEAD > limits.maxFrameBytes) {
@@ -125,15 +144,6 @@ export function measureEvent(event: WireEvent, limits: Limits): number {
       "FROCTAL_E_FRAME_TOO_LARGE",
       `an event of ${size} bytes does not fit in a frame of at most ${limits.maxFrameBytes} bytes`,
     );
-  }
-  try {
-    decodeAgentFrame(probe, limits);
-  } catch (err) {
-    if (err instanceof FroctalError) {
-      // Report the event's own field path, not the probe batch's.
-      throw new FroctalError(err.code, err.sentence.replace(/^batch\.events\[0\]\./, "event "));
-    }
-    throw err;
   }
   return size;
 }

@@ -34,6 +34,7 @@ export type {
   Refuse,
 } from "./frames.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits.js";
+export { validateAgentFrame, validateManagerFrame } from "./validate.js";
 export { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from "./version.js";
 export {
   type AgentFrame,

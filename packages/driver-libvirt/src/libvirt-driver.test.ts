@@ -1,0 +1,248 @@
+import { createHash } from "node:crypto";
+import { FroctalError } from "@froctal/protocol";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { Bystander, probedConnections, RUN_TAG, record, specFor, TEMPLATES } from "../test/helpers.js";
+import { domainIdentity } from "./identity.js";
+import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
+import type { LibvirtDriverOptions } from "./options.js";
+import { FROCTAL_NS } from "./ownership.js";
+
+const DEFAULT = "test:///default";
+const bystander = new Bystander();
+const open: LibvirtDriver[] = [];
+
+function driver(options: Partial<LibvirtDriverOptions> = {}): LibvirtDriver {
+  const made = createLibvirtDriver({
+    uris: [DEFAULT],
+    templates: TEMPLATES,
+    pollMs: 25,
+    callTimeoutMs: 3000,
+    ...options,
+  });
+  open.push(made);
+  return made;
+}
+
+beforeAll(() => bystander.open());
+afterAll(() => bystander.close());
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((d) => d.close()));
+  await bystander.destroyOurs();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
+  const error = await promise.then(
+    () => undefined,
+    (cause: unknown) => cause,
+  );
+  expect(error).toBeInstanceOf(FroctalError);
+  return error as FroctalError;
+}
+
+function nameOf(instanceId: string): string {
+  return domainIdentity("alpha", instanceId).name;
+}
+
+describe("libvirt driver on the test driver: starting", () => {
+  it("creates a domain from the template, with froctal metadata and the token's digest only, and reports it started", async () => {
+    const d = driver();
+    const { of } = record(d);
+    const spec = specFor();
+    await d.start(spec);
+    expect(of(spec.instanceId)).toEqual([
+      { kind: "started", instanceId: spec.instanceId, detail: `domain ${nameOf(spec.instanceId)} runs on ${DEFAULT}` },
+    ]);
+    const xml = (await bystander.xml(nameOf(spec.instanceId)))!;
+    const digest = createHash("sha256").update(spec.env.FROCTAL_TOKEN!).digest("hex");
+    expect(xml).toContain(`xmlns:froctal="${FROCTAL_NS}"`);
+    expect(xml).toContain(`token-sha256="${digest}"`);
+    expect(xml).not.toContain(spec.env.FROCTAL_TOKEN);
+    expect(xml).toContain(`/run/froctal/channels/${nameOf(spec.instanceId)}.sock`);
+    expect(await d.list("alpha")).toContainEqual({
+      instanceId: spec.instanceId,
+      fleet: "alpha",
+      service: "web",
+      state: "running",
+      uri: DEFAULT,
+      domain: nameOf(spec.instanceId),
+      uuid: domainIdentity("alpha", spec.instanceId).uuid,
+      tokenSha256: digest,
+      generation: 0,
+    });
+  });
+
+  it("is idempotent: starts at once and later make one domain and one started event", async () => {
+    const { connect, probe } = probedConnections();
+    const d = driver({ connect });
+    const { of } = record(d);
+    const spec = specFor();
+    await Promise.all([d.start(spec), d.start(spec)]);
+    await d.start(spec);
+    expect(probe.calls.filter((c) => c === "domainCreateXML")).toHaveLength(1);
+    expect(of(spec.instanceId).map((e) => e.kind)).toEqual(["started"]);
+    expect(await bystander.ours()).toEqual([nameOf(spec.instanceId)]);
+  });
+
+  it("refuses an unknown image, and XML libvirt rejects, as config errors; a foreign domain of the same name too", async () => {
+    const d = driver({
+      templates: {
+        ...TEMPLATES,
+        bogus: { ...TEMPLATES.guest, xml: TEMPLATES.guest.xml.replace("<type>hvm</type>", "<type>bogus</type>") },
+      },
+    });
+    expect(await rejection(d.start(specFor({ image: "nope" })))).toMatchObject({ code: "FROCTAL_E_CONFIG" });
+    const bogus = await rejection(d.start(specFor({ image: "bogus" })));
+    expect(bogus).toMatchObject({ code: "FROCTAL_E_CONFIG", retryable: false });
+    expect(bogus.message).toMatch(/creating domain .* failed: unsupported configuration: unknown OS type 'bogus'/);
+    const spec = specFor();
+    await bystander.hypervisor.domainCreateXML(
+      `<domain type='test'><name>${nameOf(spec.instanceId)}</name><memory unit='MiB'>16</memory><os><type>hvm</type></os></domain>`,
+    );
+    const clash = await rejection(d.start(spec));
+    expect(clash.code).toBe("FROCTAL_E_CONFIG");
+    expect(clash.message).toMatch(/already exists|not instance/);
+    expect(await d.list("alpha")).toEqual([]);
+  });
+});
+
+describe("libvirt driver on the test driver: stopping", () => {
+  it("shuts a domain down, reports a requested exit, and does nothing the second time", async () => {
+    const { connect, probe } = probedConnections();
+    const d = driver({ connect });
+    const { of } = record(d);
+    const spec = specFor();
+    await d.start(spec);
+    await d.stop(spec.instanceId, { graceMs: 1000 });
+    await d.stop(spec.instanceId, { graceMs: 1000 });
+    await d.stop("never-started", { graceMs: 1000 });
+    expect(of(spec.instanceId)).toEqual([
+      expect.objectContaining({ kind: "started" }),
+      {
+        kind: "exited",
+        instanceId: spec.instanceId,
+        requested: true,
+        code: null,
+        detail: `domain ${nameOf(spec.instanceId)} on ${DEFAULT} shut down within its grace period`,
+      },
+    ]);
+    expect(probe.calls.filter((c) => c === "domainShutdown")).toHaveLength(1);
+    expect(probe.calls).not.toContain("domainDestroy");
+    expect(await bystander.ours()).toEqual([]);
+    expect(await d.list("alpha")).toEqual([]);
+  });
+
+  it("destroys a domain that ignores shutdown once graceMs has passed; with no grace, at once", async () => {
+    const { connect, probe } = probedConnections();
+    const d = driver({ connect });
+    const { of } = record(d);
+    const stubborn = specFor({ image: "stubborn" });
+    await d.start(stubborn);
+    const begun = performance.now();
+    await d.stop(stubborn.instanceId, { graceMs: 150 });
+    expect(performance.now() - begun).toBeGreaterThanOrEqual(145);
+    expect(of(stubborn.instanceId).at(-1)).toMatchObject({
+      kind: "exited",
+      requested: true,
+      detail: expect.stringMatching(/destroyed after its 150 ms grace period$/),
+    });
+    expect(probe.calls.filter((c) => c === "domainShutdown")).toHaveLength(1);
+    expect(probe.calls.filter((c) => c === "domainDestroy")).toHaveLength(1);
+
+    const hasty = specFor({ image: "stubborn" });
+    await d.start(hasty);
+    await d.stop(hasty.instanceId, { graceMs: 0 });
+    expect(of(hasty.instanceId).at(-1)).toMatchObject({
+      requested: true,
+      detail: expect.stringMatching(/no grace period/),
+    });
+    expect(probe.calls.filter((c) => c === "domainShutdown")).toHaveLength(1);
+    expect(await bystander.ours()).toEqual([]);
+  });
+
+  it("lets a start wait for a stop under way, and a second stop join the first", async () => {
+    const d = driver();
+    const { of } = record(d);
+    const spec = specFor({ image: "stubborn" });
+    await d.start(spec);
+    const first = d.stop(spec.instanceId, { graceMs: 100 });
+    const second = d.stop(spec.instanceId, { graceMs: 0 });
+    const again = d.start(spec);
+    await Promise.all([first, second, again]);
+    expect(of(spec.instanceId).map((e) => e.kind)).toEqual(["started", "exited", "started"]);
+    expect(of(spec.instanceId)[1]?.detail).toMatch(/after its 100 ms grace period/);
+    expect(await bystander.ours()).toEqual([nameOf(spec.instanceId)]);
+  });
+});
+
+describe("libvirt driver on the test driver: observing", () => {
+  it("reports a domain destroyed behind its back as an exit it did not ask for, and can start it again", async () => {
+    const d = driver();
+    const { of } = record(d);
+    const spec = specFor();
+    await d.start(spec);
+    await bystander.destroy(nameOf(spec.instanceId));
+    await vi.waitFor(() => expect(of(spec.instanceId)).toHaveLength(2));
+    expect(of(spec.instanceId)[1]).toEqual({
+      kind: "exited",
+      instanceId: spec.instanceId,
+      requested: false,
+      code: null,
+      detail: `domain ${nameOf(spec.instanceId)} on ${DEFAULT} is gone`,
+    });
+    expect(await d.list("alpha")).toEqual([]);
+    await d.start(spec);
+    expect(of(spec.instanceId).map((e) => e.kind)).toEqual(["started", "exited", "started"]);
+  });
+
+  it("reports domains that appear and go for the fleets it was asked about only", async () => {
+    const d = driver();
+    const { events } = record(d);
+    await d.list("alpha");
+    const other = createLibvirtDriver({ uris: [DEFAULT], templates: TEMPLATES, pollMs: 60_000 });
+    open.push(other);
+    const mine = specFor();
+    const theirs = specFor({ fleet: "gamma" });
+    await other.start(mine);
+    await other.start(theirs);
+    await vi.waitFor(() => expect(events).toHaveLength(1));
+    expect(events[0]).toEqual({
+      kind: "started",
+      instanceId: mine.instanceId,
+      detail: `domain ${nameOf(mine.instanceId)} on ${DEFAULT} is running`,
+    });
+    expect((await d.list("gamma")).map((o) => o.instanceId)).toEqual([theirs.instanceId]);
+    await bystander.destroy(domainIdentity("gamma", theirs.instanceId).name);
+    await vi.waitFor(() => expect(events).toHaveLength(2));
+    expect(events[1]).toMatchObject({ kind: "exited", instanceId: theirs.instanceId, requested: false });
+  });
+});
+
+describe("libvirt driver on the test driver: restart and close", () => {
+  it("leaves domains running on close; a new driver re-adopts them without announcing, duplicating or losing any", async () => {
+    const first = driver();
+    const a = specFor();
+    const b = specFor();
+    await first.start(a);
+    await first.start(b);
+    await first.close();
+    expect(await rejection(first.start(specFor()))).toMatchObject({ code: "FROCTAL_E_CLOSED" });
+    expect(await rejection(first.list("alpha"))).toMatchObject({ code: "FROCTAL_E_CLOSED" });
+    expect(await bystander.ours()).toEqual([nameOf(a.instanceId), nameOf(b.instanceId)].sort());
+
+    const { connect, probe } = probedConnections();
+    const second = driver({ connect });
+    const { events } = record(second);
+    const adopted = await second.list("alpha");
+    expect(adopted.filter((o) => o.domain.includes(RUN_TAG)).map((o) => [o.instanceId, o.state])).toEqual(
+      expect.arrayContaining([
+        [a.instanceId, "running"],
+        [b.instanceId, "running"],
+      ]),
+    );
+    await second.start(a);
+    expect(probe.calls).not.toContain("domainCreateXML");
+    await second.stop(b.instanceId, { graceMs: 500 });
+    expect(events).toEqual([expect.objectContaining({ kind: "exited", instanceId: b.instanceId, requested: true })]);
+    expect(await bystander.ours()).toEqual([nameOf(a.instanceId)]);
+  });
+});
