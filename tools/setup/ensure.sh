@@ -22,6 +22,7 @@ if [ "${1:-}" = "--test" ]; then
   # The guest-image tests boot a real kernel under QEMU (software emulation) ...
   command -v qemu-system-x86_64 >/dev/null 2>&1 || debs="$debs qemu-system-x86"
   command -v xz >/dev/null 2>&1 || debs="$debs xz-utils"
+  command -v virsh >/dev/null 2>&1 || debs="$debs libvirt-clients"
   # ... built from Debian's packages with `apt-get download`, which needs current package lists.
   [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi

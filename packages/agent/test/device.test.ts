@@ -8,6 +8,7 @@ import { appEvents, Cleanup, socketPath, startManager, waitFor } from "./harness
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
+// python3 makes the pseudo-terminal; without it this test fails rather than skips (setup installs it).
 const python = spawnSync("python3", ["-c", "import pty"]).status === 0;
 
 /** A pseudo-terminal bridged to the manager's unix socket: a real character device for the agent to open. */
@@ -23,7 +24,8 @@ async function characterDevice(managerPath: string): Promise<{ path: string; clo
   return { path: line.toString().trim(), close: () => bridge.kill() };
 }
 
-it.skipIf(!python)("speaks over a character device (virtio-serial style), with no token", async () => {
+it("speaks over a character device (virtio-serial style), with no token", async () => {
+  expect(python, "python3 with the pty module is needed: run sh tools/setup/ensure.sh --test").toBe(true);
   const path = socketPath();
   const m = cleanup.add(await startManager("unix", { path, channelInstanceId: "web-1" }));
   const device = cleanup.add(await characterDevice(path));
