@@ -27,6 +27,12 @@ class FakeChannel {
   private readonly pendingToGuest: Buffer[] = [];
   private readonly pendingToHost: Buffer[] = [];
 
+  /**
+   * Whether the guest's reads end when the host side goes. A pty-like port does; a virtio-serial
+   * port does not (the guest's writes wait, its reads see nothing), which is the harder case.
+   */
+  eofOnHostDrop = true;
+
   constructor(dir: string, name: string) {
     this.host = join(dir, `${name}.host.sock`);
     this.port = join(dir, `${name}.port.sock`);
@@ -41,8 +47,7 @@ class FakeChannel {
       s.on("close", () => {
         if (this.hostSide !== s) return;
         this.hostSide = undefined;
-        // As a virtio-serial port does: when the host side goes, the guest's reads see the end of the stream.
-        this.guestSide?.destroy();
+        if (this.eofOnHostDrop) this.guestSide?.destroy();
       });
     });
     const port = createServer((s) => {
@@ -181,6 +186,37 @@ describe("Bridge", () => {
     expect(bridge.stats.reconnects).toBeGreaterThanOrEqual(1);
     const seqs = ingest.events.map((e) => e.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
+  it("after a manager restart, a guest whose port never saw the stream close says hello again", async () => {
+    const first = await setup(["a"]);
+    const ch = first.channels.get("a")!;
+    ch.eofOnHostDrop = false; // as virtio-serial: the guest does not notice the host going away
+    first.bridge.sync([{ instanceId: "dom-a", path: ch.host }]);
+    const a = guest("dom-a", ch);
+    a.ready();
+    await until(first.ingest, "the first session", () => readies(first.ingest, "dom-a").length === 1);
+
+    // The manager dies (SIGKILL: no goodbye on the stream); the guest goes on sending into its port.
+    await first.bridge.close();
+    ch.dropHost();
+    await first.server.close();
+    for (let i = 0; i < 5; i++) a.event("while-away", { i });
+
+    const ingest = createRecordingIngest({ tokens: new Map() });
+    const server = createAgentServer({ ingest });
+    cleanups.push(() => server.close());
+    const bridge = new Bridge({ server, backoffMs: 20, maxBackoffMs: 200 });
+    cleanups.push(() => bridge.close());
+    bridge.sync([{ instanceId: "dom-a", path: ch.host }]);
+    // The new server refuses the stream's stale batches as retryable; the agent reconnects and says hello.
+    await until(
+      ingest,
+      "a new session with the events sent while away",
+      () => ingest.events.filter((e) => e.event.kind === "app").length === 5,
+    );
+    expect(ingest.hellos.get("dom-a")?.streamId).toBe(a.streamId);
+    expect(server.stats.rejected.FROCTAL_E_FRAME_UNEXPECTED ?? 0).toBeGreaterThanOrEqual(1);
   });
 
   it("a channel that is not there yet is retried until it appears; sync([]) closes everything", async () => {

@@ -181,9 +181,14 @@ export class Connection {
 
   private dispatch(frame: CheckedAgentFrame, now: number): void {
     const session = this.session;
+    // On a per-instance channel (a virtio-serial port) the stream outlives both ends: a guest that
+    // rebooted says hello again mid-stream, and after a manager restart the guest goes on sending
+    // batches on a stream it never saw close. Either way the two ends are out of step, and the cure
+    // is a fresh start: refuse as retryable, so the agent reconnects and says hello on a new stream.
+    const resync = this.link.channel.instanceId !== undefined;
     if (frame.frame === "hello") {
       if (session) {
-        this.refuse(new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", "a second hello arrived"));
+        this.refuse(new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", "a second hello arrived", { retryable: resync }));
         return;
       }
       this.hello(frame.hello);
@@ -191,7 +196,9 @@ export class Connection {
     }
     if (!session) {
       this.refuse(
-        new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", `the first frame must be a hello, not a ${frame.frame}`),
+        new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", `the first frame must be a hello, not a ${frame.frame}`, {
+          retryable: resync,
+        }),
       );
       return;
     }
