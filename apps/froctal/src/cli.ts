@@ -50,9 +50,9 @@ program
       opts: { host: string; port: number; tickMs: number; stateDir?: string; logLevel: string },
     ) => {
       const log = pino({ level: opts.logLevel });
-      const fleet = await loadFleet(fleetPath);
+      const { fleet, driver } = await loadFleet(fleetPath);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
-      const running = await up({ fleet, host: opts.host, port: opts.port, tickMs: opts.tickMs, stateDir, log });
+      const running = await up({ fleet, driver, host: opts.host, port: opts.port, tickMs: opts.tickMs, stateDir, log });
       await untilSignal();
       await running.stop();
     },

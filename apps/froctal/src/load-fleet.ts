@@ -6,14 +6,20 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { FleetSpec } from "@froctal/manager";
+import type { DriverFactory, FleetSpec } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 
-export async function loadFleet(path: string): Promise<FleetSpec> {
+export interface FleetModule {
+  readonly fleet: FleetSpec;
+  /** The module's own driver, when it exports one (default: the process driver). */
+  readonly driver?: DriverFactory;
+}
+
+export async function loadFleet(path: string): Promise<FleetModule> {
   const file = resolveModule(resolve(path));
-  let mod: { default?: unknown };
+  let mod: { default?: unknown; driver?: unknown };
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown; driver?: unknown };
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new FroctalError("FROCTAL_E_CONFIG", `the fleet module ${file} could not be loaded: ${why}`, { cause });
@@ -25,7 +31,13 @@ export async function loadFleet(path: string): Promise<FleetSpec> {
       `${file} must default-export a fleet: export default defineFleet({ name, services: { ... } })`,
     );
   }
-  return fleet as FleetSpec;
+  if (mod.driver !== undefined && typeof mod.driver !== "function") {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${file} exports \`driver\`, but it is not a function returning a Driver`,
+    );
+  }
+  return { fleet: fleet as FleetSpec, ...(mod.driver ? { driver: mod.driver as DriverFactory } : {}) };
 }
 
 function resolveModule(path: string): string {

@@ -4,8 +4,9 @@
  * decision is the manager core's.
  */
 import type { AddressInfo } from "node:net";
+import { Bridge } from "@froctal/bridge";
 import { createProcessDriver } from "@froctal/driver-process";
-import { type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
+import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/reactive";
 import { createAgentServer } from "@froctal/server";
 import { openSqliteState } from "@froctal/state-sqlite";
@@ -14,6 +15,8 @@ import { createHttpApi } from "./http-api.js";
 
 export interface UpOptions {
   readonly fleet: FleetSpec;
+  /** The fleet module's own driver (default: guests as local child processes). */
+  readonly driver?: DriverFactory | undefined;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -36,9 +39,9 @@ export interface Running {
 export async function up(options: UpOptions): Promise<Running> {
   const { log } = options;
   const guestLog = log.child({ component: "guest" });
-  const driver = createProcessDriver({
-    log: (instance, stream, line) => guestLog.info({ instance, stream }, line),
-  });
+  const driver: ReturnType<DriverFactory> =
+    options.driver?.() ??
+    createProcessDriver({ log: (instance, stream, line) => guestLog.info({ instance, stream }, line) });
   let manager: Manager | undefined;
   // The port must be known before the manager exists (guests are told where it is), so the API asks late.
   const http = createHttpApi(() => manager);
@@ -67,6 +70,10 @@ export async function up(options: UpOptions): Promise<Running> {
   manager = core;
   const server = createAgentServer({ ingest: core.ingest, log: log.child({ component: "edge" }) });
   server.attachWebSocket(http, { path: "/agent" });
+  // Guests whose driver gives them a channel of their own (virtio-serial) reach the manager through it.
+  const channels = driver.channels?.bind(driver);
+  const bridge = channels === undefined ? undefined : new Bridge({ server });
+  const bridging = bridge === undefined ? undefined : setInterval(() => bridge.sync(channels!()), 250);
   const restored = await core.restore();
   if (restored.adopted.length + restored.forgotten.length + restored.orphansStopped.length > 0) {
     log.info(restored, `restored state from ${state.path}`);
@@ -80,6 +87,8 @@ export async function up(options: UpOptions): Promise<Running> {
       log.info({}, "stopping every guest");
       await core.shutdown();
       core.close();
+      if (bridging !== undefined) clearInterval(bridging);
+      await bridge?.close();
       await server.close();
       await driver.close();
       await state.close();

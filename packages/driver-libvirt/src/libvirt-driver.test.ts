@@ -246,3 +246,16 @@ describe("libvirt driver on the test driver: restart and close", () => {
     expect(await bystander.ours()).toEqual([nameOf(a.instanceId)]);
   });
 });
+
+describe("libvirt driver: channels for the bridge", () => {
+  it("lists the channel socket of each running instance on a local host, and drops it once stopped", async () => {
+    const d = driver({ channelDir: "/run/froctal-test/channels" });
+    const spec = specFor();
+    await d.start(spec);
+    expect(d.channels().filter((c) => c.instanceId === spec.instanceId)).toEqual([
+      { instanceId: spec.instanceId, path: `/run/froctal-test/channels/${nameOf(spec.instanceId)}.sock` },
+    ]);
+    await d.stop(spec.instanceId, { graceMs: 100 });
+    expect(d.channels().filter((c) => c.instanceId === spec.instanceId)).toEqual([]);
+  });
+});

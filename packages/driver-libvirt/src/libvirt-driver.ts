@@ -21,6 +21,11 @@ export interface LibvirtDriver extends Driver {
   attachDevice(instanceId: string, deviceXml: string): Promise<void>;
   /** Hot-unplugs a device from a running instance. */
   detachDevice(instanceId: string, deviceXml: string): Promise<void>;
+  /**
+   * The channel socket of every running instance on a local host (a qemu:///
+   * or test:/// URI: a remote host's sockets are on that host), for the bridge.
+   */
+  channels(): { readonly instanceId: string; readonly path: string }[];
 }
 
 type Listener = (event: DriverEvent) => void;
@@ -92,6 +97,15 @@ class LibvirtDriverImpl implements LibvirtDriver {
     return () => {
       this.#listeners.delete(subscription);
     };
+  }
+
+  channels(): { readonly instanceId: string; readonly path: string }[] {
+    const out: { instanceId: string; path: string }[] = [];
+    for (const t of this.#tracked.values()) {
+      if (t.state !== "running" || !isLocal(t.uri)) continue;
+      out.push({ instanceId: t.instanceId, path: `${this.#settings.channelDir}/${t.name}.sock` });
+    }
+    return out;
   }
 
   attachDevice(instanceId: string, deviceXml: string): Promise<void> {
@@ -392,4 +406,12 @@ function isolate(call: () => void): void {
 
 function closedError(what: string): FroctalError {
   return new FroctalError("FROCTAL_E_CLOSED", `the libvirt driver is closed; ${what}`);
+}
+
+/** Whether a libvirt URI names this machine (no host part, or a local transport). */
+function isLocal(uri: string): boolean {
+  const match = /^[a-z]+(\+[a-z]+)?:\/\/([^/]*)\//i.exec(uri);
+  if (match === null) return false;
+  const [, transport, host] = match;
+  return (host === "" || host === "localhost") && (transport === undefined || transport === "+unix");
 }

@@ -8,6 +8,7 @@ export type { JournalEntry } from "./journal.js";
 export { canonicalJson, Manager, type ManagerOptions, type ManagerStatus } from "./manager.js";
 export {
   type DeviceView,
+  type DriverFactory,
   defineFleet,
   type FleetSpec,
   type FleetView,

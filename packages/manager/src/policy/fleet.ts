@@ -112,6 +112,16 @@ export interface FleetSpec {
   };
 }
 
+/**
+ * A fleet module may also export `driver`: a factory for the Driver its
+ * guests run on (default: local child processes). A driver that also has
+ * `channels()` (per-instance byte-stream sockets, such as libvirt's
+ * virtio-serial channels) gets them bridged to the manager, identity by channel.
+ */
+export type DriverFactory = () => import("../ports/driver.js").Driver & {
+  channels?(): readonly { readonly instanceId: string; readonly path: string }[];
+};
+
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 /** Declares a fleet; checks its shape so mistakes surface at load time with a clear sentence. */
