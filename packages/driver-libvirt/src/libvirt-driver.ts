@@ -1,5 +1,6 @@
 import type { Disposer, Driver, DriverEvent, LaunchSpec, StopOptions } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
+import { isolate, Listeners } from "@froctal/reactive";
 import { DomainState } from "@unraid/libvirt";
 import { failureOf } from "./errors.js";
 import { Host } from "./host.js";
@@ -28,8 +29,6 @@ export interface LibvirtDriver extends Driver {
   channels(): { readonly instanceId: string; readonly path: string }[];
 }
 
-type Listener = (event: DriverEvent) => void;
-
 /**
  * The libvirt driver: every instance is a transient domain, made from its
  * service's template, on one of several hosts. See the package README for
@@ -44,7 +43,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
   readonly #settings: Settings;
   readonly #sites: Map<string, Site>;
   readonly #tracked = new Map<string, Tracked>();
-  readonly #listeners = new Set<Listener>();
+  readonly #listeners = new Listeners<DriverEvent>();
   /** Fleets this driver was asked about: events are reported for their instances only. */
   readonly #fleets = new Set<string>();
   readonly #lanes = new Lanes();
@@ -90,13 +89,9 @@ class LibvirtDriverImpl implements LibvirtDriver {
     return [...this.#tracked.values()].filter((t) => t.ownership.fleet === fleet && t.state !== "gone").map(observed);
   }
 
-  watch(listener: Listener): Disposer {
+  watch(listener: (event: DriverEvent) => void): Disposer {
     if (this.#closing !== undefined) return () => {};
-    const subscription: Listener = (event) => listener(event);
-    this.#listeners.add(subscription);
-    return () => {
-      this.#listeners.delete(subscription);
-    };
+    return this.#listeners.add(listener);
   }
 
   channels(): { readonly instanceId: string; readonly path: string }[] {
@@ -387,20 +382,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
   }
 
   #emit(event: DriverEvent): void {
-    for (const listener of [...this.#listeners]) {
-      if (this.#listeners.has(listener)) isolate(() => listener(event));
-    }
-  }
-}
-
-/** A throwing callback must not stop the others or corrupt the driver; it surfaces as an uncaught error. */
-function isolate(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
+    this.#listeners.emit(event);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Disposer, Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
+import { isolate, Listeners } from "@froctal/reactive";
 import { type Guest, type GuestHooks, launchGuest } from "./guest.js";
 import { guestCommand } from "./guest-command.js";
 import { resolveImage } from "./image.js";
@@ -14,8 +15,6 @@ interface Entry {
   guest: Guest | undefined;
 }
 
-type Listener = (event: DriverEvent) => void;
-
 /**
  * The embedded default driver: every guest is a local child process running a
  * Node entry module. See the package README for what happens to the guests when
@@ -29,7 +28,7 @@ class ProcessDriver implements Driver {
   readonly name = "process";
   readonly #settings: Settings;
   readonly #entries = new Map<string, Entry>();
-  readonly #listeners = new Set<Listener>();
+  readonly #listeners = new Listeners<DriverEvent>();
   #closing: Promise<void> | undefined;
 
   constructor(settings: Settings) {
@@ -71,14 +70,10 @@ class ProcessDriver implements Driver {
     return found;
   }
 
-  watch(listener: Listener): Disposer {
+  watch(listener: (event: DriverEvent) => void): Disposer {
     if (this.#closing !== undefined) return () => {};
     // A wrapper, so that watching twice with one function gives two independent subscriptions.
-    const subscription: Listener = (event) => listener(event);
-    this.#listeners.add(subscription);
-    return () => {
-      this.#listeners.delete(subscription);
-    };
+    return this.#listeners.add(listener);
   }
 
   /**
@@ -130,21 +125,7 @@ class ProcessDriver implements Driver {
   }
 
   #emit(event: DriverEvent): void {
-    for (const listener of [...this.#listeners]) {
-      // A listener disposed by an earlier one during this event hears no more.
-      if (this.#listeners.has(listener)) isolate(() => listener(event));
-    }
-  }
-}
-
-/** A throwing callback must not stop the others or corrupt the driver; it surfaces as an uncaught error. */
-function isolate(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
+    this.#listeners.emit(event);
   }
 }
 

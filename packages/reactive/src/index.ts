@@ -11,6 +11,7 @@ export type { EffectOptions } from "./effect.js";
 export { effect } from "./effect.js";
 export type { Behaviour, Held, HoldOptions } from "./hold.js";
 export { hold } from "./hold.js";
+export { isolate, Listeners } from "./listeners.js";
 export { MAX_TIMER_DELAY_MS, systemClock } from "./system-clock.js";
 export type { Ticker, TickerOptions, TickerState, TickerStats } from "./ticker.js";
 export { createTicker } from "./ticker.js";
