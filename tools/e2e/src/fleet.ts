@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ManagerStatus } from "@froctal/manager";
+import { afterEach, beforeEach, expect } from "vitest";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const bin = join(root, "apps/froctal/dist/main.js");
@@ -207,4 +208,39 @@ export function writeJsonAtomically(path: string, value: unknown): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   writeFileSync(tmp, `${JSON.stringify(value)}\n`);
   renameSync(tmp, path);
+}
+
+/**
+ * Runs a fleet afresh for each test, with a device directory of its own (the
+ * examples' guests read their devices from files there), and checks after each
+ * test that the manager exits cleanly and leaves no guest behind.
+ */
+export function fleetPerTest(path: string): { readonly fleet: RunningFleet; readonly devices: string } {
+  let fleet: RunningFleet | undefined;
+  let devices = "";
+  beforeEach(async () => {
+    devices = mkdtempSync(join(tmpdir(), "froctal-devices-"));
+    fleet = await upFleet(path, { env: { FROCTAL_DEVICE_DIR: devices } });
+  });
+  afterEach(async () => {
+    const f = fleet;
+    fleet = undefined;
+    try {
+      if (f !== undefined) {
+        expect(await f.stop()).toBe(0);
+        expect(guestsOf(f.url)).toEqual([]);
+      }
+    } finally {
+      rmSync(devices, { recursive: true, force: true });
+    }
+  });
+  return {
+    get fleet() {
+      if (fleet === undefined) throw new Error("no fleet runs outside a test");
+      return fleet;
+    },
+    get devices() {
+      return devices;
+    },
+  };
 }

@@ -8,12 +8,11 @@
  * Which NIC the guest uses is read from its HTTP endpoint (GET / -> uplink and
  * generation) and from the lines it prints, which the manager logs.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ManagerStatus } from "@froctal/manager";
-import { afterEach, beforeEach, expect, test } from "vitest";
-import { eventually, guestSaid, guestsOf, type RunningFleet, upFleet, writeJsonAtomically } from "./fleet.js";
+import { expect, test } from "vitest";
+import { eventually, fleetPerTest, guestSaid, type RunningFleet, writeJsonAtomically } from "./fleet.js";
 
 type Instance = ManagerStatus["services"][number]["instances"][number];
 interface Device {
@@ -26,26 +25,7 @@ interface Uplink {
   readonly uplink: string | null;
 }
 
-let fleet: RunningFleet | undefined;
-let devices = "";
-
-beforeEach(async () => {
-  devices = mkdtempSync(join(tmpdir(), "froctal-hotplug-"));
-  fleet = await upFleet("apps/examples/hotplug", { env: { FROCTAL_DEVICE_DIR: devices } });
-});
-
-afterEach(async () => {
-  const f = fleet;
-  fleet = undefined;
-  try {
-    if (f !== undefined) {
-      expect(await f.stop()).toBe(0);
-      expect(guestsOf(f.url)).toEqual([]);
-    }
-  } finally {
-    rmSync(devices, { recursive: true, force: true });
-  }
-});
+const run = fleetPerTest("apps/examples/hotplug");
 
 async function guest(f: RunningFleet): Promise<{ status: ManagerStatus; instance: Instance }> {
   const status = await f.status();
@@ -79,11 +59,11 @@ async function usesUplink(f: RunningFleet, nic: string): Promise<{ status: Manag
 const nicsOf = (i: Instance) => (i.devices as Device[]).map((d) => `${d.id}:${d.kind}:${d.properties.speed_mbps}`);
 
 test("the guest follows its fastest NIC as NICs are plugged, changed and unplugged", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const start = await usesUplink(f, "eth0");
   const id = start.instance.id;
   expect(nicsOf(start.instance)).toEqual(["eth0:nic:1000"]);
-  const file = (nic: string) => join(devices, id, `${nic}.json`);
+  const file = (nic: string) => join(run.devices, id, `${nic}.json`);
 
   // A faster NIC: one generation moves the guest there.
   writeJsonAtomically(file("eth1"), { speed_mbps: 10_000 });

@@ -9,19 +9,17 @@
  * What a router runs is read from its HTTP endpoint (GET / -> its table and
  * generation) and from the lines it prints, which the manager logs.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ManagerStatus, RolloutOutcome } from "@froctal/manager";
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import {
   eventually,
+  fleetPerTest,
   guestLines,
   guestPid,
   guestSaid,
-  guestsOf,
   type RunningFleet,
-  upFleet,
   writeJsonAtomically,
 } from "./fleet.js";
 
@@ -36,26 +34,7 @@ interface Table {
   readonly routes: readonly Route[];
 }
 
-let fleet: RunningFleet | undefined;
-let devices = "";
-
-beforeEach(async () => {
-  devices = mkdtempSync(join(tmpdir(), "froctal-routers-"));
-  fleet = await upFleet("apps/examples/routers", { env: { FROCTAL_DEVICE_DIR: devices } });
-});
-
-afterEach(async () => {
-  const f = fleet;
-  fleet = undefined;
-  try {
-    if (f !== undefined) {
-      expect(await f.stop()).toBe(0);
-      expect(guestsOf(f.url)).toEqual([]);
-    }
-  } finally {
-    rmSync(devices, { recursive: true, force: true });
-  }
-});
+const run = fleetPerTest("apps/examples/routers");
 
 function only(status: ManagerStatus, service: string): Instance | undefined {
   const all = status.services.find((s) => s.name === service)?.instances ?? [];
@@ -108,11 +87,11 @@ async function outcome(f: RunningFleet, generation: number): Promise<RolloutOutc
   );
 }
 
-const nic = (instance: Instance, name: string) => join(devices, instance.id, `${name}.json`);
+const nic = (instance: Instance, name: string) => join(run.devices, instance.id, `${name}.json`);
 const sorted = (ids: readonly string[]) => [...ids].sort();
 
 test("an interface added to A reaches B and C in one generation; changing and removing it too", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const { status, a, b, c } = await settled(f);
 
   const steps = [
@@ -148,9 +127,9 @@ test("an interface added to A reaches B and C in one generation; changing and re
 });
 
 test("B refuses the new route: C does not take it either, until B accepts it", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const { status, a, b, c } = await settled(f);
-  writeJsonAtomically(join(devices, b.id, "refuse.json"), ["10.1.0.0/24"]);
+  writeJsonAtomically(join(run.devices, b.id, "refuse.json"), ["10.1.0.0/24"]);
   writeJsonAtomically(nic(a, "eth1"), { address: "10.1.0.1/24" });
 
   const g = status.generation + 1;
@@ -186,7 +165,7 @@ test("B refuses the new route: C does not take it either, until B accepts it", a
   expect(guestLines(f, c.id).some((l) => /^commit g/.test(l) && l.includes("10.1.0.0/24"))).toBe(false);
 
   // B lifts its refusal: the next retry commits on both, together.
-  rmSync(join(devices, b.id, "refuse.json"));
+  rmSync(join(run.devices, b.id, "refuse.json"));
   const committed = await eventually(async () => {
     const r = after(await f.status(), status.generation).find((o) => o.result === "committed");
     return r;
@@ -201,10 +180,10 @@ test("B refuses the new route: C does not take it either, until B accepts it", a
 });
 
 test("C dies between prepare and commit: the generation aborts and B does not commit it", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const { status, a, b, c } = await settled(f);
   // C's prepare waits on hold.json, so the test knows the moment: B prepared, C has not answered.
-  writeJsonAtomically(join(devices, c.id, "hold.json"), {});
+  writeJsonAtomically(join(run.devices, c.id, "hold.json"), {});
   writeJsonAtomically(nic(a, "eth1"), { address: "10.1.0.1/24" });
   const g = status.generation + 1;
   await guestSaid(f, c.id, new RegExp(`^prepare g${g} held by hold.json$`));
@@ -236,9 +215,9 @@ test("C dies between prepare and commit: the generation aborts and B does not co
 });
 
 test("changes made while a generation is in flight wait and are coalesced into the next one", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const { status, a, b, c } = await settled(f);
-  writeJsonAtomically(join(devices, b.id, "hold.json"), {});
+  writeJsonAtomically(join(run.devices, b.id, "hold.json"), {});
   writeJsonAtomically(nic(a, "eth1"), { address: "10.1.0.1/24" });
   const g = status.generation + 1;
   await guestSaid(f, b.id, new RegExp(`^prepare g${g} held by hold.json$`));
@@ -251,7 +230,7 @@ test("changes made while a generation is in flight wait and are coalesced into t
     const ids = (a2?.devices as { id: string }[] | undefined)?.map((d) => d.id) ?? [];
     return ids.includes("eth2") && ids.includes("eth3") ? true : undefined;
   }, "the manager to see eth2 and eth3 on A");
-  rmSync(join(devices, b.id, "hold.json"));
+  rmSync(join(run.devices, b.id, "hold.json"));
 
   await outcome(f, g + 1);
   await new Promise((r) => setTimeout(r, 1_000)); // room for a generation too many to show up
@@ -272,7 +251,7 @@ test("changes made while a generation is in flight wait and are coalesced into t
 });
 
 test("two interface changes in quick succession take at most two generations, the last with both", async () => {
-  const f = fleet!;
+  const f = run.fleet;
   const { status, a, b, c } = await settled(f);
   writeJsonAtomically(nic(a, "eth1"), { address: "10.1.0.1/24" });
   writeJsonAtomically(nic(a, "eth2"), { address: "10.4.0.1/24" });
