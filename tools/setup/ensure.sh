@@ -46,3 +46,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+
+# The VM end-to-end test needs a running libvirtd with QEMU (qemu:///system); only root can start one.
+if [ "${1:-}" = "--test" ] && [ "$(id -u)" = 0 ]; then
+  sh tools/setup/libvirtd.sh
+fi

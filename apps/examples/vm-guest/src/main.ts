@@ -1,0 +1,77 @@
+/**
+ * A guest that reports its network interfaces: every 500 ms it reads
+ * /sys/class/net and says what changed as device signals (kind "nic",
+ * properties mac and operstate), so a NIC hot-plugged by libvirt shows up at
+ * the manager as agent.device.added. It also reports gauges (uptime, NIC
+ * count), says READY, and exits on the manager's Shutdown (the image powers
+ * off then).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { connect } from "@froctal/agent";
+
+const NET = "/sys/class/net";
+const POLL_MS = 500;
+
+interface Nic {
+  readonly mac: string;
+  readonly operstate: string;
+}
+
+const agent = connect({ build: { app: "vm-guest", appVersion: "0.1.0" } });
+agent.on("error", (err) => console.error(`vm-guest: ${err.code} ${err.message}`));
+
+function read(name: string, file: string): string {
+  try {
+    return readFileSync(`${NET}/${name}/${file}`, "utf8").trim();
+  } catch {
+    return ""; // the interface went away between the listing and this read
+  }
+}
+
+/** The interfaces there now; `lo` is not a device anyone plugged in. */
+function scan(): Map<string, Nic> {
+  const nics = new Map<string, Nic>();
+  for (const name of readdirSync(NET)) {
+    if (name === "lo") continue;
+    nics.set(name, { mac: read(name, "address"), operstate: read(name, "operstate") });
+  }
+  return nics;
+}
+
+let known = new Map<string, Nic>();
+
+function poll(): void {
+  const now = scan();
+  for (const [name, nic] of now) {
+    const before = known.get(name);
+    if (before === undefined) {
+      agent.device.added(name, "nic", { ...nic });
+      console.log(`vm-guest: nic ${name} added (${nic.mac}, ${nic.operstate})`);
+    } else if (before.mac !== nic.mac || before.operstate !== nic.operstate) {
+      agent.device.changed(name, "nic", { ...nic });
+    }
+  }
+  for (const [name, nic] of known) {
+    if (!now.has(name)) {
+      agent.device.removed(name, "nic", { ...nic });
+      console.log(`vm-guest: nic ${name} removed`);
+    }
+  }
+  known = now;
+  agent.gauge("uptime_s", process.uptime(), "s");
+  agent.gauge("nics", now.size);
+}
+
+poll();
+const timer = setInterval(poll, POLL_MS);
+agent.ready(`watching ${NET}`);
+// /init sets the hostname to the instance id.
+console.log(`vm-guest: node ${process.version}, instance ${hostname()}`);
+
+// The agent closes itself after this handler; then leave explicitly: a read blocked on the
+// virtio-serial port would keep node alive.
+agent.onShutdown(() => {
+  clearInterval(timer);
+  setImmediate(() => void agent.close().then(() => process.exit(0)));
+});

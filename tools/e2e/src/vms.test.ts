@@ -1,0 +1,141 @@
+/**
+ * Real VMs end to end: the froctal binary runs the `vms` example fleet on
+ * libvirt (qemu:///system, QEMU under software emulation) with guests booted
+ * from a tools/guest-image build; each registers through its virtio-serial
+ * channel and the bridge (no token) and streams signals; a NIC hot-plugged
+ * into a running guest arrives at the manager as a device; a manager killed
+ * with SIGKILL and restarted re-adopts both domains (none duplicated, none
+ * lost) and, asked for one replica, scales one away until its domain is gone.
+ *
+ * Needs libvirtd: `sh tools/setup/libvirtd.sh` (as root; the test setup runs it).
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
+import type { ManagerStatus } from "@froctal/manager";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
+
+const run = promisify(execFile);
+const URI = "qemu:///system";
+const virsh = async (...args: string[]) => (await run("virsh", ["-c", URI, ...args], { timeout: 30_000 })).stdout;
+
+let work = "";
+let imageDir = "";
+let fleet: RunningFleet | undefined;
+
+beforeAll(async () => {
+  try {
+    await virsh("list", "--name");
+  } catch (cause) {
+    throw new Error(`libvirtd does not answer on ${URI}: run sh tools/setup/libvirtd.sh as root (${String(cause)})`);
+  }
+  work = mkdtempSync(join(tmpdir(), "froctal-vms-"));
+  const image = await buildImage({
+    app: join(root, "apps/examples/vm-guest/src/main.ts"),
+    outDir: join(DEFAULT_CACHE_DIR, "images", "example-vm-guest"),
+  });
+  imageDir = join(image.kernel, "..");
+}, 300_000);
+
+afterAll(async () => {
+  await fleet?.stop();
+  // Whatever this run left on the hypervisor goes, even after a failure.
+  for (const name of await domainsOfThisRun()) await virsh("destroy", name).catch(() => undefined);
+  if (work !== "") rmSync(work, { recursive: true, force: true });
+}, 60_000);
+
+/** The domains whose channel sockets live in this run's folder. */
+async function domainsOfThisRun(): Promise<string[]> {
+  if (work === "") return [];
+  const names = (await virsh("list", "--name")).split("\n").filter((n) => n.trim() !== "");
+  const ours: string[] = [];
+  for (const name of names) if ((await virsh("dumpxml", name)).includes(work)) ours.push(name);
+  return ours.sort();
+}
+
+async function domainOf(instanceId: string): Promise<string> {
+  for (const name of await domainsOfThisRun()) {
+    if ((await virsh("dumpxml", name)).includes(`froctal.instance=${instanceId} `)) return name;
+  }
+  throw new Error(`no domain for ${instanceId}`);
+}
+
+const vm = (s: ManagerStatus) => s.services.find((x) => x.name === "vm")!;
+
+function start(replicas: number, stateDir: string): Promise<RunningFleet> {
+  return upFleet("apps/examples/vms", {
+    stateDir,
+    env: { FROCTAL_GUEST_IMAGE: imageDir, VM_REPLICAS: String(replicas), FROCTAL_VM_RUN_DIR: work },
+  });
+}
+
+test("two VM guests register through their channels, see a hot-plugged NIC, and survive a manager restart", async () => {
+  const stateDir = join(work, "state");
+  const first = await start(2, stateDir);
+  fleet = first;
+
+  // Both guests boot, connect through the bridge with no token, and say READY.
+  const ids = await eventually(
+    async () => {
+      const ready = vm(await first.status()).instances.filter((i) => i.phase === "ready" && i.connected);
+      return ready.length === 2 ? ready.map((i) => i.id).sort() : undefined;
+    },
+    "two VM guests ready and connected",
+    180_000,
+  );
+  const domains = await domainsOfThisRun();
+  expect(domains).toHaveLength(2);
+
+  // A NIC hot-plugged into the first guest arrives as a device of that instance.
+  const target = ids[0]!;
+  const nic = join(work, "nic.xml");
+  writeFileSync(nic, "<interface type='user'>\n  <model type='virtio'/>\n</interface>\n");
+  await virsh("attach-device", await domainOf(target), nic, "--live");
+  const device = await eventually(
+    async () => {
+      const i = vm(await first.status()).instances.find((x) => x.id === target);
+      return (i?.devices as { id: string; kind: string; properties: { mac?: string } }[] | undefined)?.find(
+        (d) => d.kind === "nic",
+      );
+    },
+    "the hot-plugged NIC at the manager",
+    60_000,
+  );
+  expect(device.properties.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+
+  // The manager dies without a word; the domains keep running.
+  first.process.kill("SIGKILL");
+  await new Promise((r) => first.process.once("exit", r));
+  fleet = undefined;
+  expect(await domainsOfThisRun()).toEqual(domains);
+
+  // Restarted and asked for one replica: it re-adopts both (same ids, no new domain), the guests
+  // reconnect through their channels, and then it scales one away until its domain is gone.
+  const second = await start(1, stateDir);
+  fleet = second;
+  const adopted = second.logs.find((l) => l.includes("re-adopted"));
+  expect(adopted, second.logs.join("\n")).toBeDefined();
+  await eventually(
+    async () => {
+      const s = vm(await second.status());
+      return s.instances.length === 1 && s.instances[0]!.connected ? true : undefined;
+    },
+    "one guest left, connected to the new manager",
+    120_000,
+  );
+  const left = await domainsOfThisRun();
+  expect(left).toHaveLength(1);
+  expect(domains).toContain(left[0]);
+  const journal = (await second.status()).journal.map((e) => e.message).join("\n");
+  for (const id of ids) expect(journal).toContain(`re-adopted ${id}`);
+  expect(journal).toMatch(/vm-\d+ is gone/);
+
+  // Stopping the manager stops the guest it runs.
+  expect(await second.stop()).toBe(0);
+  fleet = undefined;
+  expect(await domainsOfThisRun()).toEqual([]);
+}, 600_000);
