@@ -1,4 +1,5 @@
 /** The benchmarks by the name given on the command line, in the order `bench` runs them. */
+import { boot } from "./boot.js";
 import type { Report } from "./figures.js";
 import { incrementality } from "./incrementality.js";
 import { ingest } from "./ingest.js";
@@ -19,4 +20,9 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   incrementality: { issue: "manager (b)", title: "cost per signal at 100,000 instances vs. 100", run: incrementality },
   latency: { issue: "manager (c)", title: "signal -> driver action under background load", run: latency },
   memory: { issue: "manager (d)", title: "heap per tracked idle instance", run: memory },
+  boot: {
+    issue: "libvirt",
+    title: "launch -> registered (process, VM); libvirt calls/s on the test driver",
+    run: boot,
+  },
 };
