@@ -6,6 +6,7 @@ import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
 import { memory } from "./memory.js";
 import { protocol } from "./protocol.js";
+import { rollout } from "./rollout.js";
 
 export interface Benchmark {
   /** The issue and item it answers. */
@@ -20,6 +21,11 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   incrementality: { issue: "manager (b)", title: "cost per signal at 100,000 instances vs. 100", run: incrementality },
   latency: { issue: "manager (c)", title: "signal -> driver action under background load", run: latency },
   memory: { issue: "manager (d)", title: "heap per tracked idle instance", run: memory },
+  rollout: {
+    issue: "rollout",
+    title: "first prepare -> last commit of one generation, 10 / 100 / 1,000 real agents",
+    run: rollout,
+  },
   boot: {
     issue: "libvirt",
     title: "launch -> registered (process, VM); libvirt calls/s on the test driver",

@@ -181,6 +181,25 @@ describe("Rollout", () => {
     expect(b.session.sent("abort")).toEqual([]);
   });
 
+  it("a commit confirmed after its generation ended marks that configuration unknown, so it is offered again", () => {
+    const { rollout, clock, a, b, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    ack(rollout, a.instance, "committed", 1);
+    clock.advance(5_000);
+    expect(outcomes).toMatchObject([{ generation: 1, result: "committed" }]);
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([0, '{"v":0}']);
+    // b applies generation 1 now: it no longer runs what the store says, and the store knows it does not know.
+    ack(rollout, b.instance, "committed", 1);
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([1, ""]);
+    // Other stale answers, and a commit of a generation no newer than the recorded one, change nothing.
+    ack(rollout, a.instance, "committed", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    expect([a.instance.generation, a.instance.committedJson]).toEqual([1, "x"]);
+    expect(outcomes).toHaveLength(1);
+  });
+
   it("close cancels its timers", () => {
     const { rollout, clock, b, both } = setup();
     rollout.begin(both("x"));

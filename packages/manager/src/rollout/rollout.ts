@@ -40,6 +40,8 @@ interface InFlight {
   readonly generation: number;
   readonly nonce: string;
   readonly participants: readonly Participant[];
+  /** The participants by instance: an answer finds its own in O(1), not by scanning a thousand. */
+  readonly byInstance: ReadonlyMap<Instance, Participant>;
   readonly prepared: Set<string>;
   readonly committed: Set<string>;
   phase: "preparing" | "committing";
@@ -98,6 +100,7 @@ export class Rollout {
       generation,
       nonce,
       participants,
+      byInstance: new Map(participants.map((p) => [p.instance, p])),
       prepared: new Set(),
       committed: new Set(),
       phase: "preparing",
@@ -122,11 +125,22 @@ export class Rollout {
     return generation;
   }
 
-  /** An instance answered. Stale nonces are ignored. */
+  /** An instance answered. Stale nonces are ignored, except that a late commit says what the guest now runs. */
   acknowledge(instance: Instance, ack: ConfigAck): void {
     const flight = this.current;
-    if (flight === undefined || ack.nonce !== flight.nonce || ack.generation !== flight.generation) return;
-    if (!flight.participants.some((p) => p.instance === instance)) return;
+    if (
+      flight === undefined ||
+      ack.nonce !== flight.nonce ||
+      ack.generation !== flight.generation ||
+      !flight.byInstance.has(instance)
+    ) {
+      // A commit confirmed after its generation ended (it timed out, the guest applied it after a reconnect,
+      // or a manager before a restart sent it): what the guest runs is unknown, so it is offered again.
+      if (ack.status === ConfigAckStatus.CONFIG_ACK_STATUS_COMMITTED && ack.runningGeneration > instance.generation) {
+        instance.recordCommit(ack.runningGeneration, "");
+      }
+      return;
+    }
     switch (ack.status) {
       case ConfigAckStatus.CONFIG_ACK_STATUS_PREPARED:
         flight.prepared.add(instance.id);
@@ -136,7 +150,7 @@ export class Rollout {
         this.abort(`${instance.id} refused generation ${flight.generation}: ${ack.reason || "no reason given"}`);
         return;
       case ConfigAckStatus.CONFIG_ACK_STATUS_COMMITTED: {
-        const json = flight.participants.find((p) => p.instance === instance)!.json;
+        const json = flight.byInstance.get(instance)!.json;
         instance.recordCommit(ack.runningGeneration, json);
         flight.committed.add(instance.id);
         if (flight.committed.size === flight.participants.length) this.finish(flight);
@@ -150,7 +164,7 @@ export class Rollout {
   /** A participant's session closed: before commit the generation aborts; after, it will resync on reconnect. */
   disconnected(instance: Instance): void {
     const flight = this.current;
-    if (flight === undefined || !flight.participants.some((p) => p.instance === instance)) return;
+    if (flight === undefined || !flight.byInstance.has(instance)) return;
     if (flight.phase === "preparing") this.abort(`${instance.id} disconnected before it prepared`);
     else {
       flight.committed.add(instance.id);
