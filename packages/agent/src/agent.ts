@@ -38,6 +38,7 @@ import {
   toPhase,
   type WireEvent,
 } from "./signals.js";
+import { AnnouncedState } from "./state.js";
 import { type AgentStats, createCounters } from "./stats.js";
 import { type Absorption, absorb, outcomeOf } from "./tasks.js";
 import { openTransport } from "./transports/open.js";
@@ -91,6 +92,10 @@ export class Agent {
   readonly device: DeviceSignals;
 
   private readonly counters = createCounters();
+  /** What is still true of this guest, re-announced to a manager that forgot it. */
+  private readonly announced = new AnnouncedState();
+  /** The highest event seq any manager acknowledged on this stream. */
+  private highestAcked = 0;
   private readonly sender: Sender;
   private readonly config: ConfigMachine;
   private readonly link: Link;
@@ -163,6 +168,7 @@ export class Agent {
       frame: (frame) => {
         switch (frame.frame) {
           case "ack":
+            this.highestAcked = Math.max(this.highestAcked, frame.ack.seq);
             this.sender.ack(frame.ack.seq);
             return;
           // Decoded messages keep unset fields' defaults on their prototype: read fields, never spread.
@@ -426,7 +432,9 @@ export class Agent {
 
   private enqueue(event: WireEvent, what: string): number {
     this.live();
-    return this.sender.enqueue(event, what);
+    const seq = this.sender.enqueue(event, what);
+    this.announced.record(event);
+    return seq;
   }
 
   /** Queues a signal the agent makes itself; failures are reported, not thrown. */
@@ -445,7 +453,14 @@ export class Agent {
 
   private opened(hello: Session): void {
     if (this.counters.connects++ > 0) this.counters.reconnects++;
+    // A manager that answers this stream with less than it acknowledged before has lost what it knew
+    // (it restarted without it): tell it again what is still true.
+    const forgotten = hello.ackedSeq < this.highestAcked;
     this.sender.open(hello);
+    if (forgotten) {
+      this.counters.reannounced++;
+      for (const event of this.announced.snapshot(this.now())) this.emitSafely(event, "state re-announced");
+    }
     this.settleConnected?.resolve(hello);
     this.listeners.connect.emit(hello);
   }

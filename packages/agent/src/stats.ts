@@ -32,6 +32,8 @@ export interface AgentStats {
   /** Sessions opened (accepted hellos); every one after the first is also a reconnect. */
   readonly connects: number;
   readonly reconnects: number;
+  /** Times a manager that had forgotten this guest's state (a restart) was told it again. */
+  readonly reannounced: number;
   /** Errors reported to 'error' listeners. */
   readonly errors: number;
 }
@@ -55,6 +57,7 @@ export function createCounters(): Counters {
     bytes: 0,
     connects: 0,
     reconnects: 0,
+    reannounced: 0,
     errors: 0,
   };
 }

@@ -136,3 +136,31 @@ describe("refusals", () => {
     expect(agent.state).toBe("failed");
   });
 });
+
+describe("a manager that restarted and forgot", () => {
+  it("is told again what is still true: phase, devices, facts (and not what was removed)", async () => {
+    const path = socketPath();
+    const first = await startManager("unix", { path });
+    const agent = cleanup.add(testAgent(`unix:${path}`));
+    agent.ready();
+    agent.device.added("eth1", "nic", { speed_mbps: 10_000 });
+    agent.device.added("eth2", "nic", { speed_mbps: 100 });
+    agent.device.removed("eth2", "nic");
+    agent.event("endpoint", { url: "http://127.0.0.1:1" });
+    agent.event("endpoint", { url: "http://127.0.0.1:2" });
+    await waitFor("all acked", () => agent.stats.acked === 6);
+    await first.close(); // a new manager knows nothing of this stream: it answers acked_seq 0
+
+    const second = cleanup.add(await startManager("unix", { path }));
+    await waitFor("the state again", () => second.ingest.events.length === 3);
+    const kinds = second.ingest.events.map((e) =>
+      e.event.kind === "lifecycle"
+        ? `lifecycle ${e.event.lifecycle.phase}`
+        : e.event.kind === "device"
+          ? `device ${e.event.device.change} ${e.event.device.deviceId}`
+          : `app ${e.event.app.name} ${new TextDecoder().decode(e.event.app.payload)}`,
+    );
+    expect(kinds).toEqual(["lifecycle 2", "device 1 eth1", 'app endpoint {"url":"http://127.0.0.1:2"}']);
+    expect(agent.stats.reannounced).toBe(1);
+  });
+});
