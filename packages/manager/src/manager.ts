@@ -13,7 +13,7 @@ import { action, computed, type IComputedValue, type IObservableValue, observabl
 import { Edge } from "./edge.js";
 import { Executor } from "./execute/executor.js";
 import { Journal, type JournalEntry } from "./journal.js";
-import type { FleetSpec, InstancePhase, Recommendation } from "./policy/fleet.js";
+import type { FleetSpec, InstancePhase, Recommendation, ServiceSpec } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
 import type { InstanceRecord, StateStore } from "./ports/state.js";
 import { type Action, plan } from "./reconcile/plan.js";
@@ -83,6 +83,7 @@ export class Manager {
   private readonly disposers: Disposer[] = [];
   private readonly timers = new Set<Disposer>();
   private readonly rollouts: RolloutOutcome[] = [];
+  private readonly desired = new WeakMap<Instance, IComputedValue<string | undefined>>();
   private wakeTimer: { at: number; dispose: Disposer } | undefined;
   private started = false;
   private reservedGeneration = 0;
@@ -523,11 +524,29 @@ export class Manager {
       for (const instance of r.service.instances.values()) {
         // Only connected guests can take part; one that connects later gets its configuration then.
         if (!instance.connected || (instance.phase !== "ready" && instance.phase !== "starting")) continue;
-        const json = this.guard(r, () => canonicalJson(config(this.store, instance)));
+        const json = this.desiredJson(r, instance, config);
         if (json !== undefined && json !== instance.committedJson) out.push({ instance, json });
       }
     }
     return out;
+  }
+
+  /**
+   * An instance's desired configuration as canonical JSON, derived once per
+   * change of what the policy reads (a computed per instance): a tick in which
+   * one guest confirms a commit re-derives nothing for the thousand others.
+   */
+  private desiredJson(
+    r: ServiceRuntime,
+    instance: Instance,
+    config: NonNullable<ServiceSpec["config"]>,
+  ): string | undefined {
+    let desired = this.desired.get(instance);
+    if (desired === undefined) {
+      desired = computed(() => this.guard(r, () => canonicalJson(config(this.store, instance))));
+      this.desired.set(instance, desired);
+    }
+    return desired.get();
   }
 
   private recordRollout(outcome: RolloutOutcome): void {
