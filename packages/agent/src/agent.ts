@@ -384,6 +384,35 @@ export class Agent {
     return this.commands.onShutdown(handler);
   }
 
+  /**
+   * Ends the guest process cleanly on a signal (default SIGTERM and SIGINT, what
+   * a driver's polite stop sends): runs `cleanup` (stop timers, close servers),
+   * closes the agent (flushing what it can), then exits 0. The disposer removes
+   * the signal handlers.
+   */
+  exitOnSignals(
+    cleanup: () => void | Promise<void> = () => {},
+    signals: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"],
+  ): Disposer {
+    let exiting = false;
+    const onSignal = () => {
+      if (exiting) return;
+      exiting = true;
+      void (async () => {
+        try {
+          await cleanup();
+        } finally {
+          await this.close();
+          process.exit(0);
+        }
+      })();
+    };
+    for (const signal of signals) process.once(signal, onSignal);
+    return () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+  }
+
   // --- flushing and closing ---------------------------------------------------------
 
   /** Writes what is pending now, as far as the connection and its backpressure allow. */

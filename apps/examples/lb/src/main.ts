@@ -75,12 +75,8 @@ const report = setInterval(() => {
   agent.counter("errors", errors);
 }, 500);
 
-async function exit(): Promise<void> {
+agent.exitOnSignals(() => {
   clearInterval(report);
   server.close();
   server.closeIdleConnections();
-  await agent.close();
-  process.exit(0);
-}
-process.once("SIGTERM", () => void exit());
-process.once("SIGINT", () => void exit());
+});

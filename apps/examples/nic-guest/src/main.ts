@@ -78,11 +78,7 @@ server.listen(0, "127.0.0.1", () => {
   agent.ready();
 });
 
-async function exit(): Promise<void> {
+agent.exitOnSignals(() => {
   nics.close();
   server.close();
-  await agent.close();
-  process.exit(0);
-}
-process.once("SIGTERM", () => void exit());
-process.once("SIGINT", () => void exit());
+});

@@ -50,12 +50,8 @@ agent.onDrain(async () => {
   agent.drained();
 });
 
-async function exit(): Promise<void> {
+agent.exitOnSignals(() => {
   clearInterval(report);
   server.close();
   server.closeIdleConnections();
-  await agent.close();
-  process.exit(0);
-}
-process.once("SIGTERM", () => void exit());
-process.once("SIGINT", () => void exit());
+});
