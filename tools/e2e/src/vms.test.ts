@@ -10,10 +10,11 @@
  * Needs libvirtd: `sh tools/setup/libvirtd.sh` (as root; the test setup runs it).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { attachDevice } from "@froctal/driver-libvirt";
 import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
 import type { ManagerStatus } from "@froctal/manager";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -92,9 +93,12 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
 
   // A NIC hot-plugged into the first guest arrives as a device of that instance.
   const target = ids[0]!;
-  const nic = join(work, "nic.xml");
-  writeFileSync(nic, "<interface type='user'>\n  <model type='virtio'/>\n</interface>\n");
-  await virsh("attach-device", await domainOf(target), nic, "--live");
+  // Through the libvirt driver's own hot-plug path (it runs the official virsh client), against the real libvirtd.
+  await attachDevice({
+    uri: URI,
+    domain: await domainOf(target),
+    xml: "<interface type='user'>\n  <model type='virtio'/>\n</interface>\n",
+  });
   const device = await eventually(
     async () => {
       const i = vm(await first.status()).instances.find((x) => x.id === target);
