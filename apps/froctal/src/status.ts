@@ -31,6 +31,14 @@ export function renderStatus(s: ManagerStatus): string {
       );
     }
   }
+  if (s.rollout !== null) {
+    const r = s.rollout;
+    const answered = r.phase === "preparing" ? r.prepared.length : r.committed.length;
+    lines.push(
+      "",
+      `rollout in flight: generation ${r.generation} ${r.phase}, ${answered} of ${r.instances.length} answered`,
+    );
+  }
   const last = s.rollouts.at(-1);
   if (last !== undefined) {
     const detail = last.result === "aborted" ? `aborted: ${last.reason}` : "committed";

@@ -22,4 +22,4 @@ export {
 } from "./policy/fleet.js";
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
-export type { RolloutOutcome } from "./rollout/rollout.js";
+export type { RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";

@@ -17,7 +17,7 @@ import type { FleetSpec, InstancePhase, Recommendation, ServiceSpec } from "./po
 import type { Driver } from "./ports/driver.js";
 import type { InstanceRecord, StateStore } from "./ports/state.js";
 import { type Action, plan } from "./reconcile/plan.js";
-import { type Participant, Rollout, type RolloutOutcome } from "./rollout/rollout.js";
+import { type Participant, Rollout, type RolloutInFlight, type RolloutOutcome } from "./rollout/rollout.js";
 import { clamp, INITIAL_SCALER, type ScalerSettings, type ScalerState, scalerSettings, step } from "./scale/scaler.js";
 import type { Signal } from "./signals.js";
 import type { Instance } from "./store/instance.js";
@@ -583,6 +583,7 @@ export class Manager {
         })),
       })),
       rollouts: [...this.rollouts],
+      rollout: this.rollout.inFlight ?? null,
       journal: this.journal.recent(50),
     };
   }
@@ -651,6 +652,8 @@ export interface ManagerStatus {
     }[];
   }[];
   readonly rollouts: readonly RolloutOutcome[];
+  /** The generation in flight, if one is. */
+  readonly rollout: RolloutInFlight | null;
   readonly journal: readonly JournalEntry[];
 }
 

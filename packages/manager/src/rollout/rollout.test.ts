@@ -54,6 +54,13 @@ describe("Rollout", () => {
     }
     ack(rollout, a.instance, "prepared", 7);
     expect(a.session.sent("commit")).toEqual([]);
+    expect(rollout.inFlight).toEqual({
+      generation: 7,
+      phase: "preparing",
+      instances: ["a", "b"],
+      prepared: ["a"],
+      committed: [],
+    });
     ack(rollout, a.instance, "prepared", 7); // a repeat changes nothing
     expect(b.session.sent("commit")).toEqual([]);
     ack(rollout, b.instance, "prepared", 7);
@@ -68,6 +75,7 @@ describe("Rollout", () => {
     expect(b.instance.committedJson).toBe('{"v":1}');
     expect(outcomes).toEqual([{ generation: 7, result: "committed", instances: ["a", "b"], at: 0 }]);
     expect(rollout.busy).toBe(false);
+    expect(rollout.inFlight).toBeUndefined();
     expect(rollout.epoch).toBe(epoch + 1);
     expect(rollout.lastGeneration).toBe(7);
   });

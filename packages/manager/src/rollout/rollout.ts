@@ -36,6 +36,14 @@ export type RolloutOutcome =
       readonly at: number;
     };
 
+export interface RolloutInFlight {
+  readonly generation: number;
+  readonly phase: "preparing" | "committing";
+  readonly instances: readonly string[];
+  readonly prepared: readonly string[];
+  readonly committed: readonly string[];
+}
+
 interface InFlight {
   readonly generation: number;
   readonly nonce: string;
@@ -72,6 +80,19 @@ export class Rollout {
   constructor(private readonly options: RolloutOptions) {
     this.generation = options.lastGeneration;
     makeObservable(this, { epoch: observable });
+  }
+
+  /** The generation in flight, for status: who takes part and who has answered. */
+  get inFlight(): RolloutInFlight | undefined {
+    const f = this.current;
+    if (f === undefined) return undefined;
+    return {
+      generation: f.generation,
+      phase: f.phase,
+      instances: f.participants.map((p) => p.instance.id),
+      prepared: [...f.prepared],
+      committed: [...f.committed],
+    };
   }
 
   get busy(): boolean {
