@@ -3,9 +3,10 @@
  * timers of its own: see README.md for the folders).
  */
 export type { Clock, Disposer } from "@froctal/reactive";
+export { canonicalJson } from "./canonical-json.js";
 export type { Admission, EdgeSession } from "./edge.js";
 export type { JournalEntry } from "./journal.js";
-export { canonicalJson, Manager, type ManagerOptions, type ManagerStatus } from "./manager.js";
+export { Manager, type ManagerOptions, type RestoreReport } from "./manager.js";
 export {
   type DeviceView,
   type DriverFactory,
@@ -23,3 +24,4 @@ export {
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
 export type { RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";
+export type { ManagerStatus } from "./status.js";

@@ -10,19 +10,23 @@
  */
 import { type Clock, createTicker, type Disposer, type Ticker } from "@froctal/reactive";
 import { action, computed, type IComputedValue, type IObservableValue, observable, reaction, untracked } from "mobx";
+import { canonicalJson } from "./canonical-json.js";
+import { ADOPTION_PATH, Durability } from "./durable/durability.js";
 import { Edge } from "./edge.js";
 import { Executor } from "./execute/executor.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import type { FleetSpec, InstancePhase, Recommendation, ServiceSpec } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
-import type { InstanceRecord, StateStore } from "./ports/state.js";
+import type { StateStore } from "./ports/state.js";
 import { type Action, plan } from "./reconcile/plan.js";
 import { type Participant, Rollout, type RolloutInFlight, type RolloutOutcome } from "./rollout/rollout.js";
 import { clamp, INITIAL_SCALER, type ScalerSettings, type ScalerState, scalerSettings, step } from "./scale/scaler.js";
 import type { Signal } from "./signals.js";
+import type { ManagerStatus } from "./status.js";
 import type { Instance } from "./store/instance.js";
 import type { Service } from "./store/service.js";
 import { FleetStore } from "./store/store.js";
+import { randomToken } from "./token.js";
 
 export interface ManagerOptions {
   readonly fleet: FleetSpec;
@@ -49,9 +53,6 @@ export interface RestoreReport {
   readonly orphansStopped: readonly string[];
   readonly generation: number;
 }
-
-/** Generations are made durable this many at a time, ahead of use. */
-const GENERATION_BLOCK = 1000;
 
 interface ServiceRuntime {
   readonly service: Service;
@@ -86,11 +87,12 @@ export class Manager {
   private readonly desired = new WeakMap<Instance, IComputedValue<string | undefined>>();
   private wakeTimer: { at: number; dispose: Disposer } | undefined;
   private started = false;
-  private reservedGeneration = 0;
+  private readonly durability: Durability;
 
   constructor(private readonly options: ManagerOptions) {
     this.store = new FleetStore(options.fleet);
     this.journal = new Journal(500, options.onJournal);
+    this.durability = new Durability(options.state, options.fleet.name, options.clock, (e) => this.journal.write(e));
     this.ticker = createTicker<Signal>({
       clock: options.clock,
       delayMs: options.tickMs ?? 0,
@@ -107,7 +109,7 @@ export class Manager {
       timeoutMs: options.rolloutTimeoutMs ?? options.fleet.rollout?.timeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => this.recordRollout(o),
-      reserve: (g) => this.reserveGeneration(g),
+      reserve: (g) => this.durability.reserve(g),
     });
     for (const service of this.store.services.values()) {
       const settings = scalerSettings(service.spec);
@@ -159,12 +161,12 @@ export class Manager {
     const forgotten: string[] = [];
     action(() => {
       this.rollout.resumeAfter(saved.reservedGeneration);
-      this.reservedGeneration = saved.reservedGeneration;
+      this.durability.reservedGeneration = saved.reservedGeneration;
       for (const record of saved.instances) {
         const runtime = this.runtimes.get(record.service);
         if (!running.has(record.id) || runtime === undefined) {
           forgotten.push(record.id);
-          this.options.state?.deleteInstance(fleet, record.id);
+          this.durability.forget(record.id);
           continue;
         }
         const now = this.options.clock.now();
@@ -188,7 +190,7 @@ export class Manager {
       });
       await this.options.driver.stop(o.instanceId, { graceMs: DEFAULTS.stopGraceMs });
     }
-    this.persist();
+    this.durability.persist(this.store.takeChanged());
     return {
       adopted,
       forgotten,
@@ -250,49 +252,7 @@ export class Manager {
     for (const s of signals) this.apply(s);
     this.store.publish();
     if (!this.shuttingDown) this.scale();
-    this.persist();
-  }
-
-  /** Writes the durable facts that changed (phase, committed configuration) to the State port. */
-  private persist(): void {
-    const state = this.options.state;
-    const changed = this.store.takeChanged();
-    if (state === undefined) return;
-    const fleet = this.options.fleet.name;
-    for (const i of changed) {
-      this.durably(() => {
-        if (i.phase === "gone") state.deleteInstance(fleet, i.id);
-        else state.putInstance(fleet, recordOf(i));
-      });
-    }
-  }
-
-  /**
-   * Keeps the durable reservation at least half a block ahead of the
-   * generations in use, and asks for it to be made durable in the background:
-   * by the time a generation is handed out, its reservation has long been on disk.
-   */
-  private reserveGeneration(generation: number): void {
-    if (generation <= this.reservedGeneration - GENERATION_BLOCK / 2) return;
-    this.reservedGeneration = generation + GENERATION_BLOCK;
-    const state = this.options.state;
-    if (state === undefined) return;
-    this.durably(() => state.reserveGenerations(this.options.fleet.name, this.reservedGeneration));
-    state.flush().catch((error: unknown) =>
-      this.durably(() => {
-        throw error;
-      }),
-    );
-  }
-
-  /** A failed state write must not stop the control plane: it is journaled, and the fleet carries on. */
-  private durably(write: () => void): void {
-    try {
-      write();
-    } catch (error) {
-      const message = `a state write failed (${error instanceof Error ? error.message : String(error)}); this may be lost on restart`;
-      this.journal.write({ at: this.options.clock.now(), kind: "failed", message });
-    }
+    this.durability.persist(this.store.takeChanged());
   }
 
   private shuttingDown = false;
@@ -435,7 +395,7 @@ export class Manager {
 
   private readonly execute = action((actions: readonly Action[]) => {
     this.issue(actions);
-    this.persist();
+    this.durability.persist(this.store.takeChanged());
   });
 
   private issue(actions: readonly Action[]): void {
@@ -629,58 +589,8 @@ export class Manager {
   }
 }
 
-export interface ManagerStatus {
-  readonly fleet: string;
-  readonly generation: number;
-  readonly services: readonly {
-    readonly name: string;
-    readonly target: number;
-    readonly recommended: number;
-    readonly why: string;
-    readonly instances: readonly {
-      readonly id: string;
-      readonly phase: string;
-      readonly generation: number;
-      readonly connected: boolean;
-      readonly load: number | null;
-      readonly devices: readonly unknown[];
-      /** What the guest reported as its "endpoint" fact, if anything. */
-      readonly endpoint: unknown;
-      /** The latest payload of each application event the guest sent, by name. */
-      readonly facts: Readonly<Record<string, unknown>>;
-      readonly failure?: string;
-    }[];
-  }[];
-  readonly rollouts: readonly RolloutOutcome[];
-  /** The generation in flight, if one is. */
-  readonly rollout: RolloutInFlight | null;
-  readonly journal: readonly JournalEntry[];
-}
-
-/** The moves that bring a re-adopted instance from "requested" to the phase it was recorded in. */
-const ADOPTION_PATH: Readonly<Record<string, readonly InstancePhase[]>> = {
-  requested: ["starting"],
-  starting: ["starting"],
-  ready: ["starting", "ready"],
-  draining: ["starting", "draining"],
-  stopping: ["stopping"],
-  failed: ["failed"],
-};
-
 function isReady(i: Instance): boolean {
   return i.phase === "ready";
-}
-
-function recordOf(i: Instance): InstanceRecord {
-  return {
-    id: i.id,
-    service: i.service,
-    ordinal: i.ordinal,
-    token: i.token,
-    phase: i.phase,
-    generation: i.generation,
-    configJson: i.committedJson,
-  };
 }
 
 function sameRound(
@@ -696,21 +606,4 @@ function sameRound(
 function splitKey(key: string): [string, string | undefined] {
   const at = key.indexOf(":");
   return at < 0 ? [key, undefined] : [key.slice(0, at), key.slice(at + 1)];
-}
-
-/** JSON with object keys sorted, so equal configurations compare equal as strings. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let hex = "";
-  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
-  return hex;
 }

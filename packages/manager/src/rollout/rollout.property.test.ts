@@ -24,8 +24,9 @@ import type { ManagerFrame } from "@froctal/protocol";
 import { VirtualClock } from "@froctal/reactive";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../canonical-json.js";
 import type { JournalEntry } from "../journal.js";
-import { canonicalJson, Manager } from "../manager.js";
+import { Manager } from "../manager.js";
 import { defineFleet } from "../policy/fleet.js";
 import {
   app,
