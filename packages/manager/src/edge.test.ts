@@ -1,6 +1,6 @@
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
-import { Edge } from "./edge.js";
+import { Edge, MAX_METRICS_PER_INSTANCE } from "./edge.js";
 import { defineFleet } from "./policy/fleet.js";
 import type { Signal } from "./signals.js";
 import { FleetStore } from "./store/store.js";
@@ -100,8 +100,8 @@ describe("Edge sessions and batches", () => {
     const s = signals[1]!;
     expect(s.kind).toBe("batch");
     if (s.kind !== "batch") return;
-    expect(s.table.get(1)?.aggregate).toBe(store.service("web").metric("load"));
-    expect(s.table.get(2)?.aggregate).toBe(store.service("web").metric("rps"));
+    expect(s.table[1]?.aggregate).toBe(store.service("web").metric("load"));
+    expect(s.table[2]?.aggregate).toBe(store.service("web").metric("rps"));
     expect(edge.stats).toMatchObject({ batches: 1, samples: 3, undeclared: 1 });
   });
 
@@ -113,7 +113,7 @@ describe("Edge sessions and batches", () => {
     edge.batch(second, batch({ metricIds: [1], metricValues: [1] }));
     expect(edge.stats.undeclared).toBe(1);
     const last = signals[signals.length - 1]!;
-    expect(last.kind === "batch" && last.table.size).toBe(0);
+    expect(last.kind === "batch" && last.table.filter(Boolean).length).toBe(0);
   });
 
   it("takes each event seq once: re-sent events are skipped and counted as duplicates", () => {
@@ -178,5 +178,19 @@ describe("Edge sessions and batches", () => {
     expect(edge.batch(session, batch({ events: [app("n", 1)] }))).toBe(0);
     edge.closed(session, "x");
     expect(signals.length).toBe(before);
+  });
+});
+
+describe("Edge limits", () => {
+  it("bounds the distinct metric names one instance may declare, counting what it ignores", () => {
+    const { edge, open } = setup();
+    const { session } = open();
+    const decls = Array.from({ length: MAX_METRICS_PER_INSTANCE + 5 }, (_, i) => gauge(i + 1, `m${i}`));
+    edge.batch(session, batch({ metricDecls: decls }));
+    expect(edge.stats.overLimit).toBe(5);
+    // A name it already has may still be declared again (a new session re-declares everything).
+    edge.batch(session, batch({ metricDecls: [gauge(9999, "m0")], metricIds: [9999], metricValues: [1] }));
+    expect(edge.stats.overLimit).toBe(5);
+    expect(edge.stats.undeclared).toBe(0);
   });
 });

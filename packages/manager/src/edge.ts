@@ -18,10 +18,23 @@ export type Admission =
   | { readonly ok: true; readonly ackedSeq: number }
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 
+/** How many distinct metric names one instance may report. */
+export const MAX_METRICS_PER_INSTANCE = 1024;
+
 export class Edge {
   /** Each open session's instance and metric table: one lookup a batch, by session identity. */
   private readonly sessions = new Map<EdgeSession, { readonly instance: Instance; readonly table: MetricTable }>();
-  readonly stats = { admitted: 0, refused: 0, batches: 0, events: 0, duplicates: 0, samples: 0, undeclared: 0 };
+  readonly stats = {
+    admitted: 0,
+    refused: 0,
+    batches: 0,
+    events: 0,
+    duplicates: 0,
+    samples: 0,
+    undeclared: 0,
+    /** Metric declarations ignored because the instance already has MAX_METRICS_PER_INSTANCE names. */
+    overLimit: 0,
+  };
 
   constructor(
     private readonly store: FleetStore,
@@ -59,7 +72,7 @@ export class Edge {
       instance.acceptedSeq = 0;
     }
     instance.session = session;
-    this.sessions.set(session, { instance, table: new Map() });
+    this.sessions.set(session, { instance, table: [] });
     this.push({ kind: "opened", instance, session, hello });
   }
 
@@ -68,9 +81,14 @@ export class Edge {
     if (open === undefined || open.instance.session !== session) return 0;
     const { instance, table } = open;
     for (const decl of batch.metricDecls) {
-      table.set(decl.id, instance.slot(this.store.service(instance.service).metric(decl.name)));
+      // Each distinct name costs an aggregate slot for the life of the instance: bound them.
+      if (instance.metricCount >= MAX_METRICS_PER_INSTANCE && instance.metricSlot(decl.name) === undefined) {
+        this.stats.overLimit++;
+        continue;
+      }
+      table[decl.id] = instance.slot(this.store.service(instance.service).metric(decl.name));
     }
-    for (const id of batch.metricIds) if (!table.has(id)) this.stats.undeclared++;
+    for (const id of batch.metricIds) if (table[id] === undefined) this.stats.undeclared++;
     this.stats.batches++;
     this.stats.samples += batch.metricIds.length;
 

@@ -205,6 +205,16 @@ export class Instance implements InstanceView {
     return slot;
   }
 
+  /** How many distinct metrics this instance has declared. */
+  get metricCount(): number {
+    return this.slots?.size ?? 0;
+  }
+
+  /** The slot of a metric this instance declared, if any. */
+  metricSlot(name: string): MetricSlot | undefined {
+    return this.slots?.get(name);
+  }
+
   /** Records a sample into a slot of this instance. Call inside the tick; true when the aggregate became dirty. */
   sample(slot: MetricSlot, value: number): boolean {
     if (!slot.present) this.slotsAtom?.reportChanged();

@@ -14,10 +14,9 @@ function setup() {
   const store = new FleetStore(fleet);
   const web = store.service("web");
   const i = runInAction(() => store.add(web, "tok", 0));
-  const table: MetricTable = new Map([
-    [1, i.slot(web.metric("load"))],
-    [2, i.slot(web.metric("rps"))],
-  ]);
+  const table: MetricTable = [];
+  table[1] = i.slot(web.metric("load"));
+  table[2] = i.slot(web.metric("rps"));
   const apply = action((b: Parameters<FleetStore["applyBatch"]>[1], skip = 0) => {
     store.applyBatch(i, b, table, skip);
     store.publish();

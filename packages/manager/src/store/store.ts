@@ -9,8 +9,12 @@ import type { Aggregate, MetricSlot } from "./aggregate.js";
 import { Instance } from "./instance.js";
 import { Service } from "./service.js";
 
-/** Maps a session's metric ids to the instance's slots in the aggregates they feed. */
-export type MetricTable = Map<number, MetricSlot>;
+/**
+ * A session's metric ids to the instance's slots in the aggregates they feed.
+ * An array, indexed by id: agents number their metrics 1, 2, 3..., and a
+ * sample's lookup is then one indexed load, not a hash probe.
+ */
+export type MetricTable = (MetricSlot | undefined)[];
 
 const utf8 = new TextDecoder();
 
@@ -84,7 +88,7 @@ export class FleetStore implements FleetView {
     const ids = batch.metricIds;
     const values = batch.metricValues;
     for (let i = 0; i < ids.length; i++) {
-      const slot = table.get(ids[i]!);
+      const slot = table[ids[i]!];
       if (slot === undefined) continue; // counted at the edge, where the table is kept
       if (instance.sample(slot, values[i]!)) this.dirty.push(slot.aggregate);
     }
