@@ -25,3 +25,13 @@ export class Journal {
     return this.entries.slice(-n);
   }
 }
+
+/** An entry about one instance. */
+export function entryFor(
+  at: number,
+  kind: JournalEntry["kind"],
+  instance: { readonly id: string; readonly service: string },
+  message: string,
+): JournalEntry {
+  return { at, kind, service: instance.service, instance: instance.id, message };
+}

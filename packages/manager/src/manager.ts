@@ -9,16 +9,16 @@
  * and the rollout reaction.
  */
 import { type Clock, createTicker, type Disposer, type Ticker } from "@froctal/reactive";
-import { action, computed, type IComputedValue, type IObservableValue, observable, reaction, untracked } from "mobx";
+import { action, computed, type IComputedValue, type IObservableValue, observable, reaction } from "mobx";
 import { canonicalJson } from "./canonical-json.js";
 import { ADOPTION_PATH, Durability } from "./durable/durability.js";
 import { Edge } from "./edge.js";
-import { Executor } from "./execute/executor.js";
-import { Journal, type JournalEntry } from "./journal.js";
+import { Actuator, DEFAULT_TIMEOUTS } from "./execute/actuator.js";
+import { entryFor, Journal, type JournalEntry } from "./journal.js";
 import type { FleetSpec, Recommendation, ServiceSpec } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
 import type { StateStore } from "./ports/state.js";
-import { type Action, plan } from "./reconcile/plan.js";
+import type { Action } from "./reconcile/plan.js";
 import { type Participant, Rollout, type RolloutOutcome } from "./rollout/rollout.js";
 import { clamp, INITIAL_SCALER, type ScalerSettings, type ScalerState, scalerSettings, step } from "./scale/scaler.js";
 import type { Signal } from "./signals.js";
@@ -69,18 +69,16 @@ interface ServiceRuntime {
   release: Disposer | undefined;
 }
 
-const DEFAULTS = { drainTimeoutMs: 30_000, startTimeoutMs: 60_000, stopGraceMs: 5_000 };
-
 export class Manager {
   readonly store: FleetStore;
   readonly journal: Journal;
   private readonly edge: Edge;
-  private readonly executor: Executor;
+  private readonly actuator: Actuator;
   private readonly rollout: Rollout;
   private readonly ticker: Ticker<Signal>;
   private readonly runtimes = new Map<string, ServiceRuntime>();
   /** Keys of actions issued and not yet reported: observable so plans recompute when one finishes. */
-  private readonly inFlight = observable.set<string>();
+
   private readonly disposers: Disposer[] = [];
   private readonly timers = new Set<Disposer>();
   private readonly rollouts: RolloutOutcome[] = [];
@@ -99,10 +97,17 @@ export class Manager {
       apply: (signals) => this.tick(signals),
     });
     this.edge = new Edge(this.store, (s) => this.ticker.push(s));
-    this.executor = new Executor({
+    this.actuator = new Actuator({
+      store: this.store,
+      journal: this.journal,
+      fleet: options.fleet,
+      driver: options.driver,
       clock: options.clock,
+      managerUrl: options.managerUrl,
+      token: options.token ?? randomToken,
       concurrency: options.concurrency ?? 8,
       report: (outcome) => this.ticker.push({ kind: "outcome", outcome }),
+      after: (ms, signal) => this.after(ms, signal),
     });
     this.rollout = new Rollout({
       clock: { now: () => options.clock.now(), setTimeout: (fn, ms) => this.after(ms, { kind: "timer", run: fn }) },
@@ -143,7 +148,7 @@ export class Manager {
   }
 
   get stats() {
-    return { edge: this.edge.stats, executor: this.executor.stats, ticker: this.ticker.stats };
+    return { edge: this.edge.stats, executor: this.actuator.stats, ticker: this.ticker.stats };
   }
 
   /**
@@ -175,7 +180,9 @@ export class Manager {
         instance.recordCommit(record.generation, record.configJson);
         if (instance.active) runtime.service.target++;
         adopted.push(record.id);
-        this.journal.write(this.entry("start", instance, `re-adopted ${instance.id} (${instance.phase})`));
+        this.journal.write(
+          entryFor(this.options.clock.now(), "start", instance, `re-adopted ${instance.id} (${instance.phase})`),
+        );
       }
     })();
     const known = new Set(saved.instances.map((r) => r.id));
@@ -188,7 +195,7 @@ export class Manager {
         instance: o.instanceId,
         message: `stopping ${o.instanceId}: this fleet has no record of it, so it could never connect`,
       });
-      await this.options.driver.stop(o.instanceId, { graceMs: DEFAULTS.stopGraceMs });
+      await this.options.driver.stop(o.instanceId, { graceMs: DEFAULT_TIMEOUTS.stopGraceMs });
     }
     this.durability.persist(this.store.takeChanged());
     return {
@@ -207,7 +214,7 @@ export class Manager {
     // The single door from the store to the executor.
     this.disposers.push(
       reaction(
-        () => [...this.runtimes.values()].flatMap((r) => this.planFor(r)),
+        () => [...this.runtimes.values()].flatMap((r) => this.actuator.plan(r.service, r.held.get())),
         (actions) => this.execute(actions),
         { fireImmediately: true },
       ),
@@ -242,7 +249,7 @@ export class Manager {
     for (const d of this.timers) d();
     this.timers.clear();
     this.wakeTimer?.dispose();
-    this.executor.close();
+    this.actuator.close();
     this.rollout.close();
     this.ticker.dispose();
   }
@@ -313,14 +320,17 @@ export class Manager {
   }
 
   private applyOutcome(key: string, ok: boolean, error: string | undefined): void {
-    this.inFlight.delete(key);
+    this.actuator.settled(key);
     const [kind, id] = splitKey(key);
     const instance = id === undefined ? undefined : this.store.instance(id);
     if (instance === undefined) return;
     if (kind === "start" && !ok) this.fail(instance, `the driver could not start it: ${error}`);
     if (kind === "stop") {
       if (ok) this.forget(instance, "it was stopped");
-      else this.journal.write(this.entry("failed", instance, `stopping it failed: ${error}; will retry`));
+      else
+        this.journal.write(
+          entryFor(this.options.clock.now(), "failed", instance, `stopping it failed: ${error}; will retry`),
+        );
     }
   }
 
@@ -338,14 +348,14 @@ export class Manager {
     }
     instance.failure = why;
     instance.moveTo("failed");
-    this.journal.write(this.entry("failed", instance, `${instance.id} failed: ${why}`));
+    this.journal.write(entryFor(this.options.clock.now(), "failed", instance, `${instance.id} failed: ${why}`));
   }
 
   private forget(instance: Instance, why: string): void {
     instance.moveTo("stopping");
     instance.moveTo("gone");
     this.store.remove(instance);
-    this.journal.write(this.entry("gone", instance, `${instance.id} is gone: ${why}`));
+    this.journal.write(entryFor(this.options.clock.now(), "gone", instance, `${instance.id} is gone: ${why}`));
   }
 
   /** Steps each service's scaler with its current recommendation. */
@@ -370,90 +380,10 @@ export class Manager {
     }
   }
 
-  private planFor(r: ServiceRuntime): Action[] {
-    const spec = r.service.spec;
-    const loadMetric = spec.loadMetric;
-    const planned = (i: Instance) => ({
-      id: i.id,
-      phase: i.phase,
-      ordinal: i.ordinal,
-      // Untracked: load only ranks victims when something else changes the plan; no re-plan per sample.
-      load: loadMetric === undefined ? undefined : untracked(() => i.metric(loadMetric)),
-      drained: i.phase === "draining" && i.drained,
-      drainExpired: i.phase === "draining" && i.drainExpired,
-    });
-    const actions = plan({
-      service: r.service.name,
-      target: r.service.target,
-      active: r.service.activeCount,
-      attention: [...r.service.attention].sort((a, b) => a.ordinal - b.ordinal).map(planned),
-      candidates: () => r.service.active.map(planned),
-      inFlight: this.inFlight,
-    });
-    return r.held.get() ? actions.filter((a) => a.kind !== "start") : actions;
-  }
-
   private readonly execute = action((actions: readonly Action[]) => {
-    this.issue(actions);
+    this.actuator.issue(actions);
     this.durability.persist(this.store.takeChanged());
   });
-
-  private issue(actions: readonly Action[]): void {
-    const now = this.options.clock.now();
-    for (const a of actions) {
-      switch (a.kind) {
-        case "start":
-          this.launch(this.runtimes.get(a.service)!, a.reason, now);
-          break;
-        case "drain": {
-          const instance = this.store.instance(a.instanceId);
-          if (instance === undefined || !instance.moveTo("draining")) break;
-          const deadline = this.spec(instance).drainTimeoutMs;
-          this.journal.write(this.entry("drain", instance, `draining ${instance.id}: ${a.reason}`));
-          const sent = instance.session?.send({ drain: { deadlineMs: deadline, reason: a.reason } }) ?? false;
-          if (!sent)
-            instance.drained = true; // nobody to drain: nothing in flight to finish
-          else this.after(deadline, { kind: "expired", instance, what: "drain" });
-          break;
-        }
-        case "stop": {
-          const instance = this.store.instance(a.instanceId);
-          if (instance === undefined) break;
-          if (instance.phase !== "failed") instance.moveTo("stopping");
-          this.journal.write(this.entry("stop", instance, `stopping ${instance.id}: ${a.reason}`));
-          this.inFlight.add(a.key);
-          const graceMs = this.spec(instance).stopGraceMs;
-          this.executor.dispatch(a.key, () => this.options.driver.stop(instance.id, { graceMs }));
-          break;
-        }
-      }
-    }
-  }
-
-  private launch(r: ServiceRuntime, reason: string, now: number): void {
-    const token = (this.options.token ?? randomToken)();
-    const instance = this.store.add(r.service, token, now);
-    const key = `start:${instance.id}`;
-    this.inFlight.add(key);
-    this.journal.write(this.entry("start", instance, `starting ${instance.id}: ${reason}`));
-    const spec = r.service.spec;
-    this.executor.dispatch(key, () =>
-      this.options.driver.start({
-        instanceId: instance.id,
-        fleet: this.options.fleet.name,
-        service: r.service.name,
-        image: spec.image,
-        args: spec.args ?? [],
-        env: {
-          ...spec.env,
-          FROCTAL_MANAGER_URL: this.options.managerUrl,
-          FROCTAL_INSTANCE_ID: instance.id,
-          FROCTAL_TOKEN: token,
-        },
-      }),
-    );
-    this.after(this.spec(instance).startTimeoutMs, { kind: "expired", instance, what: "start" });
-  }
 
   /**
    * Runs policy code for a service. A policy that throws must not stop the
@@ -546,19 +476,6 @@ export class Manager {
       rollout: this.rollout.inFlight ?? null,
       journal: this.journal.recent(50),
     };
-  }
-
-  private spec(instance: Instance): Required<Pick<import("./policy/fleet.js").ServiceSpec, keyof typeof DEFAULTS>> {
-    const s = this.options.fleet.services[instance.service]!;
-    return {
-      drainTimeoutMs: s.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
-      startTimeoutMs: s.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
-      stopGraceMs: s.stopGraceMs ?? DEFAULTS.stopGraceMs,
-    };
-  }
-
-  private entry(kind: JournalEntry["kind"], instance: Instance, message: string): JournalEntry {
-    return { at: this.options.clock.now(), kind, service: instance.service, instance: instance.id, message };
   }
 
   /** Pushes a signal after `ms` on the injected clock; the disposer cancels it. */
