@@ -10,7 +10,6 @@
  * figure shows. Also: the bundled size of a trivial guest.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DEFAULT_LIMITS, encodeAgentFrame, PROTOCOL_VERSION } from "@froctal/protocol";
@@ -128,26 +127,9 @@ export function replayHello(instanceId: string, secret: string): Uint8Array {
 
 const AGENT_DIR = fileURLToPath(new URL("../../../packages/agent/", import.meta.url));
 
-/** packages/agent/scripts/size.mjs when it is there; else the same bundle through esbuild's API here. */
+/** The agent's own measure: packages/agent/scripts/size.mjs bundles a trivial guest as an image would. */
 async function bundleSize(): Promise<number> {
   const script = `${AGENT_DIR}scripts/size.mjs`;
-  if (existsSync(script)) {
-    const { stdout } = await promisify(execFile)(process.execPath, [script, "--json"], { timeout: 60_000 });
-    return (JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { bytes?: number }).bytes ?? Number.NaN;
-  }
-  const { build } = await import("esbuild");
-  const result = await build({
-    entryPoints: [`${AGENT_DIR}examples/minimal.ts`],
-    alias: { "@froctal/agent": `${AGENT_DIR}src/index.ts` },
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["bufferutil", "utf-8-validate"],
-    write: false,
-    outfile: "minimal.js",
-    logLevel: "error",
-  });
-  return result.outputFiles[0]?.contents.length ?? Number.NaN;
+  const { stdout } = await promisify(execFile)(process.execPath, [script, "--json"], { timeout: 60_000 });
+  return (JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { bytes?: number }).bytes ?? Number.NaN;
 }
