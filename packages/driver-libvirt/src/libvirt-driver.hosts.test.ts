@@ -1,9 +1,8 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FroctalError } from "@froctal/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { fixture, fixtureUri, record, specFor, TEMPLATES } from "../test/helpers.js";
+import { fixture, fixtureUri, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
 import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 import type { LibvirtDriverOptions } from "./options.js";
 
@@ -22,15 +21,6 @@ function driver(uris: string[], options: Partial<LibvirtDriverOptions> = {}): Li
 afterEach(async () => {
   await Promise.all(open.splice(0).map((d) => d.close()));
 });
-
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
-}
 
 describe("libvirt driver: adoption from a host's metadata", () => {
   it("lists exactly its fleet's domains, with what their metadata says, and ignores all others", async () => {

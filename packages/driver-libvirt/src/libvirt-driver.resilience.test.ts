@@ -1,6 +1,5 @@
-import { FroctalError } from "@froctal/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Bystander, probedConnections, record, specFor, TEMPLATES } from "../test/helpers.js";
+import { Bystander, probedConnections, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 import type { LibvirtDriverOptions } from "./options.js";
@@ -27,15 +26,6 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((d) => d.close()));
   await bystander.destroyOurs();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
-}
 
 describe("libvirt driver: bounded, timed calls", () => {
   it("never has more libvirt calls in flight than its gate allows, however many starts, stops and lists overlap", async () => {

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { FroctalError } from "@froctal/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Bystander, probedConnections, RUN_TAG, record, specFor, TEMPLATES } from "../test/helpers.js";
+import { Bystander, probedConnections, RUN_TAG, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 import type { LibvirtDriverOptions } from "./options.js";
@@ -29,15 +28,6 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((d) => d.close()));
   await bystander.destroyOurs();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
-}
 
 function nameOf(instanceId: string): string {
   return domainIdentity("alpha", instanceId).name;

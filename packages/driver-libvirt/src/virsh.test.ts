@@ -1,9 +1,8 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { FroctalError } from "@froctal/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fixture } from "../test/helpers.js";
+import { fixture, rejection } from "../test/helpers.js";
 import { attachDevice, detachDevice } from "./virsh.js";
 
 const NIC = "<interface type='network'><source network='default'/><model type='virtio'/></interface>";
@@ -26,15 +25,6 @@ afterAll(() => {
 /** The device file the last fake virsh run was given. */
 function lastDeviceFile(): string {
   return readFileSync(`${out}.args`, "utf8").trim().split("\n")[4]!;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
 }
 
 describe("virsh device helpers", () => {

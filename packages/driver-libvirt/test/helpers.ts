@@ -2,7 +2,9 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { DriverEvent, LaunchSpec } from "@froctal/manager";
+import { FroctalError } from "@froctal/protocol";
 import { type ConnectListAllDomainsFlags, type Domain, type DomainGetXMLDescFlags, Hypervisor } from "@unraid/libvirt";
+import { expect } from "vitest";
 import type { ConnectionFactory, LibvirtConnection } from "../src/connection.js";
 import type { LibvirtDriver } from "../src/libvirt-driver.js";
 import type { DomainTemplate } from "../src/template.js";
@@ -187,4 +189,14 @@ export function probedConnections(): { connect: ConnectionFactory; probe: Probe 
     return connection;
   };
   return { connect, probe };
+}
+
+/** The FroctalError a promise rejects with (failing the test if it resolves or rejects with anything else). */
+export async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
+  const error = await promise.then(
+    () => undefined,
+    (cause: unknown) => cause,
+  );
+  expect(error).toBeInstanceOf(FroctalError);
+  return error as FroctalError;
 }
