@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { Bridge } from "@froctal/bridge";
 import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
-import { systemClock } from "@froctal/reactive";
+import { systemClock } from "@froctal/primitives";
 import { createAgentServer } from "@froctal/server";
 import { openSqliteState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";

@@ -9,7 +9,7 @@
  * wanted. One socket per instance: two guests' streams cannot mix.
  */
 import { connect, type Socket } from "node:net";
-import { type Clock, type Disposer, systemClock } from "@froctal/reactive";
+import { type Clock, type Disposer, systemClock } from "@froctal/primitives";
 
 export interface ChannelSocket {
   readonly instanceId: string;

@@ -1,4 +1,4 @@
-import { VirtualClock } from "@froctal/reactive";
+import { VirtualClock } from "@froctal/primitives";
 import { describe, expect, it } from "vitest";
 import { CallGate } from "./gate.js";
 

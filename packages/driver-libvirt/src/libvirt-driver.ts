@@ -1,6 +1,6 @@
 import type { Disposer, Driver, DriverEvent, LaunchSpec, StopOptions } from "@froctal/manager";
+import { isolate, Listeners } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { isolate, Listeners } from "@froctal/reactive";
 import { DomainState } from "@unraid/libvirt";
 import { failureOf } from "./errors.js";
 import { Host } from "./host.js";

@@ -1,6 +1,6 @@
 import type { Clock } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { systemClock } from "@froctal/reactive";
 import { type ConnectionFactory, hypervisorConnection } from "./connection.js";
 import { CallGate } from "./gate.js";
 import type { Overcommit } from "./placement.js";

@@ -1,5 +1,5 @@
 import type { DriverEvent } from "@froctal/manager";
-import { VirtualClock } from "@froctal/reactive";
+import { VirtualClock } from "@froctal/primitives";
 import { DomainState } from "@unraid/libvirt";
 import { describe, expect, it } from "vitest";
 import { CallGate } from "./gate.js";

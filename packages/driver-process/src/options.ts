@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { Clock } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { systemClock } from "@froctal/reactive";
 
 export type LogStream = "stdout" | "stderr";
 

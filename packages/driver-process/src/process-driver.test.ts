@@ -2,8 +2,8 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock, Driver } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { systemClock } from "@froctal/reactive";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fixture, fixturesDir, isAlive, pidOf, record, specFor } from "../test/helpers.js";
 import type { LogStream, ProcessDriverOptions } from "./options.js";
@@ -182,6 +182,7 @@ describe("process driver: stopping", () => {
     const delays: number[] = [];
     const clock: Clock = {
       now: systemClock.now,
+      wallNow: systemClock.wallNow,
       setTimeout: (fn, ms) => {
         delays.push(ms);
         return systemClock.setTimeout(fn, ms);

@@ -1,6 +1,6 @@
 import type { Disposer, Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
+import { isolate, Listeners } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { isolate, Listeners } from "@froctal/reactive";
 import { type Guest, type GuestHooks, launchGuest } from "./guest.js";
 import { guestCommand } from "./guest-command.js";
 import { resolveImage } from "./image.js";

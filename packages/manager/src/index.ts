@@ -2,7 +2,7 @@
  * @froctal/manager: the pure core of the manager (no sockets, processes or
  * timers of its own: see README.md for the folders).
  */
-export type { Clock, Disposer } from "@froctal/reactive";
+export type { Clock, Disposer } from "@froctal/primitives";
 export { canonicalJson } from "./canonical-json.js";
 export type { Admission, EdgeSession } from "./edge.js";
 export type { JournalEntry } from "./journal.js";

@@ -1,5 +1,5 @@
+import { VirtualClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { VirtualClock } from "@froctal/reactive";
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import type { JournalEntry } from "./journal.js";

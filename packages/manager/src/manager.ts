@@ -8,7 +8,8 @@
  * consistent snapshot: the plan reaction (the single door to the executor)
  * and the rollout reaction.
  */
-import { type Clock, createTicker, type Disposer, type Ticker } from "@froctal/reactive";
+import type { Clock, Disposer } from "@froctal/primitives";
+import { createTicker, type Ticker } from "@froctal/reactive";
 import { action, computed, type IComputedValue, type IObservableValue, observable, reaction } from "mobx";
 import { canonicalJson } from "./canonical-json.js";
 import { ADOPTION_PATH, Durability } from "./durable/durability.js";
@@ -110,7 +111,11 @@ export class Manager {
       after: (ms, signal) => this.after(ms, signal),
     });
     this.rollout = new Rollout({
-      clock: { now: () => options.clock.now(), setTimeout: (fn, ms) => this.after(ms, { kind: "timer", run: fn }) },
+      clock: {
+        now: () => options.clock.now(),
+        wallNow: () => options.clock.wallNow(),
+        setTimeout: (fn, ms) => this.after(ms, { kind: "timer", run: fn }),
+      },
       timeoutMs: options.rolloutTimeoutMs ?? options.fleet.rollout?.timeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => this.recordRollout(o),

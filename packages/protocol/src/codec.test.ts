@@ -1,7 +1,7 @@
+import { type ErrorCode, FroctalError } from "@froctal/primitives";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { decodeAgentFrame, decodeManagerFrame, encodeAgentFrame, encodeManagerFrame } from "./codec.js";
-import { type ErrorCode, FroctalError } from "./errors.js";
 import type { CheckedAgentFrame, CheckedManagerFrame } from "./frames.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import {

@@ -5,7 +5,7 @@
  * decodes, then validates: anything that fails becomes a FroctalError with a
  * stable code, never an exception from deep inside protobufjs.
  */
-import { FroctalError } from "./errors.js";
+import { FroctalError } from "@froctal/primitives";
 import type { CheckedAgentFrame, CheckedManagerFrame } from "./frames.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { validateAgentFrame, validateManagerFrame } from "./validate.js";

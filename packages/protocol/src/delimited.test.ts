@@ -1,9 +1,9 @@
+import { FroctalError } from "@froctal/primitives";
 import fc from "fast-check";
 import $protobuf from "protobufjs/minimal.js";
 import { describe, expect, it } from "vitest";
 import { decodeAgentFrame, encodeAgentFrame } from "./codec.js";
 import { encodeDelimited, FrameReader } from "./delimited.js";
-import { FroctalError } from "./errors.js";
 import type { AgentFrame } from "./wire.js";
 
 /** "0a 01 ff" -> bytes; spaces are for the reader. */

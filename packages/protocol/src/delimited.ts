@@ -4,7 +4,7 @@
  * the same layout as protobuf's writeDelimited. Pure functions over bytes: the
  * reader is a state machine fed with whatever chunks the stream delivers.
  */
-import { FroctalError } from "./errors.js";
+import { FroctalError } from "@froctal/primitives";
 
 /** Prefixes a frame with its varint length. */
 export function encodeDelimited(frame: Uint8Array): Uint8Array {

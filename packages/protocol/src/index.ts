@@ -11,9 +11,10 @@
  *   limits.ts     edge limits and their defaults
  *   errors.ts     FroctalError and the one list of stable error codes
  */
+
+export { type ErrorCode, ErrorCodes, FroctalError, isErrorCode, toFroctalError } from "@froctal/primitives";
 export { decodeAgentFrame, decodeManagerFrame, encodeAgentFrame, encodeManagerFrame } from "./codec.js";
 export { encodeDelimited, FrameReader } from "./delimited.js";
-export { type ErrorCode, ErrorCodes, FroctalError, isErrorCode, toFroctalError } from "./errors.js";
 export type {
   AppEvent,
   Batch,

@@ -7,9 +7,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { FroctalError } from "@froctal/primitives";
 import { describe, expect, it } from "vitest";
 import { decodeAgentFrame, encodeAgentFrame, encodeManagerFrame } from "./codec.js";
-import { FroctalError } from "./errors.js";
 import type { CheckedAgentFrame } from "./frames.js";
 import { ConfigAckStatus, DeviceChange, LifecyclePhase, type ManagerFrame, MetricKind } from "./wire.js";
 

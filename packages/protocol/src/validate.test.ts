@@ -1,6 +1,6 @@
+import { FroctalError } from "@froctal/primitives";
 import { describe, expect, it } from "vitest";
 import { decodeAgentFrame, decodeManagerFrame, encodeAgentFrame, encodeManagerFrame } from "./codec.js";
-import { FroctalError } from "./errors.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { validateAgentFrame, validateManagerFrame } from "./validate.js";
 import {

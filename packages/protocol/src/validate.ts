@@ -4,7 +4,7 @@
  * points at the bug in the guest. Validation narrows the decoded message to
  * the Checked* types without copying it.
  */
-import { FroctalError } from "./errors.js";
+import { FroctalError } from "@froctal/primitives";
 import type { CheckedAgentFrame, CheckedManagerFrame } from "./frames.js";
 import type { Limits } from "./limits.js";
 import type { AgentFrame, ManagerFrame } from "./wire.js";

@@ -1,6 +1,6 @@
+import { FroctalError } from "@froctal/primitives";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FroctalError } from "./errors.js";
 import { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from "./version.js";
 
 const range = (minVersion: number, maxVersion: number) => ({ minVersion, maxVersion });

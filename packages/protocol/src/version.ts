@@ -1,4 +1,4 @@
-import { FroctalError } from "./errors.js";
+import { FroctalError } from "@froctal/primitives";
 
 /** The protocol versions this build speaks. */
 export const PROTOCOL_VERSION = 1;

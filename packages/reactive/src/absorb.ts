@@ -1,4 +1,4 @@
-import type { Disposer } from "./clock.js";
+import type { Disposer } from "@froctal/primitives";
 
 export type Listener<T> = (value: T) => void;
 

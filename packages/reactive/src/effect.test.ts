@@ -1,8 +1,8 @@
+import { VirtualClock } from "@froctal/primitives";
 import { comparer, observable, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { effect } from "./effect.js";
 import { createTicker } from "./ticker.js";
-import { VirtualClock } from "./virtual-clock.js";
 
 describe("effect", () => {
   it("runs once per tick with the tick's final value, after the tick's action", () => {

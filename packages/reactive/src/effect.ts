@@ -1,5 +1,5 @@
+import type { Disposer } from "@froctal/primitives";
 import { type IEqualsComparer, reaction } from "mobx";
-import type { Disposer } from "./clock.js";
 
 export interface EffectOptions<T> {
   /** Where a throwing `read` or `run` goes; required, because a side effect that fails must be seen. */

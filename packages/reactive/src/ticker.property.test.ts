@@ -4,12 +4,13 @@
  * with a reaction that pushes follow-ups back into the ticker (one generation
  * deep, so every trace ends).
  */
+
+import { VirtualClock } from "@froctal/primitives";
 import fc from "fast-check";
 import { autorun, computed, observable } from "mobx";
 import { describe, expect, it } from "vitest";
 import { effect } from "./effect.js";
 import { createTicker } from "./ticker.js";
-import { VirtualClock } from "./virtual-clock.js";
 
 interface Item {
   readonly id: string;

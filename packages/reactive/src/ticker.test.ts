@@ -1,7 +1,7 @@
+import { VirtualClock } from "@froctal/primitives";
 import { autorun, observable, reaction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { createTicker, type TickerOptions } from "./ticker.js";
-import { VirtualClock } from "./virtual-clock.js";
 
 /** A ticker on a virtual clock that records each batch (copied: the array is lent). */
 function setup(options: Partial<TickerOptions<number>> = {}) {

@@ -1,6 +1,6 @@
-import { FroctalError } from "@froctal/protocol";
+import type { Clock, Disposer } from "@froctal/primitives";
+import { FroctalError } from "@froctal/primitives";
 import { action } from "mobx";
-import type { Clock, Disposer } from "./clock.js";
 
 export interface TickerOptions<T> {
   /** Schedules the ticks. */

@@ -1,8 +1,7 @@
-import { FroctalError } from "@froctal/protocol";
+import { FroctalError, VirtualClock } from "@froctal/primitives";
 import { computed, observable, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { until } from "./until.js";
-import { VirtualClock } from "./virtual-clock.js";
 
 describe("until", () => {
   it("resolves at once when the value already matches", async () => {

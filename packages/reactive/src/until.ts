@@ -1,8 +1,7 @@
-import { FroctalError } from "@froctal/protocol";
+import type { Clock, Disposer } from "@froctal/primitives";
+import { FroctalError, systemClock } from "@froctal/primitives";
 import { when } from "mobx";
-import type { Clock, Disposer } from "./clock.js";
 import type { Behaviour } from "./hold.js";
-import { systemClock } from "./system-clock.js";
 
 /** The part of an AbortSignal that until() uses; the host's AbortSignal fits. */
 export interface AbortSignalLike {

@@ -1,7 +1,8 @@
 // The session logic, run over both real transports: a WebSocket on 127.0.0.1 and a unix socket.
+import { VirtualClock } from "@froctal/primitives";
 import { MetricKind, PROTOCOL_VERSION } from "@froctal/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { batch, type Harness, hello, ManualClock, start, type Transport } from "../test/helpers.js";
+import { batch, type Harness, hello, start, type Transport } from "../test/helpers.js";
 
 describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
   let harness: Harness | undefined;
@@ -97,7 +98,7 @@ describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
   });
 
   it("gives up on a connection that says no hello in time", async () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     harness = await start(transport, { clock, helloTimeoutMs: 1_000 });
     const agent = await harness.connect();
     await vi.waitFor(() => expect(harness?.server.stats.connections).toBe(1));
@@ -178,7 +179,7 @@ describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
   });
 
   it("closes a connection over its frame rate, saying when to come back", async () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     harness = await start(transport, { clock, rate: { framesPerSec: 4, burstSeconds: 1, signalsPerSec: 1e6 } });
     const agent = await harness.connect();
     agent.send(hello());
@@ -191,7 +192,7 @@ describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
   });
 
   it("closes a connection over its signal rate before the ingest sees the batch", async () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     harness = await start(transport, {
       clock,
       limits: { maxBatchEvents: 50, maxBatchSamples: 50 },
@@ -212,7 +213,7 @@ describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
   });
 
   it("pings an idle agent and gives up after three silent heartbeats", async () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     harness = await start(transport, { clock, heartbeatMs: 1_000 });
     const agent = await harness.connect();
     agent.send(hello());

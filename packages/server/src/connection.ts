@@ -14,6 +14,9 @@
  * means the ingest has been told and no frame is read any more; the transport
  * is finishing its own close, which closeGraceMs bounds.
  */
+
+import type { Disposer } from "@froctal/primitives";
+import { Disposables, noop } from "@froctal/primitives";
 import {
   type Batch,
   type CheckedAgentFrame,
@@ -25,8 +28,6 @@ import {
   negotiateVersion,
   toFroctalError,
 } from "@froctal/protocol";
-import type { Disposer } from "@froctal/reactive";
-import { Disposables, noop } from "./disposables.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { AgentSession } from "./ingest.js";
 import type { EndKind, Link } from "./link.js";

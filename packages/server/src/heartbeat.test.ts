@@ -1,8 +1,8 @@
+import { VirtualClock } from "@froctal/primitives";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../test/helpers.js";
 import { Heartbeat } from "./heartbeat.js";
 
-function watch(clock: ManualClock) {
+function watch(clock: VirtualClock) {
   const log: string[] = [];
   const heartbeat = new Heartbeat(clock, 1_000, {
     beat: () => {},
@@ -14,7 +14,7 @@ function watch(clock: ManualClock) {
 
 describe("Heartbeat", () => {
   it("pings a silent peer every period and gives up after three", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     const { log, heartbeat } = watch(clock);
     heartbeat.start();
     clock.advance(10_000);
@@ -23,7 +23,7 @@ describe("Heartbeat", () => {
   });
 
   it("counts silence from the last thing heard, with one timer however much is heard", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock();
     const { log, heartbeat } = watch(clock);
     heartbeat.start();
     for (let t = 100; t <= 900; t += 100) {

@@ -4,8 +4,8 @@
  * costs no timer churn. Silent for one period: ping, and again every period;
  * silent for TIMEOUT_BEATS periods: the agent is taken for gone.
  */
-import type { Clock, Disposer } from "@froctal/reactive";
-import { noop } from "./disposables.js";
+import type { Clock, Disposer } from "@froctal/primitives";
+import { noop } from "@froctal/primitives";
 
 export const TIMEOUT_BEATS = 3;
 

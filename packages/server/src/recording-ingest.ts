@@ -5,8 +5,8 @@
  * caller watch all of it. The manager core replaces it in production.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { Disposer } from "@froctal/primitives";
 import type { ConfigAck, Event, Hello, MetricDecl, MetricKind } from "@froctal/protocol";
-import type { Disposer } from "@froctal/reactive";
 import type { Admission, AgentSession, Channel, Ingest } from "./ingest.js";
 
 export interface RecordedEvent {

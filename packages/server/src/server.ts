@@ -5,10 +5,10 @@
 import { randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Disposer } from "@froctal/primitives";
+import { Disposables } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import type { Disposer } from "@froctal/reactive";
 import { Connection, type ConnectionHost } from "./connection.js";
-import { Disposables } from "./disposables.js";
 import type { AgentSession, Channel } from "./ingest.js";
 import type { Endpoint, Link, TransportHost } from "./link.js";
 import { type AgentServerOptions, resolveOptions } from "./options.js";

@@ -7,9 +7,9 @@
 import { lstatSync, unlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { Duplex } from "node:stream";
+import type { Disposer } from "@froctal/primitives";
+import { Disposables, listen, noop } from "@froctal/primitives";
 import { encodeDelimited, FrameReader, FroctalError, toFroctalError } from "@froctal/protocol";
-import type { Disposer } from "@froctal/reactive";
-import { Disposables, listen, noop } from "./disposables.js";
 import type { Channel } from "./ingest.js";
 import type { Endpoint, Link, TransportHost } from "./link.js";
 

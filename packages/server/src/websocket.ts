@@ -9,10 +9,10 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { Disposer } from "@froctal/primitives";
+import { Disposables, listen } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import type { Disposer } from "@froctal/reactive";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import { Disposables, listen } from "./disposables.js";
 import type { Channel } from "./ingest.js";
 import type { EndKind, Endpoint, Link, TransportHost } from "./link.js";
 

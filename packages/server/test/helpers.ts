@@ -15,7 +15,6 @@ import {
   encodeDelimited,
   FrameReader,
 } from "@froctal/protocol";
-import type { Clock, Disposer } from "@froctal/reactive";
 import WebSocket from "ws";
 import {
   type AgentServer,
@@ -25,44 +24,6 @@ import {
   type Ingest,
   type RecordingIngest,
 } from "../src/index.js";
-
-/** A clock that moves only when told to; timers fire in time order. */
-export class ManualClock implements Clock {
-  private time = 0;
-  private order = 0;
-  private readonly timers = new Set<{ at: number; order: number; fn: () => void }>();
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): Disposer {
-    const timer = { at: this.time + ms, order: this.order++, fn };
-    this.timers.add(timer);
-    return () => {
-      this.timers.delete(timer);
-    };
-  }
-
-  get pending(): number {
-    return this.timers.size;
-  }
-
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      let first: { at: number; order: number; fn: () => void } | undefined;
-      for (const t of this.timers) {
-        if (t.at <= end && (!first || t.at < first.at || (t.at === first.at && t.order < first.order))) first = t;
-      }
-      if (!first) break;
-      this.timers.delete(first);
-      this.time = first.at;
-      first.fn();
-    }
-    this.time = end;
-  }
-}
 
 export type HelloFields = NonNullable<AgentFrame["hello"]>;
 export type BatchFields = NonNullable<AgentFrame["batch"]>;

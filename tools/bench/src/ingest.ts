@@ -12,8 +12,8 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Manager } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
 import { DEFAULT_LIMITS, encodeAgentFrame } from "@froctal/protocol";
-import { systemClock } from "@froctal/reactive";
 import { createAgentServer } from "@froctal/server";
 import type { Report } from "./figures.js";
 import { benchFleet, firstBatch, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";

@@ -10,8 +10,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { Manager } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
 import { type Batch, MetricKind } from "@froctal/protocol";
-import { systemClock } from "@froctal/reactive";
 import type { Report } from "./figures.js";
 import {
   type BenchSession,

@@ -14,7 +14,7 @@
 
 import { performance } from "node:perf_hooks";
 import { Manager } from "@froctal/manager";
-import { systemClock } from "@froctal/reactive";
+import { systemClock } from "@froctal/primitives";
 import type { Report } from "./figures.js";
 import { benchFleet, join, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";
 import { nextTurn, sleep, waitFor } from "./measure.js";

@@ -7,7 +7,7 @@
  * work being timed runs while it is timed.
  */
 import { Manager } from "@froctal/manager";
-import { VirtualClock } from "@froctal/reactive";
+import { VirtualClock } from "@froctal/primitives";
 import { type BenchSession, benchFleet, join, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";
 import { nextTurn } from "./measure.js";
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLibvirtDriver } from "@froctal/driver-libvirt";
 import { defineFleet, Manager } from "@froctal/manager";
-import { systemClock } from "@froctal/reactive";
+import { systemClock } from "@froctal/primitives";
 import { openSqliteState } from "@froctal/state-sqlite";
 import { Hypervisor } from "@unraid/libvirt";
 import { afterAll, beforeAll, expect, test } from "vitest";

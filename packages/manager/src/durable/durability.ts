@@ -4,7 +4,7 @@
  * reservations ahead of use. A failed write is journaled and the fleet
  * carries on: durability degrades, control does not stop.
  */
-import type { Clock } from "@froctal/reactive";
+import type { Clock } from "@froctal/primitives";
 import type { JournalEntry } from "../journal.js";
 import type { InstancePhase } from "../policy/fleet.js";
 import type { InstanceRecord, StateStore } from "../ports/state.js";

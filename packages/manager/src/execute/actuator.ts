@@ -5,7 +5,7 @@
  * in flight by key, so the next plan repeats nothing. Drains are commands to
  * the guest, with a deadline; starts and stops go through the executor.
  */
-import type { Clock, Disposer } from "@froctal/reactive";
+import type { Clock, Disposer } from "@froctal/primitives";
 import { observable, untracked } from "mobx";
 import type { Journal } from "../journal.js";
 import { entryFor } from "../journal.js";

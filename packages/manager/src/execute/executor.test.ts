@@ -1,5 +1,5 @@
+import { VirtualClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { VirtualClock } from "@froctal/reactive";
 import { describe, expect, it } from "vitest";
 import { microtasks } from "../testkit/index.js";
 import { Executor, type ExecutorOptions, type Outcome } from "./executor.js";

@@ -5,8 +5,9 @@
  * retryable, and every outcome reported back so it re-enters the store as a
  * signal. Timers go through the injected clock.
  */
+
+import type { Clock, Disposer } from "@froctal/primitives";
 import { type FroctalError, toFroctalError } from "@froctal/protocol";
-import type { Clock, Disposer } from "@froctal/reactive";
 
 export interface Outcome {
   readonly key: string;

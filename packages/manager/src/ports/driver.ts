@@ -4,7 +4,7 @@
  * libvirt driver runs them as domains. Every call is idempotent, keyed by
  * instance id: the executor may repeat any call after a crash or a timeout.
  */
-import type { Disposer } from "@froctal/reactive";
+import type { Disposer } from "@froctal/primitives";
 
 /** Everything a driver needs to launch one instance. */
 export interface LaunchSpec {

@@ -20,8 +20,9 @@
  *   (c) once the network heals, every guest runs its desired configuration,
  *       the manager knows it, all agree, and nothing more is pushed.
  */
+
+import { VirtualClock } from "@froctal/primitives";
 import type { ManagerFrame } from "@froctal/protocol";
-import { VirtualClock } from "@froctal/reactive";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../canonical-json.js";

@@ -1,5 +1,5 @@
+import { VirtualClock } from "@froctal/primitives";
 import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
-import { VirtualClock } from "@froctal/reactive";
 import { describe, expect, it } from "vitest";
 import { Instance } from "../store/instance.js";
 import { configAck, FakeSession } from "../testkit/index.js";

@@ -7,9 +7,10 @@
  * Changes that arrive while a generation is in flight wait, and are coalesced
  * into the next one; they are never interleaved with it.
  */
+
+import type { Clock, Disposer } from "@froctal/primitives";
 import type { ConfigAck } from "@froctal/protocol";
 import { ConfigAckStatus } from "@froctal/protocol";
-import type { Clock, Disposer } from "@froctal/reactive";
 import { makeObservable, observable } from "mobx";
 import type { Instance } from "../store/instance.js";
 

@@ -4,8 +4,9 @@
  * real driver would, and can be told to fail starts. Never a stand-in for a
  * real driver in an end-to-end test.
  */
+
+import type { Clock, Disposer } from "@froctal/primitives";
 import type { FroctalError } from "@froctal/protocol";
-import type { Clock, Disposer } from "@froctal/reactive";
 import type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "../ports/driver.js";
 
 export type DriverCall =

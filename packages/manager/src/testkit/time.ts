@@ -3,7 +3,7 @@
  * calls resolve in microtasks, and what they report is pushed on the clock,
  * so a test lets microtasks run between timer steps.
  */
-import type { VirtualClock } from "@froctal/reactive";
+import type { VirtualClock } from "@froctal/primitives";
 
 /** Lets pending promise continuations run (a bounded number of microtask turns). */
 export async function microtasks(turns = 50): Promise<void> {

@@ -1,5 +1,5 @@
-import { FroctalError } from "@froctal/protocol";
 import type { Clock, Disposer } from "./clock.js";
+import { FroctalError } from "./errors.js";
 
 interface Timer {
   readonly due: number;
@@ -11,6 +11,8 @@ interface Timer {
 export interface VirtualClockOptions {
   /** The time now() starts at; 0 unless given. */
   readonly start?: number;
+  /** What wallNow() reads when now() reads `start`; wall time moves with now(). 0 unless given. */
+  readonly wallStart?: number;
   /** How many timers one advance() or runAll() may run before it stops as a runaway; 100,000 unless given. */
   readonly maxTimersPerRun?: number;
 }
@@ -24,6 +26,7 @@ export interface VirtualClockOptions {
  */
 export class VirtualClock implements Clock {
   private time: number;
+  private readonly wallOffset: number;
   private readonly maxTimersPerRun: number;
   private heap: Timer[] = [];
   private live = 0;
@@ -32,6 +35,7 @@ export class VirtualClock implements Clock {
 
   constructor(options: VirtualClockOptions = {}) {
     this.time = options.start ?? 0;
+    this.wallOffset = (options.wallStart ?? 0) - this.time;
     this.maxTimersPerRun = options.maxTimersPerRun ?? 100_000;
     if (!Number.isFinite(this.time)) throw new FroctalError("FROCTAL_E_CONFIG", "VirtualClock start must be finite");
     if (!(this.maxTimersPerRun >= 1)) {
@@ -41,6 +45,10 @@ export class VirtualClock implements Clock {
 
   now(): number {
     return this.time;
+  }
+
+  wallNow(): number {
+    return this.wallOffset + this.time;
   }
 
   /** Timers scheduled and neither run nor cancelled. */

@@ -3,7 +3,7 @@
  * released: everything a connection or the server acquires goes in here, so
  * closing cannot forget one.
  */
-import type { Disposer } from "@froctal/reactive";
+import type { Disposer } from "./clock.js";
 
 export const noop: Disposer = () => {};
 

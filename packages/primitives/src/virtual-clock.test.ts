@@ -115,3 +115,13 @@ describe("VirtualClock", () => {
     expect(clock.now()).toBe(10);
   });
 });
+
+describe("VirtualClock wall time", () => {
+  it("reads wallStart at start and moves with now()", () => {
+    const clock = new VirtualClock({ start: 100, wallStart: 1_700_000_000_000 });
+    expect(clock.wallNow()).toBe(1_700_000_000_000);
+    clock.advance(250);
+    expect(clock.wallNow()).toBe(1_700_000_000_250);
+    expect(clock.now()).toBe(350);
+  });
+});

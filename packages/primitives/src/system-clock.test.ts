@@ -48,3 +48,12 @@ describe("systemClock", () => {
     expect(spy).not.toHaveBeenCalled();
   });
 });
+
+describe("systemClock wall time", () => {
+  it("reads the Unix epoch, as Date.now() does", () => {
+    const before = Date.now();
+    const wall = systemClock.wallNow();
+    expect(wall).toBeGreaterThanOrEqual(before);
+    expect(wall).toBeLessThanOrEqual(Date.now());
+  });
+});

@@ -9,6 +9,7 @@ interface HostTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   readonly performance: { now(): number };
+  readonly Date: { now(): number };
 }
 
 const host = globalThis as unknown as HostTimers;
@@ -19,9 +20,10 @@ const host = globalThis as unknown as HostTimers;
  */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
-/** The real clock: `performance.now()` and the host's `setTimeout`. */
+/** The real clock: `performance.now()`, `Date.now()` for wall time, and the host's `setTimeout`. */
 export const systemClock: Clock = {
   now: () => host.performance.now(),
+  wallNow: () => host.Date.now(),
   setTimeout(fn: () => void, ms: number): Disposer {
     // NaN and negative delays mean "as soon as possible", as they do for the host.
     let remaining = Number.isNaN(ms) ? 0 : Math.max(ms, 0);
