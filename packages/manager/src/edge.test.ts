@@ -1,10 +1,10 @@
+import { app, batch, configAck, FakeSession, gauge, hello } from "@froctal/testkit";
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { Edge, MAX_METRICS_PER_INSTANCE } from "./edge.js";
 import { defineFleet } from "./policy/fleet.js";
 import type { Signal } from "./signals.js";
 import { FleetStore } from "./store/store.js";
-import { app, batch, configAck, FakeSession, gauge, hello } from "./testkit/index.js";
 
 const fleet = defineFleet({ name: "f", services: { web: { image: "web.js", replicas: 1 } } });
 

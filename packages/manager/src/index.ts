@@ -4,7 +4,7 @@
  */
 export type { Clock, Disposer } from "@froctal/primitives";
 export { canonicalJson } from "./canonical-json.js";
-export type { Admission, EdgeSession } from "./edge.js";
+export type { Admission, Edge, EdgeSession } from "./edge.js";
 export type { JournalEntry } from "./journal.js";
 export { Manager, type ManagerOptions, type RestoreReport } from "./manager.js";
 export {

@@ -1,10 +1,5 @@
 import { VirtualClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { runInAction } from "mobx";
-import { describe, expect, it } from "vitest";
-import type { JournalEntry } from "./journal.js";
-import { Manager, type ManagerOptions } from "./manager.js";
-import { defineFleet, type FleetSpec, type ServiceView } from "./policy/fleet.js";
 import {
   app,
   device,
@@ -16,7 +11,12 @@ import {
   MemoryState,
   ready,
   settle,
-} from "./testkit/index.js";
+} from "@froctal/testkit";
+import { runInAction } from "mobx";
+import { describe, expect, it } from "vitest";
+import type { JournalEntry } from "./journal.js";
+import { Manager, type ManagerOptions } from "./manager.js";
+import { defineFleet, type FleetSpec, type ServiceView } from "./policy/fleet.js";
 
 const utf8 = new TextDecoder();
 

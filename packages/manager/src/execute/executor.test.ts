@@ -1,7 +1,7 @@
 import { VirtualClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
+import { microtasks } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { microtasks } from "../testkit/index.js";
 import { Executor, type ExecutorOptions, type Outcome } from "./executor.js";
 
 interface Deferred {

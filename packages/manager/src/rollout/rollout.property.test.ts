@@ -23,12 +23,6 @@
 
 import { VirtualClock } from "@froctal/primitives";
 import type { ManagerFrame } from "@froctal/protocol";
-import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../canonical-json.js";
-import type { JournalEntry } from "../journal.js";
-import { Manager } from "../manager.js";
-import { defineFleet } from "../policy/fleet.js";
 import {
   app,
   ConfigGuest,
@@ -40,7 +34,13 @@ import {
   MemoryState,
   ready,
   settle,
-} from "../testkit/index.js";
+} from "@froctal/testkit";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../canonical-json.js";
+import type { JournalEntry } from "../journal.js";
+import { Manager } from "../manager.js";
+import { defineFleet } from "../policy/fleet.js";
 
 const ROUTERS = ["router-1", "router-2", "router-3", "router-4"] as const;
 const PREFIXES = ["10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"] as const;

@@ -1,8 +1,8 @@
 import { VirtualClock } from "@froctal/primitives";
 import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
+import { configAck, FakeSession } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { Instance } from "../store/instance.js";
-import { configAck, FakeSession } from "../testkit/index.js";
 import { type Participant, Rollout, type RolloutOutcome } from "./rollout.js";
 
 const utf8 = new TextDecoder();

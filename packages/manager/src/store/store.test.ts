@@ -1,8 +1,8 @@
 import { LifecyclePhase } from "@froctal/protocol";
+import { app, batch, device, drained, lifecycle, ready } from "@froctal/testkit";
 import { action, autorun, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { defineFleet } from "../policy/fleet.js";
-import { app, batch, device, drained, lifecycle, ready } from "../testkit/index.js";
 import { FleetStore, type MetricTable } from "./store.js";
 
 const fleet = defineFleet({

@@ -4,8 +4,13 @@
  * server edge would after checking the frames, numbers its events, declares
  * its metrics once per session, and can re-send events after a reconnect.
  */
+
+import type { Admission, Edge } from "@froctal/manager";
 import type { Event, Hello } from "@froctal/protocol";
-import type { Admission, Edge } from "../edge.js";
+
+/** The ingest calls a guest causes, as the server makes them. */
+type IngestCalls = Pick<Edge, "admit" | "opened" | "batch" | "configAck" | "closed">;
+
 import { FakeSession } from "./fake-session.js";
 import { batch, configAck, gauge, hello } from "./frames.js";
 
@@ -25,7 +30,7 @@ export class FakeAgent {
   private connections = 0;
 
   constructor(
-    private readonly ingest: Edge,
+    private readonly ingest: IngestCalls,
     readonly instanceId: string,
     public token: string,
     public streamId = `${instanceId}-stream`,

@@ -5,9 +5,9 @@
  * real driver in an end-to-end test.
  */
 
+import type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
 import type { Clock, Disposer } from "@froctal/primitives";
 import type { FroctalError } from "@froctal/protocol";
-import type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "../ports/driver.js";
 
 export type DriverCall =
   | { readonly at: number; readonly op: "start"; readonly instanceId: string; readonly spec: LaunchSpec }

@@ -1,6 +1,7 @@
 /** A session as the server edge would hand it to the core, recording what the manager sends. */
+
+import type { EdgeSession } from "@froctal/manager";
 import type { ErrorCode, ManagerFrame } from "@froctal/protocol";
-import type { EdgeSession } from "../edge.js";
 
 let sessions = 0;
 

@@ -2,7 +2,7 @@
  * An in-memory StateStore for pure-logic tests: what a restarted manager would
  * read back, without a file. The real one is @froctal/state-sqlite.
  */
-import type { FleetState, InstanceRecord, StateStore } from "../ports/state.js";
+import type { FleetState, InstanceRecord, StateStore } from "@froctal/manager";
 
 export class MemoryState implements StateStore {
   readonly generations = new Map<string, number>();
