@@ -1,7 +1,12 @@
 /**
- * The agent: what guest code holds. It owns the outbox (events until acked),
- * the metric table (latest value per metric), the config state machine and
- * the link (the reconnecting connection), and turns calls into signals.
+ * The agent: what guest code holds, and the facade over the parts that do
+ * the work. Calls become checked events (core/signals) queued through the
+ * conversation with the manager (session/conversation.ts: outbox, metrics,
+ * batches, link, frame dispatch), which hands configuration commands to the
+ * configuration machine (core/config) and Drain / Shutdown to the lifecycle
+ * commands (core/lifecycle-commands). What is left here: refusing calls once
+ * the agent failed or closes, the on() listeners, and closing everything in
+ * one place.
  *
  * Errors: a call that cannot become a valid signal throws a FroctalError at
  * once (bad name, payload too large, outbox full under 'reject', agent closed).
@@ -11,23 +16,11 @@
  * `connected`, stops reconnecting, and makes every later call throw it.
  */
 import { randomUUID } from "node:crypto";
-import {
-  DeviceChange,
-  FroctalError,
-  LifecyclePhase,
-  type ManagerHello,
-  MetricKind,
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  toFroctalError,
-} from "@froctal/protocol";
-import type { Disposer } from "./clock.js";
-import { type ConfigHandler, ConfigMachine } from "./config.js";
-import { type DrainCommand, LifecycleCommands, type ShutdownCommand } from "./lifecycle-commands.js";
-import { Link, type LinkState } from "./link.js";
-import { Listeners } from "./listeners.js";
-import type { ResolvedOptions } from "./options.js";
-import { Sender } from "./sender.js";
+import { type Disposer, Listeners } from "@froctal/primitives";
+import { DeviceChange, FroctalError, LifecyclePhase, MetricKind, toFroctalError } from "@froctal/protocol";
+import { AnnouncedState } from "./core/announced.js";
+import { type ConfigHandler, ConfigMachine } from "./core/config.js";
+import { LifecycleCommands } from "./core/lifecycle-commands.js";
 import {
   appEvent,
   type DeviceProperties,
@@ -37,47 +30,41 @@ import {
   type PhaseName,
   toPhase,
   type WireEvent,
-} from "./signals.js";
-import { AnnouncedState } from "./state.js";
-import { type AgentStats, createCounters } from "./stats.js";
-import { type Absorption, absorb, outcomeOf } from "./tasks.js";
+} from "./core/signals.js";
+import { type AgentStats, createCounters } from "./core/stats.js";
+import { type Consumer, consume, outcomeOf } from "./core/tasks.js";
+import { exitOnSignals } from "./exit-on-signals.js";
+import type { ResolvedOptions } from "./options.js";
+import { Conversation } from "./session/conversation.js";
+import type { LinkState } from "./session/link.js";
 import { openTransport } from "./transports/open.js";
-import { AGENT_VERSION } from "./version.js";
+import type {
+  AgentEvents,
+  AgentState,
+  CloseResult,
+  Counter,
+  DeviceSignals,
+  DrainCommand,
+  Session,
+  ShutdownCommand,
+} from "./types.js";
 
-/** The session the manager opened: its ManagerHello. */
-export type Session = ManagerHello;
+const LINK_STATES: Record<LinkState, AgentState> = {
+  connecting: "connecting",
+  handshake: "connecting",
+  open: "connected",
+  waiting: "waiting",
+  failed: "failed",
+  closed: "closed",
+};
 
-export type { DrainCommand, ShutdownCommand };
-
-export type AgentState = "connecting" | "connected" | "waiting" | "failed" | "closing" | "closed";
-
-export interface AgentEvents {
-  /** A session opened (first connection or a reconnect). */
-  connect: Session;
-  /** An open session ended; the agent reconnects unless it failed or was closed. */
-  disconnect: FroctalError | undefined;
-  /** Something went wrong away from any call; see the file comment. */
-  error: FroctalError;
-}
-
-export interface Counter {
-  /** Adds `n` (default 1, never negative) to the running total. */
-  add(n?: number): void;
-  /** Sets the running total. */
-  set(total: number): void;
-  readonly total: number;
-}
-
-export interface DeviceSignals {
-  added(deviceId: string, kind: string, properties?: DeviceProperties): number;
-  removed(deviceId: string, kind?: string, properties?: DeviceProperties): number;
-  changed(deviceId: string, kind: string, properties?: DeviceProperties): number;
-}
-
-export interface CloseResult {
-  /** Events the manager never acknowledged (lost with this agent). */
-  readonly unacked: number;
-}
+/**
+ * A listener that throws is the guest's own bug. Reported to on('error') it
+ * could loop (an error listener that throws), and rethrown later it would end
+ * the guest over a log line: the agent swallows it, so one listener never
+ * stops the others, nor the agent.
+ */
+const swallow = (): void => {};
 
 export class Agent {
   /** Identifies this agent's event stream; fixed for the life of the object, kept across reconnects. */
@@ -94,18 +81,15 @@ export class Agent {
   private readonly counters = createCounters();
   /** What is still true of this guest, re-announced to a manager that forgot it. */
   private readonly announced = new AnnouncedState();
-  /** The highest event seq any manager acknowledged on this stream. */
-  private highestAcked = 0;
-  private readonly sender: Sender;
+  private readonly conversation: Conversation;
   private readonly config: ConfigMachine;
-  private readonly link: Link;
   private readonly listeners: { readonly [K in keyof AgentEvents]: Listeners<AgentEvents[K]> } = {
-    connect: new Listeners<Session>(),
-    disconnect: new Listeners<FroctalError | undefined>(),
-    error: new Listeners<FroctalError>(),
+    connect: new Listeners<Session>(swallow),
+    disconnect: new Listeners<FroctalError | undefined>(swallow),
+    error: new Listeners<FroctalError>(swallow),
   };
   private readonly commands: LifecycleCommands;
-  private readonly absorptions = new Set<Absorption>();
+  private readonly consumers = new Set<Consumer>();
   /** Why calls are refused: set when the agent failed or began to close. */
   private terminal: FroctalError | undefined;
   private closing: Promise<CloseResult> | undefined;
@@ -113,103 +97,45 @@ export class Agent {
   private settleConnected: { resolve(s: Session): void; reject(e: FroctalError): void } | undefined;
 
   constructor(private readonly o: ResolvedOptions) {
-    // The link is made below; the sender reaches it only once a session is open.
-    const wire = {
-      get bufferedAmount() {
-        return link.bufferedAmount;
-      },
-      sendBytes: (bytes: Uint8Array) => link.sendBytes(bytes),
-    };
-    this.sender = new Sender(o, wire, this.counters, (e) => this.report(e));
     this.commands = new LifecycleCommands({
-      phase: (name, detail) => this.emitSafely(lifecycleEvent(this.now(), toPhase(name), detail), name),
+      phase: (name, detail) => this.emitSafely(lifecycleEvent(this.wallNow(), toPhase(name), detail), name),
       report: (error) => this.report(error),
       close: (timeoutMs) => this.close({ timeoutMs }),
       closeTimeoutMs: o.closeTimeoutMs,
     });
-    this.config = new ConfigMachine(
-      o.runningGeneration,
-      (ack) => this.link.send({ configAck: ack }),
-      (err) => this.report(err),
-      o.limits.maxTextLength,
-    );
+    this.config = new ConfigMachine({
+      runningGeneration: o.runningGeneration,
+      send: (ack) => this.conversation.answer(ack),
+      report: (err) => this.report(err),
+      maxReasonLength: o.limits.maxTextLength,
+    });
     this.connected = new Promise<Session>((resolve, reject) => {
       this.settleConnected = { resolve, reject };
     });
     // Whoever does not await `connected` hears of failures through on('error'), not as an unhandled rejection.
     this.connected.catch(() => {});
+    const device = (change: DeviceChange, id: string, kind: string, props: DeviceProperties | undefined) =>
+      this.enqueue(deviceEvent(this.wallNow(), change, id, kind, props), `device ${id}`);
     this.device = {
-      added: (id, kind, props) =>
-        this.enqueue(deviceEvent(this.now(), DeviceChange.DEVICE_CHANGE_ADDED, id, kind, props), `device ${id}`),
-      removed: (id, kind = "", props) =>
-        this.enqueue(deviceEvent(this.now(), DeviceChange.DEVICE_CHANGE_REMOVED, id, kind, props), `device ${id}`),
-      changed: (id, kind, props) =>
-        this.enqueue(deviceEvent(this.now(), DeviceChange.DEVICE_CHANGE_CHANGED, id, kind, props), `device ${id}`),
+      added: (id, kind, props) => device(DeviceChange.DEVICE_CHANGE_ADDED, id, kind, props),
+      removed: (id, kind = "", props) => device(DeviceChange.DEVICE_CHANGE_REMOVED, id, kind, props),
+      changed: (id, kind, props) => device(DeviceChange.DEVICE_CHANGE_CHANGED, id, kind, props),
     };
-    const link = new Link(o, o.transport ?? openTransport, {
-      hello: () => ({
-        minVersion: MIN_PROTOCOL_VERSION,
-        maxVersion: PROTOCOL_VERSION,
-        instanceId: o.instanceId,
-        token: o.token,
-        build: { ...o.build, agentVersion: AGENT_VERSION },
-        streamId: this.streamId,
-        runningGeneration: this.config.runningGeneration,
-      }),
-      opened: (h) =>
-        this.opened({
-          version: h.version,
-          sessionId: h.sessionId,
-          ackedSeq: h.ackedSeq,
-          maxFrameBytes: h.maxFrameBytes,
-          maxBatchEvents: h.maxBatchEvents,
-          heartbeatMs: h.heartbeatMs,
-        }),
-      frame: (frame) => {
-        switch (frame.frame) {
-          case "ack":
-            this.highestAcked = Math.max(this.highestAcked, frame.ack.seq);
-            this.sender.ack(frame.ack.seq);
-            return;
-          // Decoded messages keep unset fields' defaults on their prototype: read fields, never spread.
-          case "prepare": {
-            const { generation, nonce, config, mediaType } = frame.prepare;
-            void this.config.handle({ kind: "prepare", generation, nonce, config, mediaType });
-            return;
-          }
-          case "commit":
-            void this.config.handle({ kind: "commit", generation: frame.commit.generation, nonce: frame.commit.nonce });
-            return;
-          case "abort":
-            void this.config.handle({ kind: "abort", generation: frame.abort.generation, nonce: frame.abort.nonce });
-            return;
-          case "drain":
-            void this.commands.drain({ deadlineMs: frame.drain.deadlineMs, reason: frame.drain.reason });
-            return;
-          case "shutdown":
-            void this.commands.shutdown({ graceMs: frame.shutdown.graceMs, reason: frame.shutdown.reason });
-            return;
-          case "ping":
-            this.link.send({ pong: { nonce: frame.ping.nonce } });
-            return;
-          case "hello":
-          case "refuse":
-            return; // the link handles these
-          default:
-            return frame satisfies never;
-        }
+    this.conversation = new Conversation(
+      o,
+      { transport: o.transport ?? openTransport, streamId: this.streamId, counters: this.counters },
+      {
+        runningGeneration: () => this.config.runningGeneration,
+        config: (command) => void this.config.handle(command),
+        drain: (command) => void this.commands.drain(command),
+        shutdown: (command) => void this.commands.shutdown(command),
+        opened: (hello, forgotten) => this.opened(hello, forgotten),
+        ended: (error) => this.listeners.disconnect.emit(error),
+        failed: (error) => this.failed(error),
+        report: (error) => this.report(error),
       },
-      ended: (error, wasOpen) => this.ended(error, wasOpen),
-      error: (error) => this.report(error),
-      failed: (error) => this.failed(error),
-      wrote: (bytes) => {
-        this.counters.frames++;
-        this.counters.bytes += bytes;
-        this.sender.wrote();
-      },
-    });
-    this.link = link;
-    link.start();
+    );
+    this.conversation.start();
   }
 
   // --- state ------------------------------------------------------------------
@@ -217,15 +143,7 @@ export class Agent {
   get state(): AgentState {
     if (this.closed) return "closed";
     if (this.closing) return "closing";
-    const map: Record<LinkState, AgentState> = {
-      connecting: "connecting",
-      handshake: "connecting",
-      open: "connected",
-      waiting: "waiting",
-      failed: "failed",
-      closed: "closed",
-    };
-    return map[this.link.state];
+    return LINK_STATES[this.conversation.state];
   }
 
   /** A snapshot of the counters. */
@@ -247,20 +165,16 @@ export class Agent {
   /** Sets a gauge: a level that goes up and down. Only the latest value between flushes is sent. */
   gauge(name: string, value: number, unit?: string): void {
     this.live();
-    const metrics = this.sender.metrics;
-    metrics.set(metrics.metric(name, MetricKind.METRIC_KIND_GAUGE, unit), value);
-    this.sender.soon();
+    this.conversation.set(this.conversation.metric(name, MetricKind.METRIC_KIND_GAUGE, unit), value);
   }
 
   /** A counter (a running total since the agent started); `total`, when given, sets it. */
   counter(name: string, total?: number, unit?: string): Counter {
     this.live();
-    const metrics = this.sender.metrics;
-    const metric = metrics.metric(name, MetricKind.METRIC_KIND_COUNTER, unit);
+    const metric = this.conversation.metric(name, MetricKind.METRIC_KIND_COUNTER, unit);
     const set = (value: number) => {
       this.live();
-      metrics.set(metric, value);
-      this.sender.soon();
+      this.conversation.set(metric, value);
     };
     const counter: Counter = {
       add: (n = 1) => {
@@ -282,12 +196,12 @@ export class Agent {
 
   /** An application event; returns its sequence number. Bytes travel as given, anything else as JSON. */
   event(name: string, payload?: unknown, mediaType?: string): number {
-    return this.enqueue(appEvent(this.now(), name, payload, mediaType), `event ${JSON.stringify(name)}`);
+    return this.enqueue(appEvent(this.wallNow(), name, payload, mediaType), `event ${JSON.stringify(name)}`);
   }
 
   /** A lifecycle phase of the instance (or of `task`); returns its sequence number. */
   lifecycle(phase: LifecyclePhase | PhaseName, detail = "", task = ""): number {
-    return this.enqueue(lifecycleEvent(this.now(), toPhase(phase), detail, task), `lifecycle ${String(phase)}`);
+    return this.enqueue(lifecycleEvent(this.wallNow(), toPhase(phase), detail, task), `lifecycle ${String(phase)}`);
   }
 
   starting(detail = ""): number {
@@ -317,10 +231,10 @@ export class Agent {
    */
   track<T>(promise: PromiseLike<T>, task = ""): Promise<T> {
     this.live();
-    measureEvent(lifecycleEvent(0, LifecyclePhase.LIFECYCLE_PHASE_EXITED, "", task), this.sender.eventLimits);
+    measureEvent(lifecycleEvent(0, LifecyclePhase.LIFECYCLE_PHASE_EXITED, "", task), this.conversation.eventLimits);
     const exited = (settled: PromiseSettledResult<T>) => {
       const outcome = outcomeOf(settled, this.o.limits.maxPayloadBytes, this.o.limits.maxTextLength);
-      this.emitSafely(lifecycleEvent(this.now(), LifecyclePhase.LIFECYCLE_PHASE_EXITED, "", task, outcome), task);
+      this.emitSafely(lifecycleEvent(this.wallNow(), LifecyclePhase.LIFECYCLE_PHASE_EXITED, "", task, outcome), task);
     };
     return Promise.resolve(promise).then(
       (value) => {
@@ -335,20 +249,20 @@ export class Agent {
   }
 
   /**
-   * Turns every value `source` yields into a signal: `fn` maps it to agent
+   * Consumes an async source: `fn` turns each value it yields into agent
    * calls. Call the result to stop; `done` settles when the source ends
    * (rejects if the source or `fn` throws, which stops the loop and is also
-   * reported to on('error')). close() stops every absorb.
+   * reported to on('error')). close() stops every consumer.
    */
-  absorb<T>(source: AsyncIterable<T>, fn: (value: T, agent: Agent) => void): Absorption {
+  consume<T>(source: AsyncIterable<T>, fn: (value: T, agent: Agent) => void): Consumer {
     this.live();
-    const running = absorb(
+    const running = consume(
       source,
       (value) => fn(value, this),
       (err) => this.report(toFroctalError(err)),
     );
-    this.absorptions.add(running);
-    const forget = () => this.absorptions.delete(running);
+    this.consumers.add(running);
+    const forget = () => this.consumers.delete(running);
     running.done.then(forget, forget);
     return running;
   }
@@ -394,30 +308,14 @@ export class Agent {
     cleanup: () => void | Promise<void> = () => {},
     signals: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"],
   ): Disposer {
-    let exiting = false;
-    const onSignal = () => {
-      if (exiting) return;
-      exiting = true;
-      void (async () => {
-        try {
-          await cleanup();
-        } finally {
-          await this.close();
-          process.exit(0);
-        }
-      })();
-    };
-    for (const signal of signals) process.once(signal, onSignal);
-    return () => {
-      for (const signal of signals) process.off(signal, onSignal);
-    };
+    return exitOnSignals(() => this.close(), cleanup, signals);
   }
 
   // --- flushing and closing ---------------------------------------------------------
 
   /** Writes what is pending now, as far as the connection and its backpressure allow. */
   flush(): void {
-    this.sender.flush();
+    this.conversation.flush();
   }
 
   /**
@@ -428,30 +326,26 @@ export class Agent {
   close(options: { readonly timeoutMs?: number } = {}): Promise<CloseResult> {
     if (this.closing) return this.closing;
     this.terminal ??= new FroctalError("FROCTAL_E_CLOSED", "the agent is closed");
-    for (const running of [...this.absorptions]) running();
+    for (const running of [...this.consumers]) running();
     this.closing = this.shutDown(options.timeoutMs ?? this.o.closeTimeoutMs);
     return this.closing;
   }
 
   private async shutDown(timeoutMs: number): Promise<CloseResult> {
-    if (this.link.state !== "failed") {
-      this.sender.flush();
-      await this.sender.whenSettled(timeoutMs);
-    }
-    this.link.close();
-    this.sender.abandon();
+    const unacked = await this.conversation.close(timeoutMs);
     this.closed = true;
     this.settleConnected?.reject(this.terminal!);
     for (const l of Object.values(this.listeners)) l.clear();
     this.commands.clear();
     this.config.setHandler(undefined);
-    return { unacked: this.sender.outbox.length };
+    return { unacked };
   }
 
   // --- internals ------------------------------------------------------------------
 
-  private now(): number {
-    return this.o.clock.now();
+  /** Epoch ms: the timestamp an event carries on the wire. */
+  private wallNow(): number {
+    return this.o.clock.wallNow();
   }
 
   /** Throws why the agent takes no more signals, if it does not. */
@@ -461,7 +355,7 @@ export class Agent {
 
   private enqueue(event: WireEvent, what: string): number {
     this.live();
-    const seq = this.sender.enqueue(event, what);
+    const seq = this.conversation.enqueue(event, what);
     this.announced.record(event);
     return seq;
   }
@@ -480,30 +374,20 @@ export class Agent {
     this.listeners.error.emit(error);
   }
 
-  private opened(hello: Session): void {
-    if (this.counters.connects++ > 0) this.counters.reconnects++;
-    // A manager that answers this stream with less than it acknowledged before has lost what it knew
-    // (it restarted without it): tell it again what is still true.
-    const forgotten = hello.ackedSeq < this.highestAcked;
-    this.sender.open(hello);
+  private opened(hello: Session, forgotten: boolean): void {
+    // A manager that lost what it knew of this stream (it restarted without it) is told again what is still true.
     if (forgotten) {
       this.counters.reannounced++;
-      for (const event of this.announced.snapshot(this.now())) this.emitSafely(event, "state re-announced");
+      for (const event of this.announced.snapshot(this.wallNow())) this.emitSafely(event, "state re-announced");
     }
     this.settleConnected?.resolve(hello);
     this.listeners.connect.emit(hello);
-  }
-
-  private ended(error: FroctalError | undefined, wasOpen: boolean): void {
-    this.sender.pause();
-    if (wasOpen) this.listeners.disconnect.emit(error);
   }
 
   private failed(error: FroctalError): void {
     this.terminal ??= error;
     this.report(error);
     this.settleConnected?.reject(error);
-    for (const running of [...this.absorptions]) running();
-    this.sender.abandon();
+    for (const running of [...this.consumers]) running();
   }
 }

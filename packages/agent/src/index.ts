@@ -1,19 +1,32 @@
 /**
- * @froctal/agent: the library linked into every guest.
+ * @froctal/agent: the library linked into every guest. See README.md for the
+ * folders and what each may import.
  *
- *   connect.ts, agent.ts   the API guest code holds (signals, commands, close)
- *   options.ts, target.ts  settings from options or FROCTAL_* environment
- *   outbox.ts, metrics.ts  events kept until acked; latest-wins gauges and counters
- *   batch.ts, signals.ts   cutting frames under the manager's limits; building checked events
- *   config.ts              prepare / commit / abort state machine
- *   link.ts, backoff.ts    hello, refusals and reconnects with jittered backoff
- *   transport.ts           the Transport port; transports/ holds WebSocket and byte streams
- *   tasks.ts               track() and absorb(): async results and sources as signals
+ *   agent.ts, connect.ts   the facade guest code holds (types.ts: its shapes); connect() reads options.ts
+ *                          and FROCTAL_* from the environment
+ *   exit-on-signals.ts     a clean exit on SIGTERM / SIGINT (Node)
+ *   core/                  pure: outbox, metrics, batch, signals, config machine, backoff, the Transport port
+ *   session/               the conversation with the manager: link, sender, frame dispatch
+ *   transports/            WebSocket and byte streams behind the Transport port (Node)
+ *
+ * The pure configuration machine has an entry of its own, @froctal/agent/core.
  */
 
+export type { Clock, Disposer } from "@froctal/primitives";
 export { type ErrorCode, FroctalError } from "@froctal/protocol";
+export type { Agent } from "./agent.js";
+export { connect } from "./connect.js";
+export type { ConfigHandler } from "./core/config.js";
+export type { OverflowPolicy } from "./core/outbox.js";
+export type { DeviceProperties, PhaseName } from "./core/signals.js";
+export type { AgentStats } from "./core/stats.js";
+export type { Target } from "./core/target.js";
+export type { Consumer } from "./core/tasks.js";
+export type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./core/transport.js";
+export type { AgentOptions } from "./options.js";
+export { AGENT_VERSION } from "./session/version.js";
+export { openTransport } from "./transports/open.js";
 export type {
-  Agent,
   AgentEvents,
   AgentState,
   CloseResult,
@@ -22,15 +35,4 @@ export type {
   DrainCommand,
   Session,
   ShutdownCommand,
-} from "./agent.js";
-export type { Clock, Disposer } from "./clock.js";
-export type { ConfigHandler } from "./config.js";
-export { connect } from "./connect.js";
-export type { AgentOptions, OverflowPolicy } from "./options.js";
-export type { DeviceProperties, PhaseName } from "./signals.js";
-export type { AgentStats } from "./stats.js";
-export type { Target } from "./target.js";
-export type { Absorption } from "./tasks.js";
-export type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./transport.js";
-export { openTransport } from "./transports/open.js";
-export { AGENT_VERSION } from "./version.js";
+} from "./types.js";

@@ -1,7 +1,7 @@
 import { FroctalError } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
+import { parseTarget } from "./core/target.js";
 import { resolveOptions } from "./options.js";
-import { parseTarget } from "./target.js";
 
 const env = {
   FROCTAL_MANAGER_URL: "ws://127.0.0.1:7000/agent",

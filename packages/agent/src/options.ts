@@ -4,18 +4,12 @@
  * fails at connect() with FROCTAL_E_CONFIG naming the option or variable,
  * instead of as a refused hello much later.
  */
+import { type Clock, systemClock } from "@froctal/primitives";
 import { DEFAULT_LIMITS, FroctalError, type Limits } from "@froctal/protocol";
-import type { BackoffPolicy } from "./backoff.js";
-import { type Clock, systemClock } from "./clock.js";
-import { parseTarget, type Target } from "./target.js";
-import type { TransportFactory } from "./transport.js";
-
-/** What happens when an event arrives and the outbox is full. */
-export type OverflowPolicy =
-  /** The emitting call throws FROCTAL_E_BUFFER_FULL; nothing already queued is lost (stats.rejected). */
-  | "reject"
-  /** The oldest held event is evicted to make room (stats.dropped); the manager sees a gap in sequence numbers. */
-  | "drop-oldest";
+import type { BackoffPolicy } from "./core/backoff.js";
+import type { OverflowPolicy } from "./core/outbox.js";
+import { parseTarget, type Target } from "./core/target.js";
+import type { TransportFactory } from "./core/transport.js";
 
 export interface AgentOptions {
   /** Manager address; default FROCTAL_MANAGER_URL. See target.ts for the forms. */
@@ -60,7 +54,7 @@ export interface AgentOptions {
   readonly helloTimeoutMs?: number;
   /** How long close() waits for the outbox to be acked, ms (default 5,000). */
   readonly closeTimeoutMs?: number;
-  /** Time source (tests). */
+  /** Time source (tests): now() for durations and timeouts, wallNow() for the timestamps events carry. */
   readonly clock?: Clock;
   /** Random source in [0, 1) for jitter (tests). */
   readonly random?: () => number;

@@ -10,7 +10,7 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Batch, Limits } from "@froctal/protocol";
-import { createAgentServer, createRecordingIngest, type Ingest, type RecordingIngest } from "@froctal/server";
+import { createAgentServer, createRecordingIngest, type RecordingIngest } from "@froctal/server";
 
 export type Kind = "ws" | "unix";
 
@@ -58,11 +58,12 @@ export async function startManager(kind: Kind, options: ManagerOptions = {}): Pr
   const tokens = new Map(Object.entries({ "web-1": TOKEN, ...options.tokens }));
   const recording = createRecordingIngest({ tokens });
   const state = { hold: false };
-  // The recording ingest, except that while `hold` is set batches vanish unapplied.
+  // The recording ingest, except that while `hold` is set batches vanish unapplied (and so unacknowledged).
   const ingest: RecordingIngest = Object.create(recording, {
     batch: {
-      value: (session: Parameters<Ingest["batch"]>[0], batch: Batch) =>
-        state.hold ? recording.appliedSeq(session.instanceId, session.streamId) : recording.batch(session, batch),
+      value: (session: Parameters<RecordingIngest["batch"]>[0], batch: Batch) => {
+        if (!state.hold) recording.batch(session, batch);
+      },
     },
   });
   const server = createAgentServer({

@@ -89,3 +89,28 @@ describe.each<Kind>(["ws", "unix"])("a misbehaving manager over %s", (kind) => {
     await waitFor("the bad connection closed", () => raw.connections[0]!.closed);
   });
 });
+
+describe("listeners", () => {
+  it("one that throws stops neither the others nor the agent, and is not reported again as an error", async () => {
+    const raw = cleanup.add(
+      await misbehaving("unix", (c) => c.sendFrameBytes(new Uint8Array([0x0a, 0xff, 0xff, 0x01]))),
+    );
+    const agent = cleanup.add(testAgent(raw.url));
+    const errors: string[] = [];
+    const connects: string[] = [];
+    agent.on("error", () => {
+      throw new Error("a buggy error listener");
+    });
+    agent.on("error", (e) => errors.push(e.code));
+    agent.on("connect", () => {
+      throw new Error("a buggy connect listener");
+    });
+    agent.on("connect", (s) => connects.push(s.sessionId));
+    agent.event("survives", 1);
+    await agent.connected;
+    await waitFor("delivery on the second connection", () => agent.stats.acked === 1);
+    expect(errors).toEqual(["FROCTAL_E_FRAME_MALFORMED"]);
+    expect(connects).toEqual(["raw"]);
+    expect(agent.stats.errors).toBe(1);
+  });
+});

@@ -66,15 +66,15 @@ describe.each<Kind>(["ws", "unix"])("over %s", (kind) => {
     expect(exits[1]).toMatchObject({ task: "backup", result: { ok: false, code: 1, error: "disk full" } });
   });
 
-  it("absorb() turns every value of an async source into signals, until disposed", async () => {
+  it("consume() turns every value of an async source into signals, until disposed", async () => {
     const m = cleanup.add(await startManager(kind));
     const agent = cleanup.add(testAgent(m.url));
     async function* nics() {
       yield { id: "eth1", speed: 1000 };
       yield { id: "eth2", speed: 10_000 };
     }
-    const absorbed = agent.absorb(nics(), (nic, a) => a.device.added(nic.id, "nic", { speed_mbps: nic.speed }));
-    await absorbed.done;
+    const consumed = agent.consume(nics(), (nic, a) => a.device.added(nic.id, "nic", { speed_mbps: nic.speed }));
+    await consumed.done;
     async function* load() {
       for (let i = 1; ; i++) {
         yield i;
@@ -82,7 +82,7 @@ describe.each<Kind>(["ws", "unix"])("over %s", (kind) => {
       }
     }
     let calls = 0;
-    const gauge = agent.absorb(load(), (v) => {
+    const gauge = agent.consume(load(), (v) => {
       calls++;
       agent.gauge("load", v);
     });
@@ -121,7 +121,8 @@ describe("close()", () => {
     const raw = cleanup.add(await startRawManager("ws"));
     const live = new Set<object>();
     const clock = {
-      now: () => Date.now(),
+      now: () => performance.now(),
+      wallNow: () => Date.now(),
       setTimeout(fn: () => void, ms: number) {
         const token = {};
         live.add(token);
@@ -140,7 +141,7 @@ describe("close()", () => {
     await agent.connected;
     agent.gauge("load", 1);
     agent.event("e");
-    const absorbing = agent.absorb(
+    const consuming = agent.consume(
       (async function* () {
         await new Promise(() => {}); // a source that never yields
       })(),
@@ -148,7 +149,7 @@ describe("close()", () => {
     );
     expect(live.size).toBeGreaterThan(0);
     await agent.close();
-    await absorbing.done;
+    await consuming.done;
     expect(live.size).toBe(0);
     await waitFor("the connection closed", () => raw.connections[0]!.closed);
   });
@@ -166,5 +167,32 @@ describe("close()", () => {
     const started = Date.now();
     await expect(agent.close({ timeoutMs: 100 })).resolves.toEqual({ unacked: 3 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+  });
+});
+
+describe("time", () => {
+  it("stamps events and batches with wall time, and times its timers on the monotonic clock", async () => {
+    const { startRawManager } = await import("./raw-manager.js");
+    const raw = cleanup.add(await startRawManager("unix"));
+    // The two timelines far apart, so a timestamp taken from the wrong one shows.
+    const WALL = 1_767_225_600_000;
+    const clock = {
+      now: () => performance.now(),
+      wallNow: () => WALL,
+      setTimeout(fn: () => void, ms: number) {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+    };
+    const agent = cleanup.add(testAgent(raw.url, { clock }));
+    await agent.connected;
+    agent.event("e");
+    agent.ready();
+    const batches = () =>
+      raw.connections[0]!.frames.flatMap((f) => (f.frame === "batch" && f.batch.events.length > 0 ? [f.batch] : []));
+    await waitFor("a batch with both events", () => batches().flatMap((b) => b.events).length === 2);
+    expect(batches().flatMap((b) => b.events.map((e) => e.atMs))).toEqual([WALL, WALL]);
+    expect(batches().map((b) => b.sentAtMs)).toEqual(batches().map(() => WALL));
+    await expect(agent.close()).resolves.toEqual({ unacked: 0 });
   });
 });

@@ -1,5 +1,5 @@
-import type { Target } from "../target.js";
-import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "../transport.js";
+import type { Target } from "../core/target.js";
+import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "../core/transport.js";
 import { openStream } from "./stream.js";
 import { openWebSocket } from "./websocket.js";
 

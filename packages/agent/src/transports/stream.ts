@@ -12,7 +12,7 @@ import { close as closeFd, constants, createReadStream, createWriteStream, open,
 import { connect as netConnect } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { encodeDelimited, FrameReader, FroctalError } from "@froctal/protocol";
-import type { Transport, TransportEvents, TransportOptions } from "../transport.js";
+import type { Transport, TransportEvents, TransportOptions } from "../core/transport.js";
 
 /** An opened byte stream, whatever it is made of. */
 interface Pipe {

@@ -4,7 +4,7 @@
  */
 import { FroctalError } from "@froctal/protocol";
 import WebSocket from "ws";
-import type { Transport, TransportEvents, TransportOptions } from "../transport.js";
+import type { Transport, TransportEvents, TransportOptions } from "../core/transport.js";
 
 // After close() the manager gets this long to answer the closing handshake.
 const CLOSE_GRACE_MS = 1000;

@@ -5,14 +5,13 @@
  * whether the connection may take it now (backpressure), and tells close()
  * once everything is delivered.
  */
+import type { Clock, Disposer } from "@froctal/primitives";
 import { FroctalError, type Limits, type ManagerHello, toFroctalError } from "@froctal/protocol";
-import { type BatchLimits, takeBatch } from "./batch.js";
-import type { Disposer } from "./clock.js";
-import { MetricTable } from "./metrics.js";
-import type { ResolvedOptions } from "./options.js";
-import { Outbox } from "./outbox.js";
-import { measureEvent, type WireEvent } from "./signals.js";
-import type { Counters } from "./stats.js";
+import { type BatchLimits, takeBatch } from "../core/batch.js";
+import { MetricTable } from "../core/metrics.js";
+import { Outbox, type OutboxLimits } from "../core/outbox.js";
+import { measureEvent, type WireEvent } from "../core/signals.js";
+import type { Counters } from "../core/stats.js";
 
 /** What the sender needs of the connection. */
 export interface Wire {
@@ -22,10 +21,18 @@ export interface Wire {
   sendBytes(bytes: Uint8Array): boolean;
 }
 
-type SenderOptions = Pick<
-  ResolvedOptions,
-  "buffer" | "limits" | "maxMetrics" | "highWaterMark" | "flushIntervalMs" | "clock"
->;
+export interface SenderOptions {
+  /** Bound of the outbox. */
+  readonly buffer: OutboxLimits;
+  /** The agent's own limits: what it checks signals against and stays under. */
+  readonly limits: Limits;
+  readonly maxMetrics: number;
+  /** Bytes queued on the connection above which nothing more is written (gauges coalesce). */
+  readonly highWaterMark: number;
+  readonly flushIntervalMs: number;
+  /** now() times heartbeats; wallNow() stamps each batch's sent_at_ms. */
+  readonly clock: Clock;
+}
 
 export class Sender {
   readonly outbox: Outbox;
@@ -34,7 +41,8 @@ export class Sender {
   private limits: BatchLimits | undefined;
   private flushTimer: Disposer | undefined;
   private heartbeatTimer: Disposer | undefined;
-  private lastWriteAt = 0;
+  // Never written: the first heartbeat tick is due, whatever the clock's origin.
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
   private abandoned = false;
   private readonly settleWaiters = new Set<() => void>();
 
@@ -121,7 +129,7 @@ export class Sender {
           this.soon();
           break;
         }
-        const cut = takeBatch(this.outbox, this.metrics, limits, this.o.clock.now(), heartbeat);
+        const cut = takeBatch(this.outbox, this.metrics, limits, this.o.clock.wallNow(), heartbeat);
         heartbeat = false;
         if (!cut) break;
         for (const held of cut.skipped) {

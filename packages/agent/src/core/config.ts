@@ -13,8 +13,20 @@
  * matches nothing prepared, is stale and ignored; a duplicate of the last
  * command gets the same answer again. Only a successful commit moves
  * runningGeneration, which the next hello reports.
+ *
+ * Pure: no socket, no timer. The agent feeds it the frames its session
+ * decodes; another package may drive the same machine directly (it is
+ * exported as @froctal/agent/core): feed it commands (configCommandOf turns a
+ * decoded ManagerFrame into one), await handle(), and read the answers given
+ * to `send`.
  */
-import { ConfigAckStatus, FroctalError, toFroctalError } from "@froctal/protocol";
+import {
+  type CheckedManagerFrame,
+  type ConfigAck,
+  ConfigAckStatus,
+  FroctalError,
+  toFroctalError,
+} from "@froctal/protocol";
 
 export interface ConfigHandler<C = unknown> {
   /** Validate `config`; throw, or return a reason, to refuse it. Must not apply anything. */
@@ -25,13 +37,8 @@ export interface ConfigHandler<C = unknown> {
   abort?(generation: number): void | Promise<void>;
 }
 
-export interface Ack {
-  readonly generation: number;
-  readonly nonce: string;
-  readonly status: ConfigAckStatus;
-  readonly reason: string;
-  readonly runningGeneration: number;
-}
+/** The machine's answer to one command: the ConfigAck frame the manager receives. */
+export type Ack = ConfigAck;
 
 export type ConfigCommand =
   | {
@@ -43,6 +50,48 @@ export type ConfigCommand =
     }
   | { readonly kind: "commit"; readonly generation: number; readonly nonce: string }
   | { readonly kind: "abort"; readonly generation: number; readonly nonce: string };
+
+/** The manager frames that carry a configuration command. */
+export type ConfigFrame = Extract<CheckedManagerFrame, { readonly frame: "prepare" | "commit" | "abort" }>;
+
+/** The command a decoded frame carries; undefined for a frame that carries none. */
+export function configCommandOf(frame: ConfigFrame): ConfigCommand;
+export function configCommandOf(frame: CheckedManagerFrame): ConfigCommand | undefined;
+export function configCommandOf(frame: CheckedManagerFrame): ConfigCommand | undefined {
+  // Decoded messages keep unset fields' defaults on their prototype: read fields, never spread.
+  switch (frame.frame) {
+    case "prepare": {
+      const { generation, nonce, config, mediaType } = frame.prepare;
+      return { kind: "prepare", generation, nonce, config, mediaType };
+    }
+    case "commit":
+      return { kind: "commit", generation: frame.commit.generation, nonce: frame.commit.nonce };
+    case "abort":
+      return { kind: "abort", generation: frame.abort.generation, nonce: frame.abort.nonce };
+    case "hello":
+    case "refuse":
+    case "ack":
+    case "drain":
+    case "shutdown":
+    case "ping":
+      return undefined;
+    default:
+      return frame satisfies never;
+  }
+}
+
+export interface ConfigMachineOptions {
+  /** The generation the guest already runs (0: none). */
+  readonly runningGeneration: number;
+  /** Delivers an answer to the manager; a throw is reported, never raised. */
+  readonly send: (ack: Ack) => void;
+  /** Hears what went wrong away from any call: a commit or abort handler that failed. */
+  readonly report: (error: FroctalError) => void;
+  /** Longest reason an answer carries (the protocol's text limit); default 4096. */
+  readonly maxReasonLength?: number;
+  /** The guest's handler; setHandler replaces it. */
+  readonly handler?: ConfigHandler;
+}
 
 const STATUS = {
   PREPARED: ConfigAckStatus.CONFIG_ACK_STATUS_PREPARED,
@@ -64,14 +113,16 @@ export class ConfigMachine {
   /** The last answer per (generation, nonce), for duplicates. */
   private last: { readonly generation: number; readonly nonce: string; readonly ack: Ack } | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private readonly send: (ack: Ack) => void;
+  private readonly report: (error: FroctalError) => void;
+  private readonly maxReasonLength: number;
 
-  constructor(
-    runningGeneration: number,
-    private readonly send: (ack: Ack) => void,
-    private readonly report: (error: FroctalError) => void,
-    private readonly maxReasonLength = 4096,
-  ) {
-    this.running = runningGeneration;
+  constructor(options: ConfigMachineOptions) {
+    this.running = options.runningGeneration;
+    this.send = options.send;
+    this.report = options.report;
+    this.maxReasonLength = options.maxReasonLength ?? 4096;
+    this.handler = options.handler;
   }
 
   get runningGeneration(): number {

@@ -1,9 +1,13 @@
 /**
  * Lifting async computations into signals: the "lift the result of a finished
- * thread into an event" of the design note (track), and a loop that turns
- * every value of an async source into an agent call (absorb).
+ * thread into an event" of the design note (track), and a loop that consumes
+ * an async source, handing every value to a callback (consume).
+ *
+ * consume is a pull loop with one consumer and a stop; it is not
+ * @froctal/reactive's absorb, which turns a source into a multicast event
+ * stream for MobX. The agent depends on no MobX, and the two keep apart names.
  */
-import type { Disposer } from "./clock.js";
+import type { Disposer } from "@froctal/primitives";
 import type { ExitOutcome } from "./signals.js";
 
 /** The outcome of a settled promise, as an EXITED lifecycle result. */
@@ -32,19 +36,19 @@ export function outcomeOf(settled: PromiseSettledResult<unknown>, maxJson: numbe
   return { ok: true, valueJson: json ?? "" };
 }
 
-/** A running absorb: call it to stop; `done` settles when the source ends, fails or is stopped. */
-export type Absorption = Disposer & { readonly done: Promise<void> };
+/** A running consume loop: call it to stop; `done` settles when the source ends, fails or is stopped. */
+export type Consumer = Disposer & { readonly done: Promise<void> };
 
 /**
  * Pulls `source` and passes each value to `fn` until the source ends or the
  * returned disposer is called. If the source or `fn` throws, the loop stops,
  * the source is closed, `onError` hears about it and `done` rejects.
  */
-export function absorb<T>(
+export function consume<T>(
   source: AsyncIterable<T>,
   fn: (value: T) => void,
   onError: (err: unknown) => void,
-): Absorption {
+): Consumer {
   const iterator = source[Symbol.asyncIterator]();
   let stopped = false;
   let settle!: (err?: unknown) => void;

@@ -10,9 +10,15 @@
  * counted.
  */
 import { FroctalError } from "@froctal/protocol";
-import type { OverflowPolicy } from "./options.js";
 import type { WireEvent } from "./signals.js";
 import type { Counters } from "./stats.js";
+
+/** What happens when an event arrives and the outbox is full. */
+export type OverflowPolicy =
+  /** The emitting call throws FROCTAL_E_BUFFER_FULL; nothing already queued is lost (stats.rejected). */
+  | "reject"
+  /** The oldest held event is evicted to make room (stats.dropped); the manager sees a gap in sequence numbers. */
+  | "drop-oldest";
 
 export interface Held {
   readonly seq: number;

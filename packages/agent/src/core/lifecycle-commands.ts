@@ -8,8 +8,8 @@
  *   Shutdown  -> STOPPING, await every onShutdown handler, then close the agent
  *                (flushing within grace_ms); a repeated Shutdown is ignored
  */
+import type { Disposer } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import type { Disposer } from "./clock.js";
 import type { PhaseName } from "./signals.js";
 
 export interface DrainCommand {

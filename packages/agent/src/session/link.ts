@@ -11,6 +11,8 @@
  * Anything wrong that the manager sends (bytes that do not decode, a frame out
  * of turn) is reported and ends this connection, never the process.
  */
+
+import type { Clock, Disposer } from "@froctal/primitives";
 import {
   type AgentFrame,
   type CheckedManagerFrame,
@@ -24,11 +26,9 @@ import {
   PROTOCOL_VERSION,
   type Refuse,
 } from "@froctal/protocol";
-import { backoffDelay } from "./backoff.js";
-import type { Disposer } from "./clock.js";
-import type { ResolvedOptions } from "./options.js";
-import { describeTarget } from "./target.js";
-import type { Transport, TransportFactory } from "./transport.js";
+import { type BackoffPolicy, backoffDelay } from "../core/backoff.js";
+import { describeTarget, type Target } from "../core/target.js";
+import type { Transport, TransportFactory } from "../core/transport.js";
 
 export type LinkState = "connecting" | "handshake" | "open" | "waiting" | "failed" | "closed";
 
@@ -49,6 +49,18 @@ export interface LinkHooks {
   wrote(bytes: number): void;
 }
 
+export interface LinkOptions {
+  readonly target: Target;
+  /** The agent's own limits: frames it reads are checked against them. */
+  readonly limits: Limits;
+  readonly helloTimeoutMs: number;
+  /** Backoff between attempts; maxAttempts failures in a row end the loop. */
+  readonly reconnect: BackoffPolicy & { readonly maxAttempts: number };
+  readonly clock: Clock;
+  /** Random source in [0, 1) for the jitter. */
+  readonly random: () => number;
+}
+
 export class Link {
   private current: Transport | undefined;
   private linkState: LinkState = "waiting";
@@ -56,10 +68,7 @@ export class Link {
   private timer: Disposer | undefined;
 
   constructor(
-    private readonly options: Pick<
-      ResolvedOptions,
-      "target" | "limits" | "helloTimeoutMs" | "reconnect" | "clock" | "random"
-    >,
+    private readonly options: LinkOptions,
     private readonly openTransport: TransportFactory,
     private readonly hooks: LinkHooks,
   ) {}

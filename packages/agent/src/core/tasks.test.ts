@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { absorb, outcomeOf } from "./tasks.js";
+import { consume, outcomeOf } from "./tasks.js";
 
 describe("outcomeOf", () => {
   it("lifts a value as JSON and an error as a sentence", () => {
@@ -18,14 +18,14 @@ describe("outcomeOf", () => {
   });
 });
 
-describe("absorb", () => {
+describe("consume", () => {
   async function* count(n: number) {
     for (let i = 1; i <= n; i++) yield i;
   }
 
   it("passes every value on and settles when the source ends", async () => {
     const seen: number[] = [];
-    const running = absorb(
+    const running = consume(
       count(5),
       (v) => seen.push(v),
       () => {},
@@ -47,7 +47,7 @@ describe("absorb", () => {
       }
     }
     const seen: number[] = [];
-    const running = absorb(
+    const running = consume(
       forever(),
       (v) => {
         seen.push(v);
@@ -69,14 +69,14 @@ describe("absorb", () => {
     }
     const errors: unknown[] = [];
     await expect(
-      absorb(
+      consume(
         failing(),
         () => {},
         (e) => errors.push(e),
       ).done,
     ).rejects.toThrow("source broke");
     await expect(
-      absorb(
+      consume(
         count(3),
         () => {
           throw new Error("fn broke");

@@ -14,6 +14,7 @@ import { varintLength } from "./signals.js";
 import type { Counters } from "./stats.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+const utf8 = new TextEncoder();
 
 export interface Metric {
   readonly id: number;
@@ -131,8 +132,9 @@ export class MetricTable {
 
 /** Exact bytes of a MetricDecl inside a batch (field tag, length, body). */
 function declSize(id: number, name: string, unit: string): number {
-  const nameBytes = Buffer.byteLength(name);
-  const unitBytes = Buffer.byteLength(unit);
+  // Once per metric, at registration: the allocation does not matter.
+  const nameBytes = utf8.encode(name).length;
+  const unitBytes = utf8.encode(unit).length;
   const body =
     1 +
     varintLength(id) +

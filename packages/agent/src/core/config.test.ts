@@ -1,6 +1,6 @@
-import { ConfigAckStatus } from "@froctal/protocol";
+import { ConfigAckStatus, decodeManagerFrame, encodeManagerFrame, type ManagerFrame } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
-import { type Ack, type ConfigHandler, ConfigMachine, decodeConfig } from "./config.js";
+import { type Ack, type ConfigHandler, ConfigMachine, configCommandOf, decodeConfig } from "./config.js";
 
 const { CONFIG_ACK_STATUS_PREPARED: PREPARED, CONFIG_ACK_STATUS_NACKED: NACKED } = ConfigAckStatus;
 const { CONFIG_ACK_STATUS_COMMITTED: COMMITTED, CONFIG_ACK_STATUS_ABORTED: ABORTED } = ConfigAckStatus;
@@ -11,11 +11,11 @@ function machine(handler?: ConfigHandler<{ routes?: string[] }>, running = 0) {
   const acks: Ack[] = [];
   const errors: Error[] = [];
   const applied: unknown[] = [];
-  const m = new ConfigMachine(
-    running,
-    (ack) => acks.push(ack),
-    (e) => errors.push(e),
-  );
+  const m = new ConfigMachine({
+    runningGeneration: running,
+    send: (ack) => acks.push(ack),
+    report: (e) => errors.push(e),
+  });
   if (handler) m.setHandler(handler as ConfigHandler);
   const prepare = (generation: number, nonce: string, config: unknown = { routes: [] }, mediaType = "") =>
     m.handle({ kind: "prepare", generation, nonce, config: json(config), mediaType });
@@ -166,5 +166,36 @@ describe("decodeConfig", () => {
     const raw = new Uint8Array([0xff, 0]);
     expect(decodeConfig(raw, "application/octet-stream")).toBe(raw);
     expect(() => decodeConfig(raw, "")).toThrow(/UTF-8/);
+  });
+});
+
+describe("configCommandOf", () => {
+  const decoded = (frame: ManagerFrame) => decodeManagerFrame(encodeManagerFrame(frame));
+
+  it("reads the command a decoded frame carries, and nothing from other frames", () => {
+    const config = json({ routes: ["a"] });
+    const prepare = decoded({ prepare: { generation: 4, nonce: "g4-1", config, mediaType: "", timeoutMs: 100 } });
+    const command = configCommandOf(prepare);
+    // Decoded bytes are a Buffer, a Uint8Array by another class: compare the bytes.
+    const bytes = command?.kind === "prepare" ? [...command.config] : [];
+    expect({ ...command, config: bytes }).toEqual({
+      kind: "prepare",
+      generation: 4,
+      nonce: "g4-1",
+      config: [...config],
+      mediaType: "",
+    });
+    expect(configCommandOf(decoded({ commit: { generation: 4, nonce: "g4-1" } }))).toEqual({
+      kind: "commit",
+      generation: 4,
+      nonce: "g4-1",
+    });
+    expect(configCommandOf(decoded({ abort: { generation: 4, nonce: "g4-1" } }))).toEqual({
+      kind: "abort",
+      generation: 4,
+      nonce: "g4-1",
+    });
+    expect(configCommandOf(decoded({ ack: { seq: 3 } }))).toBeUndefined();
+    expect(configCommandOf(decoded({ ping: { nonce: 1 } }))).toBeUndefined();
   });
 });
