@@ -37,7 +37,8 @@ export interface BridgeStats {
   reconnects: number;
 }
 
-interface Link {
+/** One channel's connection, relayed into the server while the channel is wanted. */
+interface Relay {
   readonly channel: ChannelSocket;
   socket: Socket | undefined;
   serving: Disposer | undefined;
@@ -47,7 +48,7 @@ interface Link {
 }
 
 export class Bridge {
-  private readonly links = new Map<string, Link>();
+  private readonly relays = new Map<string, Relay>();
   private readonly clock: Clock;
   readonly stats: BridgeStats = { connects: 0, drops: 0, reconnects: 0 };
   private closed = false;
@@ -60,72 +61,72 @@ export class Bridge {
   sync(channels: readonly ChannelSocket[]): void {
     if (this.closed) return;
     const want = new Map(channels.map((c) => [c.instanceId, c]));
-    for (const [id, link] of this.links) {
+    for (const [id, relay] of this.relays) {
       const next = want.get(id);
-      if (next === undefined || next.path !== link.channel.path) this.drop(link);
+      if (next === undefined || next.path !== relay.channel.path) this.drop(relay);
     }
     for (const channel of want.values()) {
-      if (!this.links.has(channel.instanceId))
+      if (!this.relays.has(channel.instanceId))
         this.open({ channel, socket: undefined, serving: undefined, retry: undefined, failures: 0, wanted: true });
     }
   }
 
   /** Instances with an open connection right now. */
   get connected(): string[] {
-    return [...this.links.values()].filter((l) => l.serving !== undefined).map((l) => l.channel.instanceId);
+    return [...this.relays.values()].filter((l) => l.serving !== undefined).map((l) => l.channel.instanceId);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const link of [...this.links.values()]) this.drop(link);
+    for (const relay of [...this.relays.values()]) this.drop(relay);
   }
 
-  private open(link: Link): void {
-    this.links.set(link.channel.instanceId, link);
-    const socket = connect(link.channel.path);
-    link.socket = socket;
+  private open(relay: Relay): void {
+    this.relays.set(relay.channel.instanceId, relay);
+    const socket = connect(relay.channel.path);
+    relay.socket = socket;
     socket.once("connect", () => {
-      if (!link.wanted) return;
+      if (!relay.wanted) return;
       this.stats.connects++;
-      link.failures = 0;
-      link.serving = this.options.server.serveStream(socket, {
-        instanceId: link.channel.instanceId,
-        peer: `channel ${link.channel.instanceId} ${link.channel.path}`,
+      relay.failures = 0;
+      relay.serving = this.options.server.serveStream(socket, {
+        instanceId: relay.channel.instanceId,
+        peer: `channel ${relay.channel.instanceId} ${relay.channel.path}`,
       });
     });
     // Errors before connect (no socket yet: the domain is still starting) and drops both end in close.
     socket.on("error", () => {});
     socket.once("close", () => {
-      link.serving = undefined;
-      link.socket = undefined;
-      if (!link.wanted || this.closed) return;
+      relay.serving = undefined;
+      relay.socket = undefined;
+      if (!relay.wanted || this.closed) return;
       this.stats.drops++;
-      this.scheduleReconnect(link);
+      this.scheduleReconnect(relay);
     });
   }
 
-  private scheduleReconnect(link: Link): void {
+  private scheduleReconnect(relay: Relay): void {
     const base = this.options.backoffMs ?? 100;
     const cap = this.options.maxBackoffMs ?? 5_000;
-    const ceiling = Math.min(cap, base * 2 ** link.failures);
-    link.failures = Math.min(link.failures + 1, 30);
+    const ceiling = Math.min(cap, base * 2 ** relay.failures);
+    relay.failures = Math.min(relay.failures + 1, 30);
     const delay = ceiling / 2 + (this.options.random ?? Math.random)() * (ceiling / 2);
-    link.retry = this.clock.setTimeout(() => {
-      link.retry = undefined;
-      if (!link.wanted || this.closed) return;
+    relay.retry = this.clock.setTimeout(() => {
+      relay.retry = undefined;
+      if (!relay.wanted || this.closed) return;
       this.stats.reconnects++;
-      this.open(link);
+      this.open(relay);
     }, delay);
   }
 
-  private drop(link: Link): void {
-    link.wanted = false;
-    link.retry?.();
-    link.retry = undefined;
-    link.serving?.();
-    link.serving = undefined;
-    link.socket?.destroy();
-    link.socket = undefined;
-    this.links.delete(link.channel.instanceId);
+  private drop(relay: Relay): void {
+    relay.wanted = false;
+    relay.retry?.();
+    relay.retry = undefined;
+    relay.serving?.();
+    relay.serving = undefined;
+    relay.socket?.destroy();
+    relay.socket = undefined;
+    this.relays.delete(relay.channel.instanceId);
   }
 }

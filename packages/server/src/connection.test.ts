@@ -2,9 +2,9 @@
 import { VirtualClock } from "@froctal/primitives";
 import { MetricKind, PROTOCOL_VERSION } from "@froctal/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { batch, type Harness, hello, start, type Transport } from "../test/helpers.js";
+import { batch, type Harness, hello, start, type TransportKind } from "../test/helpers.js";
 
-describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
+describe.each<TransportKind>(["ws", "unix"])("a session over %s", (transport) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.close();
@@ -326,23 +326,49 @@ describe.each<Transport>(["ws", "unix"])("a session over %s", (transport) => {
     expect(harness.server.stats.rejected.FROCTAL_E_CONFIG).toBe(0);
   });
 
-  it("acks later when the core acknowledges after the batch", async () => {
+  it("acks only what the core acknowledged after applying it, never a batch on arrival", async () => {
+    const ticks: (() => void)[] = [];
     harness = await start(transport, {
-      // A core that acknowledges only after its tick applied the batch.
+      // A core that applies a batch (and so acknowledges it) at its next tick, run here by hand.
       wrap: (ingest) => ({
         ...ingest,
         batch: (session, b) => {
-          const seq = ingest.batch(session, b);
-          setTimeout(() => session.ack(seq), 10);
-          return 0;
+          ticks.push(() => ingest.batch(session, b));
         },
       }),
     });
+    const { ingest, server } = harness;
     const agent = await harness.connect();
     agent.send(hello());
     await agent.nextOf("hello");
     agent.send(batch(1, 2));
+    await vi.waitFor(() => expect(ticks).toHaveLength(1));
+    // Frames go out in order: had the batch been acked on arrival, the Ack would come before this ping.
+    expect(ingest.sessions.get("web-1")!.send({ ping: { nonce: 99 } })).toBe(true);
+    expect((await agent.next()).frame).toBe("ping");
+    expect([ingest.events.length, server.stats.acksSent]).toEqual([0, 0]);
+
+    ticks[0]!();
     expect((await agent.nextOf("ack")).ack.seq).toBe(2);
+    expect([ingest.events.length, server.stats.acksSent]).toEqual([2, 1]);
+  });
+
+  it("acks nothing the core never applied, and the next hello says so", async () => {
+    harness = await start(transport, {
+      // A core whose tick stopped (a runaway): batches are taken and never applied.
+      wrap: (ingest) => ({ ...ingest, batch: () => {} }),
+    });
+    const first = await harness.connect();
+    first.send(hello());
+    await first.nextOf("hello");
+    first.send(batch(1, 3));
+    first.close();
+    await first.closed;
+    const again = await harness.connect();
+    again.send(hello());
+    expect((await again.nextOf("hello")).hello.ackedSeq).toBe(0);
+    expect(first.received.map((f) => f.frame)).toEqual(["hello"]);
+    expect(harness.server.stats.acksSent).toBe(0);
   });
 
   it("ends a connection whose ingest call throws, and says it is the manager's fault", async () => {

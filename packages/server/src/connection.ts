@@ -15,6 +15,7 @@
  * is finishing its own close, which closeGraceMs bounds.
  */
 
+import type { AgentSession } from "@froctal/manager";
 import type { Disposer } from "@froctal/primitives";
 import { Disposables, noop } from "@froctal/primitives";
 import {
@@ -29,11 +30,10 @@ import {
   toFroctalError,
 } from "@froctal/protocol";
 import { Heartbeat } from "./heartbeat.js";
-import type { AgentSession } from "./ingest.js";
-import type { EndKind, Link } from "./link.js";
 import type { ResolvedOptions } from "./options.js";
 import { TokenBucket } from "./rate.js";
 import type { ServerStats } from "./stats.js";
+import type { EndKind, Transport } from "./transport.js";
 
 /** What a shutting-down manager asks agents to wait before reconnecting. */
 const SHUTDOWN_RETRY_MS = 1_000;
@@ -48,6 +48,13 @@ export interface ConnectionHost {
   release(instanceId: string, conn: Connection): void;
   /** The transport has closed: nothing of the connection is left to release. */
   forget(conn: Connection): void;
+}
+
+/** What the transports need from the server: a Connection for each transport they accept. */
+export interface TransportHost {
+  readonly maxFrameBytes: number;
+  /** Registers a connection; undefined (and the transport destroyed) once the server is closed. */
+  connect(transport: Transport): Connection | undefined;
 }
 
 type State = "hello" | "open" | "closing" | "closed";
@@ -66,7 +73,7 @@ export class Connection {
   private kill: Disposer = noop;
   private readonly frameBucket: TokenBucket;
   private readonly signalBucket: TokenBucket;
-  /** Cumulative ack: the highest seq the ingest has taken, and the highest the agent has been told. */
+  /** Cumulative ack: the highest seq the ingest has applied (session.ack), and the highest the agent has been told. */
   private ackWanted = 0;
   private ackSent = 0;
   private ackQueued = false;
@@ -75,7 +82,7 @@ export class Connection {
 
   constructor(
     private readonly host: ConnectionHost,
-    private readonly link: Link,
+    private readonly transport: Transport,
   ) {
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -148,7 +155,7 @@ export class Connection {
     if (!this.reading) return;
     if (counted) this.host.stats.rejected[error.code]++;
     this.host.options.log.info({ ...this.describe(), code: error.code }, error.sentence);
-    this.link.write(
+    this.transport.write(
       encodeManagerFrame({
         refuse: { code: error.code, reason: error.sentence, retryable: error.retryable, retryAfterMs },
       }),
@@ -161,7 +168,7 @@ export class Connection {
   shutdown(): void {
     if (!this.reading) return;
     const reason = "the manager is shutting down";
-    this.link.write(
+    this.transport.write(
       encodeManagerFrame({
         refuse: { code: "FROCTAL_E_CLOSED", reason, retryable: true, retryAfterMs: SHUTDOWN_RETRY_MS },
       }),
@@ -171,7 +178,7 @@ export class Connection {
   }
 
   /** The transport has closed (the peer left, the network failed, or our own close finished). */
-  linkClosed(why: string): void {
+  transportClosed(why: string): void {
     if (this.state === "closed") return;
     if (this.reading) this.stopReading(why);
     this.state = "closed";
@@ -186,7 +193,7 @@ export class Connection {
     // rebooted says hello again mid-stream, and after a manager restart the guest goes on sending
     // batches on a stream it never saw close. Either way the two ends are out of step, and the cure
     // is a fresh start: refuse as retryable, so the agent reconnects and says hello on a new stream.
-    const resync = this.link.channel.instanceId !== undefined;
+    const resync = this.transport.channel.instanceId !== undefined;
     if (frame.frame === "hello") {
       if (session) {
         this.refuse(new FroctalError("FROCTAL_E_FRAME_UNEXPECTED", "a second hello arrived", { retryable: resync }));
@@ -235,7 +242,7 @@ export class Connection {
       this.refuse(toFroctalError(cause, "FROCTAL_E_VERSION"));
       return;
     }
-    const { channel } = this.link;
+    const { channel } = this.transport;
     // A per-instance channel proves identity; a hello that names another instance on it is lying.
     if (channel.instanceId !== undefined && channel.instanceId !== hello.instanceId) {
       this.refuse(
@@ -264,7 +271,7 @@ export class Connection {
     this.ackWanted = this.ackSent = admission.ackedSeq;
     this.host.stats.sessionsOpened++;
     this.host.stats.framesAccepted++;
-    this.link.write(
+    this.transport.write(
       encodeManagerFrame({
         hello: {
           version,
@@ -295,7 +302,8 @@ export class Connection {
     this.host.stats.framesAccepted++;
     this.host.stats.signalsAccepted += signals;
     const { ingest } = this.host.options;
-    this.callIngest("a batch", () => this.advanceAck(ingest.batch(session, batch)));
+    // No Ack here: the ingest acknowledges through session.ack once it has applied the events.
+    this.callIngest("a batch", () => ingest.batch(session, batch));
   }
 
   private makeSession(hello: Hello): AgentSession {
@@ -314,7 +322,7 @@ export class Connection {
   private send(frame: ManagerFrame): boolean {
     if (this.state !== "open") return false;
     const { maxBufferedBytes, limits } = this.host.options;
-    if (this.link.buffered() > maxBufferedBytes) {
+    if (this.transport.buffered() > maxBufferedBytes) {
       this.host.stats.sendsBackedUp++;
       return false;
     }
@@ -325,7 +333,7 @@ export class Connection {
         `a ${frame.frame ?? "ManagerFrame"} frame of ${bytes.length} bytes is over the limit of ${limits.maxFrameBytes} bytes`,
       );
     }
-    this.link.write(bytes);
+    this.transport.write(bytes);
     return true;
   }
 
@@ -345,17 +353,17 @@ export class Connection {
   private flushAck(): void {
     if (this.state !== "open" || this.ackWanted <= this.ackSent) return;
     // A backed-up agent gets its Ack at a later flush or heartbeat; until then it keeps the events, which is safe.
-    if (this.link.buffered() > this.host.options.maxBufferedBytes) return;
-    this.link.write(encodeManagerFrame({ ack: { seq: this.ackWanted } }));
+    if (this.transport.buffered() > this.host.options.maxBufferedBytes) return;
+    this.transport.write(encodeManagerFrame({ ack: { seq: this.ackWanted } }));
     this.ackSent = this.ackWanted;
     this.host.stats.acksSent++;
   }
 
   private ping(now: number): void {
-    if (this.link.buffered() > this.host.options.maxBufferedBytes) return;
+    if (this.transport.buffered() > this.host.options.maxBufferedBytes) return;
     this.pings++;
     this.pingSentAt = now;
-    this.link.write(encodeManagerFrame({ ping: { nonce: this.pings } }));
+    this.transport.write(encodeManagerFrame({ ping: { nonce: this.pings } }));
     this.host.stats.pingsSent++;
   }
 
@@ -372,8 +380,8 @@ export class Connection {
 
   private end(kind: EndKind, code: string): void {
     const { clock, closeGraceMs } = this.host.options;
-    this.kill = clock.setTimeout(() => this.link.destroy(), closeGraceMs);
-    this.link.end(kind, code);
+    this.kill = clock.setTimeout(() => this.transport.destroy(), closeGraceMs);
+    this.transport.end(kind, code);
   }
 
   /**
@@ -399,8 +407,8 @@ export class Connection {
   private describe(): Record<string, string> {
     const s = this.session;
     return s
-      ? { peer: this.link.channel.peer, instanceId: s.instanceId, sessionId: s.sessionId }
-      : { peer: this.link.channel.peer };
+      ? { peer: this.transport.channel.peer, instanceId: s.instanceId, sessionId: s.sessionId }
+      : { peer: this.transport.channel.peer };
   }
 }
 

@@ -1,8 +1,8 @@
 /** createAgentServer's options, their defaults, and the check that they make sense together. */
 
+import type { Ingest } from "@froctal/manager";
 import { type Clock, systemClock } from "@froctal/primitives";
 import { DEFAULT_LIMITS, FroctalError, type Limits } from "@froctal/protocol";
-import type { Ingest } from "./ingest.js";
 
 /** Per-connection rate limits: two token buckets, one on frames and one on signals (events + metric samples). */
 export interface RateLimits {

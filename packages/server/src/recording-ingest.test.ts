@@ -1,6 +1,6 @@
+import type { AgentSession } from "@froctal/manager";
 import { type Batch, type Hello, MetricKind } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
-import type { AgentSession } from "./ingest.js";
 import { createRecordingIngest } from "./recording-ingest.js";
 
 const tokens = new Map([["web-1", "secret-1"]]);
@@ -19,8 +19,18 @@ function helloOf(fields: Partial<Hello> = {}): Hello {
   };
 }
 
-function sessionOf(sessionId: string, streamId = "s1"): AgentSession {
-  return { instanceId: "web-1", sessionId, streamId, send: () => true, ack: () => {}, close: () => {} };
+/** A session that records the acks it is given. */
+function sessionOf(sessionId: string, streamId = "s1"): AgentSession & { readonly acks: number[] } {
+  const acks: number[] = [];
+  return {
+    instanceId: "web-1",
+    sessionId,
+    streamId,
+    acks,
+    send: () => true,
+    ack: (seq) => acks.push(seq),
+    close: () => {},
+  };
 }
 
 function batchOf(firstSeq: number, count: number, fields: Partial<Batch> = {}): Batch {
@@ -64,18 +74,21 @@ describe("createRecordingIngest", () => {
     const ingest = createRecordingIngest({ tokens });
     const first = sessionOf("a");
     ingest.opened(first, helloOf());
-    expect(ingest.batch(first, batchOf(1, 3))).toBe(3);
+    ingest.batch(first, batchOf(1, 3));
+    expect(first.acks).toEqual([3]);
     ingest.closed(first, "gone");
     expect(ingest.admit(helloOf(), { peer: "test" })).toEqual({ ok: true, ackedSeq: 3 });
     const second = sessionOf("b");
     ingest.opened(second, helloOf());
-    expect(ingest.batch(second, batchOf(2, 4))).toBe(5);
+    ingest.batch(second, batchOf(2, 4));
+    expect(second.acks).toEqual([5]);
     expect(ingest.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(ingest.anomalies.duplicates).toBe(2);
     // A new stream (the guest restarted) starts again at 1.
     const restarted = sessionOf("c", "s2");
     ingest.opened(restarted, helloOf({ streamId: "s2" }));
-    expect(ingest.batch(restarted, batchOf(1, 1))).toBe(1);
+    ingest.batch(restarted, batchOf(1, 1));
+    expect(restarted.acks).toEqual([1]);
     expect(ingest.appliedSeq("web-1", "s1")).toBe(5);
     expect(ingest.appliedSeq("web-1", "s2")).toBe(1);
   });
@@ -84,7 +97,8 @@ describe("createRecordingIngest", () => {
     const ingest = createRecordingIngest({ tokens });
     const session = sessionOf("a");
     ingest.opened(session, helloOf());
-    expect(ingest.batch(session, batchOf(101, 2))).toBe(102);
+    ingest.batch(session, batchOf(101, 2));
+    expect(session.acks).toEqual([102]);
     expect(ingest.anomalies.gaps).toBe(1);
   });
 

@@ -1,13 +1,14 @@
 /**
  * A small, real Ingest for demos and tests: it admits the instances it has
  * tokens for, applies each event once (deduplicated by instance, stream and
- * seq), keeps every metric's latest value, records config acks, and lets a
- * caller watch all of it. The manager core replaces it in production.
+ * seq) and acknowledges it as it applies it, keeps every metric's latest
+ * value, records config acks, and lets a caller watch all of it. The manager
+ * core's IngestAdapter replaces it in production.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { Admission, AgentSession, Channel, Ingest } from "@froctal/manager";
 import type { Disposer } from "@froctal/primitives";
 import type { ConfigAck, Event, Hello, MetricDecl, MetricKind } from "@froctal/protocol";
-import type { Admission, AgentSession, Channel, Ingest } from "./ingest.js";
 
 export interface RecordedEvent {
   readonly instanceId: string;
@@ -148,7 +149,8 @@ export function createRecordingIngest(options: RecordingIngestOptions): Recordin
         values.set(decl.name, { name: decl.name, kind: decl.kind, unit: decl.unit, value: batch.metricValues[i]! });
       });
       notify();
-      return seq;
+      // Applied at once, so acknowledged at once (the manager's ingest waits for its tick).
+      session.ack(seq);
     },
 
     configAck(session, ack) {

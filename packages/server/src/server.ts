@@ -5,15 +5,15 @@
 import { randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
+import type { AgentSession, Channel } from "@froctal/manager";
 import type { Disposer } from "@froctal/primitives";
 import { Disposables } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
-import { Connection, type ConnectionHost } from "./connection.js";
-import type { AgentSession, Channel } from "./ingest.js";
-import type { Endpoint, Link, TransportHost } from "./link.js";
+import { Connection, type ConnectionHost, type TransportHost } from "./connection.js";
 import { type AgentServerOptions, resolveOptions } from "./options.js";
 import { createStats, type ServerStats } from "./stats.js";
 import { listenUnix, serveStream } from "./stream.js";
+import type { Endpoint, Transport } from "./transport.js";
 import { attachWebSocket, listenWebSocket } from "./websocket.js";
 
 export interface AgentServer {
@@ -76,12 +76,12 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       sessions.delete(instanceId);
       stats.sessions = sessions.size;
     },
-    connect(link: Link) {
+    connect(transport: Transport) {
       if (closing) {
-        link.destroy();
+        transport.destroy();
         return undefined;
       }
-      const conn = new Connection(host, link);
+      const conn = new Connection(host, transport);
       connections.add(conn);
       stats.connections = connections.size;
       return conn;

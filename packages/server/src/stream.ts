@@ -7,16 +7,17 @@
 import { lstatSync, unlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { Duplex } from "node:stream";
+import type { Channel } from "@froctal/manager";
 import type { Disposer } from "@froctal/primitives";
 import { Disposables, listen, noop } from "@froctal/primitives";
 import { encodeDelimited, FrameReader, FroctalError, toFroctalError } from "@froctal/protocol";
-import type { Channel } from "./ingest.js";
-import type { Endpoint, Link, TransportHost } from "./link.js";
+import type { TransportHost } from "./connection.js";
+import type { Endpoint, Transport } from "./transport.js";
 
 /** Runs one byte stream through the session logic; the disposer shuts that connection down. */
 export function serveStream(host: TransportHost, stream: Duplex, channel: Channel): Disposer {
   const reader = new FrameReader(host.maxFrameBytes);
-  const link: Link = {
+  const transport: Transport = {
     channel,
     write(frame) {
       if (stream.writable) stream.write(encodeDelimited(frame));
@@ -27,7 +28,7 @@ export function serveStream(host: TransportHost, stream: Duplex, channel: Channe
     },
     destroy: () => stream.destroy(),
   };
-  const conn = host.connect(link);
+  const conn = host.connect(transport);
   if (!conn) return noop;
   const subscriptions = new Disposables();
   subscriptions.add(
@@ -49,7 +50,7 @@ export function serveStream(host: TransportHost, stream: Duplex, channel: Channe
     }),
   );
   // The peer will send nothing more: finish our side too, which ends in "close".
-  subscriptions.add(listen(stream, "end", () => link.end("refused", "")));
+  subscriptions.add(listen(stream, "end", () => transport.end("refused", "")));
   // "close" follows an error; keep the error for the reason the ingest is given.
   let failure = "";
   subscriptions.add(
@@ -59,7 +60,7 @@ export function serveStream(host: TransportHost, stream: Duplex, channel: Channe
   );
   const closed = () => {
     subscriptions.dispose();
-    conn.linkClosed(`the stream closed${failure}`);
+    conn.transportClosed(`the stream closed${failure}`);
   };
   if (stream.destroyed) closed();
   else subscriptions.add(listen(stream, "close", closed));

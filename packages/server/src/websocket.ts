@@ -9,12 +9,13 @@
 import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { Channel } from "@froctal/manager";
 import type { Disposer } from "@froctal/primitives";
 import { Disposables, listen } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import type { Channel } from "./ingest.js";
-import type { EndKind, Endpoint, Link, TransportHost } from "./link.js";
+import type { TransportHost } from "./connection.js";
+import type { EndKind, Endpoint, Transport } from "./transport.js";
 
 const CLOSE_CODES: Record<EndKind, number> = { refused: 1008, "retry-later": 1013, shutdown: 1001 };
 
@@ -87,7 +88,7 @@ export async function listenWebSocket(
 
 /** Runs one accepted WebSocket through the session logic. */
 export function serveWebSocket(host: TransportHost, ws: WebSocket, channel: Channel): void {
-  const link: Link = {
+  const transport: Transport = {
     channel,
     write(frame) {
       if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
@@ -98,7 +99,7 @@ export function serveWebSocket(host: TransportHost, ws: WebSocket, channel: Chan
     },
     destroy: () => ws.terminate(),
   };
-  const conn = host.connect(link);
+  const conn = host.connect(transport);
   if (!conn) return;
   const subscriptions = new Disposables();
   subscriptions.add(
@@ -122,7 +123,7 @@ export function serveWebSocket(host: TransportHost, ws: WebSocket, channel: Chan
   subscriptions.add(
     listen(ws, "close", (code: number) => {
       subscriptions.dispose();
-      conn.linkClosed(`the WebSocket closed (${code})`);
+      conn.transportClosed(`the WebSocket closed (${code})`);
     }),
   );
 }

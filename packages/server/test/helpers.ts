@@ -1,12 +1,14 @@
 /**
- * Test kit for the server: a manual clock, hand-built frames, raw agents that
- * speak bytes over real sockets (a ws client, a net client on a unix socket),
- * and a harness that starts a real server on either transport.
+ * Test kit for the server: hand-built frames, raw agents that speak bytes
+ * over real sockets (a ws client, a net client on a unix socket), and a
+ * harness that starts a real server on either transport (virtual time comes
+ * from @froctal/primitives' VirtualClock).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Ingest } from "@froctal/manager";
 import {
   type AgentFrame,
   type CheckedManagerFrame,
@@ -21,7 +23,6 @@ import {
   type AgentServerOptions,
   createAgentServer,
   createRecordingIngest,
-  type Ingest,
   type RecordingIngest,
 } from "../src/index.js";
 
@@ -161,7 +162,8 @@ export async function streamAgent(path: string): Promise<RawAgent> {
   };
 }
 
-export type Transport = "ws" | "unix";
+/** Which real transport a test runs over. */
+export type TransportKind = "ws" | "unix";
 
 export interface Harness {
   readonly server: AgentServer;
@@ -173,7 +175,7 @@ export interface Harness {
 
 /** A real server on a real socket: ws on 127.0.0.1, port 0, or a unix socket in a fresh temp dir. */
 export async function start(
-  transport: Transport,
+  transport: TransportKind,
   options: Partial<AgentServerOptions> & { wrap?: (ingest: RecordingIngest) => Ingest } = {},
 ): Promise<Harness> {
   const ingest = createRecordingIngest({ tokens: TOKENS });

@@ -1,18 +1,23 @@
 /**
  * A guest's agent reduced to what the manager core sees: it talks to the
  * core's Ingest port (admit, opened, batch, configAck, closed) exactly as the
- * server edge would after checking the frames, numbers its events, declares
- * its metrics once per session, and can re-send events after a reconnect.
+ * server would after checking the frames, numbers its events, declares its
+ * metrics once per session, learns what was acknowledged (the hello's acked
+ * seq, then each session.ack), and can re-send events after a reconnect.
  */
 
-import type { Admission, Edge } from "@froctal/manager";
+import type { Admission, Channel, Ingest } from "@froctal/manager";
 import type { Event, Hello } from "@froctal/protocol";
-
-/** The ingest calls a guest causes, as the server makes them. */
-type IngestCalls = Pick<Edge, "admit" | "opened" | "batch" | "configAck" | "closed">;
-
 import { FakeSession } from "./fake-session.js";
 import { batch, configAck, gauge, hello } from "./frames.js";
+
+/**
+ * The Ingest calls a guest causes, as the server makes them; the channel is
+ * the part of it the core reads (its instance id, for a per-instance channel).
+ */
+export interface IngestCalls extends Omit<Ingest, "admit"> {
+  admit(hello: Hello, channel: Pick<Channel, "instanceId">): Admission;
+}
 
 export interface SendContent {
   /** Gauge samples by metric name (declared on first use in a session). */
@@ -22,7 +27,7 @@ export interface SendContent {
 
 export class FakeAgent {
   session: FakeSession | undefined;
-  /** Highest seq the manager acknowledged. */
+  /** Highest seq the manager acknowledged, in a hello or an ack. */
   acked = 0;
   /** Every event this agent numbered, seq i at index i - 1. */
   private readonly log: Event[] = [];
@@ -42,24 +47,26 @@ export class FakeAgent {
     const admission = this.ingest.admit(h, channel);
     if (!admission.ok) return admission;
     if (this.session !== undefined) this.disconnect("replaced by a new connection");
-    this.session = new FakeSession(this.instanceId, h.streamId, `${this.instanceId}/${++this.connections}`);
+    this.session = new FakeSession(this.instanceId, h.streamId, `${this.instanceId}/${++this.connections}`, (seq) => {
+      if (seq > this.acked) this.acked = seq;
+    });
     this.declared.clear();
     this.acked = admission.ackedSeq;
     this.ingest.opened(this.session, h);
     return admission;
   }
 
-  /** Sends one batch of new events and samples; returns the cumulative ack. */
-  send(content: SendContent): number {
+  /** Sends one batch of new events and samples; they are acknowledged once the manager applies them. */
+  send(content: SendContent): void {
     const events = content.events ?? [];
     const firstSeq = this.log.length + 1;
     this.log.push(...events);
-    return this.sendBatch(firstSeq, events, content.metrics ?? {});
+    this.sendBatch(firstSeq, events, content.metrics ?? {});
   }
 
   /** Re-sends the events from `from` on (default: everything not acknowledged), as after a reconnect. */
-  resend(from = this.acked + 1): number {
-    return this.sendBatch(from, this.log.slice(from - 1), {});
+  resend(from = this.acked + 1): void {
+    this.sendBatch(from, this.log.slice(from - 1), {});
   }
 
   /** Answers the latest prepare (prepared / nacked) or commit (committed) the manager sent. */
@@ -79,7 +86,7 @@ export class FakeAgent {
     this.ingest.closed(session, reason);
   }
 
-  private sendBatch(firstSeq: number, events: readonly Event[], metrics: Readonly<Record<string, number>>): number {
+  private sendBatch(firstSeq: number, events: readonly Event[], metrics: Readonly<Record<string, number>>): void {
     const session = this.requireSession();
     const metricDecls = [];
     const metricIds: number[] = [];
@@ -94,9 +101,7 @@ export class FakeAgent {
       metricIds.push(id);
       metricValues.push(value);
     }
-    const acked = this.ingest.batch(session, batch({ firstSeq, events, metricDecls, metricIds, metricValues }));
-    if (acked > this.acked) this.acked = acked;
-    return acked;
+    this.ingest.batch(session, batch({ firstSeq, events, metricDecls, metricIds, metricValues }));
   }
 
   private requireSession(): FakeSession {

@@ -1,11 +1,11 @@
 /** A session as the server edge would hand it to the core, recording what the manager sends. */
 
-import type { EdgeSession } from "@froctal/manager";
+import type { AgentSession } from "@froctal/manager";
 import type { ErrorCode, ManagerFrame } from "@froctal/protocol";
 
 let sessions = 0;
 
-export class FakeSession implements EdgeSession {
+export class FakeSession implements AgentSession {
   readonly frames: ManagerFrame[] = [];
   readonly acks: number[] = [];
   /** While false, send() refuses like a closed or backed-up connection. */
@@ -16,6 +16,8 @@ export class FakeSession implements EdgeSession {
     readonly instanceId: string,
     readonly streamId: string,
     readonly sessionId = `session-${++sessions}`,
+    /** Told of every ack, as the agent would be by an Ack frame. */
+    private readonly onAck: (seq: number) => void = () => {},
   ) {}
 
   send(frame: ManagerFrame): boolean {
@@ -26,6 +28,7 @@ export class FakeSession implements EdgeSession {
 
   ack(seq: number): void {
     this.acks.push(seq);
+    this.onAck(seq);
   }
 
   close(code: ErrorCode, reason: string): void {

@@ -1,7 +1,10 @@
 /**
- * The port between the manager's edge (this package: sockets, framing, limits)
- * and its core (the store). The edge checks every frame before calling these;
- * the core decides who may connect and what a signal means.
+ * The Ingest port: how agents' checked frames reach the core. The server
+ * (@froctal/server: sockets, framing, limits, rate) implements the session and
+ * channel side and calls an Ingest; the core's IngestAdapter (ingest/adapter.ts)
+ * is the Ingest. The server checks every frame before calling these; the core
+ * decides who may connect, what a signal means, and when events are safe to
+ * acknowledge.
  */
 import type { Batch, ConfigAck, ErrorCode, Hello, ManagerFrame } from "@froctal/protocol";
 
@@ -18,9 +21,11 @@ export interface AgentSession {
    */
   send(frame: ManagerFrame): boolean;
   /**
-   * Acknowledges the stream up to `seq` later than batch() returned, e.g. after
-   * the tick that applied the events or once they are persisted. Cumulative and
-   * coalesced like batch()'s result: only an advance is sent, at most one Ack per flush.
+   * Acknowledges the session's stream up to `seq`: the ingest calls it once the
+   * events are applied (never when they are only queued), so an acknowledged
+   * event is never lost. Cumulative: only an advance is sent. The core may call
+   * it from inside its tick, so it only notes the seq; the Ack goes out later,
+   * at most one per turn of the event loop.
    */
   ack(seq: number): void;
   /** Sends Refuse{code, reason} and closes the connection. */
@@ -52,11 +57,11 @@ export interface Ingest {
   /** A session was opened for an admitted hello. A previous session of the same instance has been closed first. */
   opened(session: AgentSession, hello: Hello): void;
   /**
-   * A checked batch arrived. Returns the cumulative seq to acknowledge: the
-   * highest seq of the session's stream the core has taken (events at or below
-   * it that arrive again are duplicates and must be ignored by the core).
+   * A checked batch arrived. Its events are acknowledged later, through
+   * session.ack, once they are applied; events at or below a seq already taken
+   * that arrive again (a re-send after a reconnect) are duplicates, ignored.
    */
-  batch(session: AgentSession, batch: Batch): number;
+  batch(session: AgentSession, batch: Batch): void;
   configAck(session: AgentSession, ack: ConfigAck): void;
   /** The session ended (the agent left, a limit was hit, or it was replaced). */
   closed(session: AgentSession, reason: string): void;

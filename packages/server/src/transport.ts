@@ -1,16 +1,18 @@
 /**
- * The seam between the transports and the rest: a Link is what the session
- * logic needs from a transport, and nothing more (the WebSocket glue and the
- * byte-stream glue each implement it, so connection.ts is written once for
- * both); a TransportHost is what a transport needs from the server.
+ * The seam between the transports and the session logic: a Transport is what
+ * connection.ts needs from one accepted connection, and nothing more (the
+ * WebSocket glue and the byte-stream glue each make one, so connection.ts is
+ * written once for both). What a transport needs from the server
+ * (TransportHost) sits beside the Connection it hands out, in connection.ts,
+ * so this file imports nothing of the session logic.
  */
-import type { Connection } from "./connection.js";
-import type { Channel } from "./ingest.js";
+import type { Channel } from "@froctal/manager";
 
 /** Why a connection is being closed, for the transport's own close signal (a WebSocket close code). */
 export type EndKind = "refused" | "retry-later" | "shutdown";
 
-export interface Link {
+/** One accepted connection, as the session logic drives it: whole frames out, and its end. */
+export interface Transport {
   readonly channel: Channel;
   /** Writes one encoded frame; the transport adds its framing. Ignored once the transport is closing. */
   write(frame: Uint8Array): void;
@@ -20,13 +22,6 @@ export interface Link {
   end(kind: EndKind, code: string): void;
   /** Drops the connection now. */
   destroy(): void;
-}
-
-/** What the transports need from the server. */
-export interface TransportHost {
-  readonly maxFrameBytes: number;
-  /** Registers a connection; undefined (and the link destroyed) once the server is closed. */
-  connect(link: Link): Connection | undefined;
 }
 
 /** A listener the server opened; close() stops accepting, the connections it accepted carry on until server.close(). */

@@ -1,17 +1,17 @@
 import { app, batch, configAck, FakeSession, gauge, hello } from "@froctal/testkit";
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
-import { Edge, MAX_METRICS_PER_INSTANCE } from "./edge.js";
-import { defineFleet } from "./policy/fleet.js";
-import type { Signal } from "./signals.js";
-import { FleetStore } from "./store/store.js";
+import { defineFleet } from "../policy/fleet.js";
+import { FleetStore } from "../store/store.js";
+import type { TickInput } from "../tick/input.js";
+import { IngestAdapter, MAX_METRICS_PER_INSTANCE } from "./adapter.js";
 
 const fleet = defineFleet({ name: "f", services: { web: { image: "web.js", replicas: 1 } } });
 
 function setup() {
   const store = new FleetStore(fleet);
-  const signals: Signal[] = [];
-  const edge = new Edge(store, (s) => signals.push(s));
+  const signals: TickInput[] = [];
+  const edge = new IngestAdapter(store, (s) => signals.push(s));
   const instance = runInAction(() => store.add(store.service("web"), "secret", 0));
   const open = (streamId = "s1") => {
     const h = hello({ instanceId: instance.id, token: "secret", streamId });
@@ -21,12 +21,18 @@ function setup() {
     edge.opened(session, h);
     return { session, admission };
   };
-  return { store, signals, edge, instance, open };
+  /** What the manager's tick does for the ingest: tells it of each batch input applied since the last tick. */
+  let ticked = 0;
+  const tick = () => {
+    for (const s of signals.slice(ticked)) if (s.kind === "batch") edge.applied(s);
+    ticked = signals.length;
+  };
+  return { store, signals, edge, instance, open, tick };
 }
 
-const kinds = (signals: Signal[]) => signals.map((s) => s.kind);
+const kinds = (signals: TickInput[]) => signals.map((s) => s.kind);
 
-describe("Edge.admit", () => {
+describe("IngestAdapter.admit", () => {
   it("admits the token the instance was launched with", () => {
     const { edge, instance } = setup();
     expect(edge.admit(hello({ instanceId: instance.id, token: "secret" }), {})).toEqual({ ok: true, ackedSeq: 0 });
@@ -67,10 +73,11 @@ describe("Edge.admit", () => {
     });
   });
 
-  it("tells a reconnecting agent how far its stream was taken; a new stream starts from 0", () => {
-    const { edge, instance, open } = setup();
+  it("tells a reconnecting agent how far its stream was applied; a new stream starts from 0", () => {
+    const { edge, instance, open, tick } = setup();
     const { session } = open("s1");
     edge.batch(session, batch({ firstSeq: 1, events: [app("a", 1), app("a", 2)] }));
+    tick();
     expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
       ok: true,
       ackedSeq: 2,
@@ -82,7 +89,7 @@ describe("Edge.admit", () => {
   });
 });
 
-describe("Edge sessions and batches", () => {
+describe("IngestAdapter sessions and batches", () => {
   it("opens a session and queues the opened signal", () => {
     const { signals, instance, open } = setup();
     const { session } = open();
@@ -117,11 +124,13 @@ describe("Edge sessions and batches", () => {
   });
 
   it("takes each event seq once: re-sent events are skipped and counted as duplicates", () => {
-    const { signals, edge, open } = setup();
+    const { signals, edge, open, tick } = setup();
     const { session } = open();
-    expect(edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }))).toBe(2);
-    expect(edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }))).toBe(3);
-    expect(edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }))).toBe(3);
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
+    tick();
+    expect(session.acks).toEqual([2, 3]);
     const batches = signals.filter((s) => s.kind === "batch");
     expect(batches.map((s) => s.kind === "batch" && [s.batch.firstSeq, s.skip])).toEqual([
       [1, 0],
@@ -143,12 +152,15 @@ describe("Edge sessions and batches", () => {
   });
 
   it("carries the stream's position across reconnects with the same stream id, and resets it for a new one", () => {
-    const { edge, instance, open } = setup();
+    const { edge, instance, open, tick } = setup();
     const first = open("s1").session;
     edge.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    tick();
     const { session: again, admission } = open("s1");
     expect(admission).toEqual({ ok: true, ackedSeq: 2 });
-    expect(edge.batch(again, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }))).toBe(3);
+    edge.batch(again, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    tick();
+    expect(again.acks).toEqual([3]);
     expect(edge.stats.duplicates).toBe(1);
     open("s2");
     expect([instance.streamId, instance.acceptedSeq]).toEqual(["s2", 0]);
@@ -159,7 +171,7 @@ describe("Edge sessions and batches", () => {
     const old = open().session;
     const current = open().session;
     const before = signals.length;
-    expect(edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1)] }))).toBe(0);
+    edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1)] }));
     edge.configAck(old, configAck(1, "g1", "prepared"));
     edge.closed(old, "gone");
     expect(signals.length).toBe(before);
@@ -175,13 +187,13 @@ describe("Edge sessions and batches", () => {
     const { session } = open();
     runInAction(() => store.remove(instance));
     const before = signals.length;
-    expect(edge.batch(session, batch({ events: [app("n", 1)] }))).toBe(0);
+    edge.batch(session, batch({ events: [app("n", 1)] }));
     edge.closed(session, "x");
     expect(signals.length).toBe(before);
   });
 });
 
-describe("Edge limits", () => {
+describe("IngestAdapter limits", () => {
   it("bounds the distinct metric names one instance may declare, counting what it ignores", () => {
     const { edge, open } = setup();
     const { session } = open();
@@ -192,5 +204,74 @@ describe("Edge limits", () => {
     edge.batch(session, batch({ metricDecls: [gauge(9999, "m0")], metricIds: [9999], metricValues: [1] }));
     expect(edge.stats.overLimit).toBe(5);
     expect(edge.stats.undeclared).toBe(0);
+  });
+});
+
+describe("IngestAdapter acknowledgements: only what a tick applied", () => {
+  it("acknowledges events once the tick has applied them, not when they are queued", () => {
+    const { edge, instance, open, tick } = setup();
+    const { session } = open();
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    expect(session.acks).toEqual([]);
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+      ok: true,
+      ackedSeq: 0,
+    });
+    tick();
+    expect(session.acks).toEqual([2]);
+    expect(edge.position(instance)).toEqual({ streamId: "s1", queued: 2, applied: 2 });
+  });
+
+  it("acknowledges nothing of a batch whose tick never ran (a runaway stopped the ticker)", () => {
+    const { edge, instance, open } = setup();
+    const { session } = open();
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    edge.closed(session, "the manager stopped");
+    // The agent keeps both events: a manager started anew takes them from the hello's acked seq on.
+    expect(session.acks).toEqual([]);
+    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+      ok: true,
+      ackedSeq: 0,
+    });
+  });
+
+  it("acknowledges events still queued when their agent reconnected to its new session, once applied", () => {
+    const { signals, edge, open, tick } = setup();
+    const first = open().session;
+    edge.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    const { session: again, admission } = open();
+    expect(admission).toEqual({ ok: true, ackedSeq: 0 });
+    // The agent re-sends from its acked seq: the events are queued already, so they are duplicates.
+    edge.batch(again, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    expect(edge.stats).toMatchObject({ events: 2, duplicates: 2 });
+    expect(kinds(signals)).toEqual(["opened", "batch", "opened"]);
+    tick();
+    expect([first.acks, again.acks]).toEqual([[], [2]]);
+  });
+
+  it("never acknowledges a replaced stream's queued events on the new stream", () => {
+    const { edge, instance, open, tick } = setup();
+    const old = open("s1").session;
+    edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
+    const fresh = open("s2").session;
+    edge.batch(fresh, batch({ firstSeq: 1, events: [app("m", 1)] }));
+    tick();
+    expect([old.acks, fresh.acks]).toEqual([[], [1]]);
+    expect(edge.position(instance)).toEqual({ streamId: "s2", queued: 1, applied: 1 });
+  });
+
+  it("acknowledges cumulatively, in the order batches were queued, and never goes back", () => {
+    const { signals, edge, open } = setup();
+    const { session } = open();
+    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
+    edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    edge.batch(session, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
+    const [, first, second, samples] = signals;
+    if (first?.kind !== "batch" || second?.kind !== "batch" || samples?.kind !== "batch") throw new Error("no batches");
+    edge.applied(first);
+    edge.applied(samples);
+    edge.applied(second);
+    edge.applied(first);
+    expect(session.acks).toEqual([1, 3]);
   });
 });
