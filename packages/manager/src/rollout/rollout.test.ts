@@ -3,7 +3,7 @@ import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
 import { configAck, FakeSession } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { Instance } from "../store/instance.js";
-import { type Participant, Rollout, type RolloutOutcome } from "./rollout.js";
+import { describeOutcome, type Participant, Rollout, type RolloutOutcome } from "./rollout.js";
 
 const utf8 = new TextDecoder();
 
@@ -28,13 +28,19 @@ function setup(lastGeneration = 0) {
   return { clock, outcomes, rollout, a, b, both };
 }
 
+/** The nonce of the latest push of `gen` to an instance: every push has its own, and answers carry it back. */
+function nonceOf(instance: Instance, gen: number): string {
+  const pushes = (instance.session as FakeSession).sent("prepare").filter((p) => Number(p.generation) === gen);
+  return String(pushes.at(-1)?.nonce);
+}
+
 const ack = (
   rollout: Rollout,
   instance: Instance,
   status: "prepared" | "committed" | "nacked",
   gen: number,
   reason = "",
-) => rollout.acknowledge(instance, configAck(gen, `g${gen}`, status, reason));
+) => rollout.acknowledge(instance, configAck(gen, nonceOf(instance, gen), status, reason));
 
 describe("Rollout", () => {
   it("starts nothing for no participants", () => {
@@ -49,7 +55,7 @@ describe("Rollout", () => {
     expect(rollout.busy).toBe(true);
     for (const s of [a.session, b.session]) {
       const [prepare] = s.sent("prepare");
-      expect(prepare).toMatchObject({ generation: 7, nonce: "g7", mediaType: "application/json", timeoutMs: 5_000 });
+      expect(prepare).toMatchObject({ generation: 7, mediaType: "application/json", timeoutMs: 5_000 });
       expect(utf8.decode(prepare!.config as Uint8Array)).toBe('{"v":1}');
     }
     ack(rollout, a.instance, "prepared", 7);
@@ -60,12 +66,13 @@ describe("Rollout", () => {
       instances: ["a", "b"],
       prepared: ["a"],
       committed: [],
+      failed: [],
     });
     ack(rollout, a.instance, "prepared", 7); // a repeat changes nothing
     expect(b.session.sent("commit")).toEqual([]);
     ack(rollout, b.instance, "prepared", 7);
-    expect(a.session.sent("commit")).toEqual([{ generation: 7, nonce: "g7" }]);
-    expect(b.session.sent("commit")).toEqual([{ generation: 7, nonce: "g7" }]);
+    expect(a.session.sent("commit")).toEqual([{ generation: 7, nonce: nonceOf(a.instance, 7) }]);
+    expect(b.session.sent("commit")).toEqual([{ generation: 7, nonce: nonceOf(b.instance, 7) }]);
 
     const epoch = rollout.epoch;
     ack(rollout, a.instance, "committed", 7);
@@ -73,7 +80,18 @@ describe("Rollout", () => {
     expect(outcomes).toEqual([]);
     ack(rollout, b.instance, "committed", 7);
     expect(b.instance.committedJson).toBe('{"v":1}');
-    expect(outcomes).toEqual([{ generation: 7, result: "committed", instances: ["a", "b"], at: 0 }]);
+    expect(outcomes).toEqual([
+      {
+        generation: 7,
+        result: "committed",
+        instances: ["a", "b"],
+        results: [
+          { instance: "a", result: "committed" },
+          { instance: "b", result: "committed" },
+        ],
+        at: 0,
+      },
+    ]);
     expect(rollout.busy).toBe(false);
     expect(rollout.inFlight).toBeUndefined();
     expect(rollout.epoch).toBe(epoch + 1);
@@ -85,9 +103,11 @@ describe("Rollout", () => {
     rollout.begin(both('{"v":1}'));
     ack(rollout, a.instance, "prepared", 1);
     ack(rollout, b.instance, "nacked", 1, "port in use");
-    for (const s of [a.session, b.session]) {
-      expect(s.sent("commit")).toEqual([]);
-      expect(s.sent("abort")).toEqual([{ generation: 1, nonce: "g1", reason: "b refused generation 1: port in use" }]);
+    for (const { instance, session } of [a, b]) {
+      expect(session.sent("commit")).toEqual([]);
+      expect(session.sent("abort")).toEqual([
+        { generation: 1, nonce: nonceOf(instance, 1), reason: "b refused generation 1: port in use" },
+      ]);
     }
     expect(outcomes).toMatchObject([
       { generation: 1, result: "aborted", instances: ["a", "b"], reason: /port in use/ },
@@ -133,9 +153,12 @@ describe("Rollout", () => {
     const { rollout, a, b, outcomes } = setup();
     rollout.begin([{ instance: a.instance, json: "x" }]);
     rollout.acknowledge(a.instance, { ...configAck(1, "g0", "nacked") });
-    rollout.acknowledge(a.instance, { ...configAck(0, "g1", "nacked") });
-    rollout.acknowledge(b.instance, configAck(1, "g1", "nacked"));
-    const unknown: ConfigAck = { ...configAck(1, "g1", "prepared"), status: ConfigAckStatus.CONFIG_ACK_STATUS_ABORTED };
+    rollout.acknowledge(a.instance, { ...configAck(0, nonceOf(a.instance, 1), "nacked") });
+    rollout.acknowledge(b.instance, configAck(1, nonceOf(a.instance, 1), "nacked"));
+    const unknown: ConfigAck = {
+      ...configAck(1, nonceOf(a.instance, 1), "prepared"),
+      status: ConfigAckStatus.CONFIG_ACK_STATUS_ABORTED,
+    };
     rollout.acknowledge(a.instance, unknown);
     expect(outcomes).toEqual([]);
     expect(rollout.busy).toBe(true);
@@ -216,5 +239,162 @@ describe("Rollout", () => {
     ack(rollout, b.instance, "nacked", 2);
     rollout.close();
     expect(clock.pending).toBe(0);
+  });
+
+  it("gives every push its own nonce, so an answer to an earlier push of the same generation is ignored", () => {
+    const { rollout, clock, a, b, both } = setup();
+    rollout.begin(both('{"v":1}'));
+    const first = { a: nonceOf(a.instance, 1), b: nonceOf(b.instance, 1) };
+    expect(first.a).not.toBe(first.b);
+    rollout.close();
+    // A manager restarted without its reservation hands generation 1 out again, with another configuration.
+    const outcomes: RolloutOutcome[] = [];
+    const again = new Rollout({ clock, timeoutMs: 5_000, lastGeneration: 0, onOutcome: (o) => outcomes.push(o) });
+    expect(again.begin(both('{"v":2}'))).toBe(1);
+    expect([nonceOf(a.instance, 1), nonceOf(b.instance, 1)]).not.toContain(first.a);
+    expect([nonceOf(a.instance, 1), nonceOf(b.instance, 1)]).not.toContain(first.b);
+    // Answers to the first push (a validated {"v":1}, not {"v":2}) arrive late: they count for nothing.
+    again.acknowledge(a.instance, configAck(1, first.a, "prepared"));
+    again.acknowledge(b.instance, configAck(1, first.b, "nacked", "stale"));
+    expect(again.inFlight).toMatchObject({ phase: "preparing", prepared: [] });
+    expect(a.session.sent("commit")).toEqual([]);
+    ack(again, a.instance, "prepared", 1);
+    ack(again, b.instance, "prepared", 1);
+    expect(a.session.sent("commit")).toEqual([{ generation: 1, nonce: nonceOf(a.instance, 1) }]);
+    ack(again, a.instance, "committed", 1);
+    ack(again, b.instance, "committed", 1);
+    expect(outcomes).toMatchObject([{ generation: 1, result: "committed" }]);
+    expect([a.instance.committedJson, b.instance.committedJson]).toEqual(['{"v":2}', '{"v":2}']);
+  });
+
+  it("records a nack answered in the commit phase: the guest runs what it reports, the reason is kept", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    rollout.begin(both('{"v":1}'));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    const reason = "commit of generation 1 failed, generation 0 still runs: disk full";
+    rollout.acknowledge(b.instance, configAck(1, nonceOf(b.instance, 1), "nacked", reason));
+    expect(rollout.inFlight).toEqual({
+      generation: 1,
+      phase: "committing",
+      instances: ["a", "b"],
+      prepared: ["a", "b"],
+      committed: [],
+      failed: [{ instance: "b", running: 0, reason }],
+    });
+    ack(rollout, a.instance, "committed", 1);
+    expect(outcomes).toEqual([
+      {
+        generation: 1,
+        result: "committed",
+        instances: ["a", "b"],
+        results: [
+          { instance: "a", result: "committed" },
+          { instance: "b", result: "failed", running: 0, reason },
+        ],
+        at: 0,
+      },
+    ]);
+    expect(describeOutcome(outcomes[0]!)).toBe(
+      `generation 1 committed on a; b did not commit it and runs generation 0: ${reason}`,
+    );
+    // b still runs its old configuration, so the store still says so: it differs from the desired one again.
+    expect([a.instance.generation, a.instance.committedJson]).toEqual([1, '{"v":1}']);
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([0, '{"v":0}']);
+    expect(b.session.sent("abort")).toEqual([]);
+  });
+
+  it("re-pushes to an instance whose commit failed, after a backoff that doubles while it keeps failing", () => {
+    const { rollout, clock, a, b, both } = setup();
+    const failCommit = (gen: number) => {
+      ack(rollout, b.instance, "prepared", gen);
+      rollout.acknowledge(b.instance, configAck(gen, nonceOf(b.instance, gen), "nacked", "disk full"));
+    };
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    failCommit(1);
+    ack(rollout, a.instance, "committed", 1);
+    expect(rollout.busy).toBe(false);
+    const onlyB: Participant[] = [{ instance: b.instance, json: "x" }];
+    const epoch = rollout.epoch;
+    expect(rollout.begin(onlyB)).toBeUndefined();
+    clock.advance(1_000);
+    expect(rollout.epoch).toBe(epoch + 1);
+    expect(rollout.begin(onlyB)).toBe(2);
+    expect(b.session.sent("prepare").at(-1)).toMatchObject({ generation: 2 });
+    failCommit(2);
+    clock.advance(1_999);
+    expect(rollout.begin(onlyB)).toBeUndefined();
+    clock.advance(1);
+    expect(rollout.begin(onlyB)).toBe(3);
+    ack(rollout, b.instance, "prepared", 3);
+    ack(rollout, b.instance, "committed", 3);
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([3, "x"]);
+  });
+
+  it("a commit-phase nack reporting another running generation records it, with its configuration unknown", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    ack(rollout, a.instance, "committed", 1);
+    rollout.acknowledge(b.instance, {
+      ...configAck(1, nonceOf(b.instance, 1), "nacked", "lost"),
+      runningGeneration: 4,
+    });
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([4, ""]);
+    expect(outcomes).toMatchObject([{ results: [{ result: "committed" }, { result: "failed", running: 4 }] }]);
+  });
+
+  it("says who did not confirm a commit (disconnected or silent), without calling it committed", () => {
+    const { rollout, clock, a, b, both, outcomes } = setup();
+    const c = { instance: new Instance("c", "router", 3, "t", 0), session: new FakeSession("c", "s") };
+    c.instance.moveTo("ready");
+    c.instance.recordCommit(0, '{"v":0}');
+    c.instance.session = c.session;
+    rollout.begin([...both("x"), { instance: c.instance, json: "x" }]);
+    for (const i of [a.instance, b.instance, c.instance]) ack(rollout, i, "prepared", 1);
+    ack(rollout, a.instance, "committed", 1);
+    rollout.disconnected(b.instance);
+    expect(rollout.inFlight).toMatchObject({ committed: ["a"], failed: [] });
+    clock.advance(5_000);
+    expect(outcomes).toEqual([
+      {
+        generation: 1,
+        result: "committed",
+        instances: ["a", "b", "c"],
+        results: [
+          { instance: "a", result: "committed" },
+          { instance: "b", result: "unconfirmed", reason: "it disconnected after commit went out" },
+          { instance: "c", result: "unconfirmed", reason: "it did not confirm within 5000 ms" },
+        ],
+        at: 5_000,
+      },
+    ]);
+    expect(describeOutcome(outcomes[0]!)).toBe(
+      "generation 1 committed on a; b has not confirmed it (it disconnected after commit went out); " +
+        "c has not confirmed it (it did not confirm within 5000 ms)",
+    );
+    expect([b.instance.committedJson, c.instance.committedJson]).toEqual(['{"v":0}', '{"v":0}']);
+  });
+
+  it("takes the answer of a participant that disconnected after commit and came back while the generation ran", () => {
+    const { rollout, a, b, both, outcomes } = setup();
+    rollout.begin(both("x"));
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    rollout.disconnected(b.instance);
+    ack(rollout, b.instance, "committed", 1);
+    expect(outcomes).toEqual([]);
+    ack(rollout, a.instance, "committed", 1);
+    expect(outcomes).toMatchObject([
+      {
+        results: [
+          { instance: "a", result: "committed" },
+          { instance: "b", result: "committed" },
+        ],
+      },
+    ]);
+    expect([b.instance.generation, b.instance.committedJson]).toEqual([1, "x"]);
   });
 });

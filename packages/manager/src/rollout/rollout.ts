@@ -6,6 +6,17 @@
  * or timeout aborts it everywhere, so each keeps its previous configuration.
  * Changes that arrive while a generation is in flight wait, and are coalesced
  * into the next one; they are never interleaved with it.
+ *
+ * Once commit went out the generation stands (it is never aborted after some
+ * guest may have applied it), and each participant's answer is recorded as
+ * it is: committed; failed (the guest's commit handler failed, so it still
+ * runs the generation it reports, and is offered the change again after a
+ * backoff); or unconfirmed (it left or stayed silent: offered again when the
+ * store next sees it differ).
+ *
+ * Every push has its own nonce (generation, a counter, and a tag drawn once
+ * per Rollout, so a manager that restarted and reuses a generation does not
+ * reuse a nonce): an answer is taken only with the nonce of its own push.
  */
 
 import type { Clock, Disposer } from "@froctal/primitives";
@@ -22,11 +33,26 @@ export interface Participant {
   readonly json: string;
 }
 
+/** A participant whose guest answered commit with a failure: it runs `running`, not the generation. */
+export interface CommitFailure {
+  readonly instance: string;
+  readonly running: number;
+  readonly reason: string;
+}
+
+/** What one participant of a generation that went to commit ended up with. */
+export type ParticipantResult =
+  | { readonly instance: string; readonly result: "committed" }
+  | ({ readonly result: "failed" } & CommitFailure)
+  | { readonly instance: string; readonly result: "unconfirmed"; readonly reason: string };
+
 export type RolloutOutcome =
   | {
       readonly generation: number;
+      /** Commit went out to every participant: the generation stands; `results` says who runs it. */
       readonly result: "committed";
       readonly instances: readonly string[];
+      readonly results: readonly ParticipantResult[];
       readonly at: number;
     }
   | {
@@ -43,16 +69,26 @@ export interface RolloutInFlight {
   readonly instances: readonly string[];
   readonly prepared: readonly string[];
   readonly committed: readonly string[];
+  /** Participants that answered commit with a failure, and why. */
+  readonly failed: readonly CommitFailure[];
+}
+
+/** One participant's push: the nonce its answers must carry. */
+interface Push {
+  readonly participant: Participant;
+  readonly nonce: string;
 }
 
 interface InFlight {
   readonly generation: number;
-  readonly nonce: string;
   readonly participants: readonly Participant[];
-  /** The participants by instance: an answer finds its own in O(1), not by scanning a thousand. */
-  readonly byInstance: ReadonlyMap<Instance, Participant>;
+  /** The pushes by instance: an answer finds its own in O(1), not by scanning a thousand. */
+  readonly byInstance: ReadonlyMap<Instance, Push>;
   readonly prepared: Set<string>;
   readonly committed: Set<string>;
+  readonly failed: Map<string, CommitFailure>;
+  /** Participants that left after commit went out, with why. */
+  readonly unconfirmed: Map<string, string>;
   phase: "preparing" | "committing";
   timer: Disposer;
 }
@@ -66,20 +102,29 @@ export interface RolloutOptions {
   readonly onOutcome: (outcome: RolloutOutcome) => void;
   /** Called with each generation before it is first used, so it can be made durable (never reused). */
   readonly reserve?: (generation: number) => void;
+  /** Part of every nonce, unique to this Rollout (default: 32 random bits); tests may fix it. */
+  readonly nonceTag?: string;
 }
+
+/** Doubles per failure of the same change set, from 1 s up to 30 s. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 export class Rollout {
   private generation: number;
   private current: InFlight | undefined;
-  /** Fingerprint of the last aborted change set and when it may be retried. */
+  /** Fingerprint of the last change set that failed (aborted, or refused at commit) and when it may be retried. */
   private retry: { fingerprint: string; notBefore: number; delay: number } | undefined;
   private retryTimer: Disposer | undefined;
+  private readonly nonceTag: string;
+  private pushes = 0;
 
   /** Bumped whenever a generation ends or a retry comes due: the next round may start. */
   epoch = 0;
 
   constructor(private readonly options: RolloutOptions) {
     this.generation = options.lastGeneration;
+    this.nonceTag = options.nonceTag ?? randomTag();
     makeObservable(this, { epoch: observable });
   }
 
@@ -93,6 +138,7 @@ export class Rollout {
       instances: f.participants.map((p) => p.instance.id),
       prepared: [...f.prepared],
       committed: [...f.committed],
+      failed: [...f.failed.values()],
     };
   }
 
@@ -112,24 +158,29 @@ export class Rollout {
   /** Starts a generation for these participants unless one is in flight; returns its number or undefined. */
   begin(participants: readonly Participant[]): number | undefined {
     if (this.current !== undefined || participants.length === 0) return undefined;
-    const fingerprint = participants.map((p) => `${p.instance.id}=${p.json}`).join("\n");
     const now = this.options.clock.now();
-    if (this.retry && this.retry.fingerprint === fingerprint && now < this.retry.notBefore) return undefined;
+    if (this.retry && this.retry.fingerprint === fingerprintOf(participants) && now < this.retry.notBefore) {
+      return undefined;
+    }
     const generation = ++this.generation;
     this.options.reserve?.(generation);
-    const nonce = `g${generation}`;
+    const byInstance = new Map<Instance, Push>();
+    for (const p of participants) {
+      byInstance.set(p.instance, { participant: p, nonce: `g${generation}.${++this.pushes}.${this.nonceTag}` });
+    }
     const flight: InFlight = {
       generation,
-      nonce,
       participants,
-      byInstance: new Map(participants.map((p) => [p.instance, p])),
+      byInstance,
       prepared: new Set(),
       committed: new Set(),
+      failed: new Map(),
+      unconfirmed: new Map(),
       phase: "preparing",
-      timer: this.options.clock.setTimeout(() => this.abort(this.silence()), this.options.timeoutMs),
+      timer: this.options.clock.setTimeout(() => this.timedOut(), this.options.timeoutMs),
     };
     this.current = flight;
-    for (const p of participants) {
+    for (const { participant: p, nonce } of byInstance.values()) {
       const sent = p.instance.session?.send({
         prepare: {
           generation,
@@ -150,11 +201,12 @@ export class Rollout {
   /** An instance answered. Stale nonces are ignored, except that a late commit says what the guest now runs. */
   acknowledge(instance: Instance, ack: ConfigAck): void {
     const flight = this.current;
+    const push = flight?.byInstance.get(instance);
     if (
       flight === undefined ||
-      ack.nonce !== flight.nonce ||
-      ack.generation !== flight.generation ||
-      !flight.byInstance.has(instance)
+      push === undefined ||
+      ack.nonce !== push.nonce ||
+      ack.generation !== flight.generation
     ) {
       // A commit confirmed after its generation ended (it timed out, the guest applied it after a reconnect,
       // or a manager before a restart sent it): what the guest runs is unknown, so it is offered again.
@@ -169,17 +221,22 @@ export class Rollout {
         if (flight.phase === "preparing" && flight.prepared.size === flight.participants.length) this.commit(flight);
         return;
       case ConfigAckStatus.CONFIG_ACK_STATUS_NACKED:
-        this.abort(`${instance.id} refused generation ${flight.generation}: ${ack.reason || "no reason given"}`);
+        if (flight.phase === "committing") this.commitFailed(flight, instance, ack);
+        else this.abort(`${instance.id} refused generation ${flight.generation}: ${ack.reason || "no reason given"}`);
         return;
-      case ConfigAckStatus.CONFIG_ACK_STATUS_COMMITTED: {
-        const json = flight.byInstance.get(instance)!.json;
-        instance.recordCommit(ack.runningGeneration, json);
+      case ConfigAckStatus.CONFIG_ACK_STATUS_COMMITTED:
+        if (flight.failed.has(instance.id)) return; // it said otherwise first; a guest answers a commit once
+        instance.recordCommit(ack.runningGeneration, push.participant.json);
+        flight.unconfirmed.delete(instance.id); // back after a disconnect, with its answer
         flight.committed.add(instance.id);
-        if (flight.committed.size === flight.participants.length) this.finish(flight);
+        this.finishIfAnswered(flight);
         return;
-      }
+      case ConfigAckStatus.CONFIG_ACK_STATUS_ABORTED:
+        // Dropping a generation it was told to commit is a failed commit; before commit, nothing to record.
+        if (flight.phase === "committing") this.commitFailed(flight, instance, ack);
+        return;
       default:
-        return;
+        return; // a status this manager does not know (a newer agent): ignored, as unknown fields are
     }
   }
 
@@ -188,9 +245,9 @@ export class Rollout {
     const flight = this.current;
     if (flight === undefined || !flight.byInstance.has(instance)) return;
     if (flight.phase === "preparing") this.abort(`${instance.id} disconnected before it prepared`);
-    else {
-      flight.committed.add(instance.id);
-      if (flight.committed.size === flight.participants.length) this.finish(flight);
+    else if (!answered(flight, instance.id)) {
+      flight.unconfirmed.set(instance.id, "it disconnected after commit went out");
+      this.finishIfAnswered(flight);
     }
   }
 
@@ -200,31 +257,60 @@ export class Rollout {
     this.current = undefined;
   }
 
-  /** Names who kept the current generation waiting, for the abort reason. */
-  private silence(): string {
+  /** The guest answered commit with a failure: it runs what it reports, which the store records. */
+  private commitFailed(flight: InFlight, instance: Instance, ack: ConfigAck): void {
+    if (flight.committed.has(instance.id) || flight.failed.has(instance.id)) return; // a guest answers once
+    flight.unconfirmed.delete(instance.id); // back after a disconnect, with its answer
+    const running = ack.runningGeneration;
+    // Still the generation on record: it runs the configuration it had, which stays committed (and differs
+    // from the desired one, so it is offered again). Another one: the store does not know its configuration.
+    if (running !== instance.generation) instance.recordCommit(running, "");
+    flight.failed.set(instance.id, { instance: instance.id, running, reason: ack.reason || "no reason given" });
+    this.finishIfAnswered(flight);
+  }
+
+  private timedOut(): void {
     const flight = this.current;
-    if (flight === undefined) return "";
-    const answered = flight.phase === "preparing" ? flight.prepared : flight.committed;
-    const silent = flight.participants.map((p) => p.instance.id).filter((id) => !answered.has(id));
-    return `${silent.join(", ")} did not answer within ${this.options.timeoutMs} ms`;
+    if (flight === undefined) return;
+    if (flight.phase === "preparing") {
+      const silent = flight.participants.map((p) => p.instance.id).filter((id) => !flight.prepared.has(id));
+      this.abort(`${silent.join(", ")} did not answer within ${this.options.timeoutMs} ms`);
+    } else this.finish(flight);
   }
 
   private commit(flight: InFlight): void {
     flight.phase = "committing";
-    for (const p of flight.participants) {
-      p.instance.session?.send({ commit: { generation: flight.generation, nonce: flight.nonce } });
+    for (const { participant: p, nonce } of flight.byInstance.values()) {
+      p.instance.session?.send({ commit: { generation: flight.generation, nonce } });
     }
   }
 
+  private finishIfAnswered(flight: InFlight): void {
+    const n = flight.committed.size + flight.failed.size + flight.unconfirmed.size;
+    if (n === flight.participants.length) this.finish(flight);
+  }
+
+  /** Ends a generation that went to commit, recording each participant's result. */
   private finish(flight: InFlight): void {
     flight.timer();
     this.current = undefined;
-    this.retry = undefined;
+    const silence = `it did not confirm within ${this.options.timeoutMs} ms`;
+    const results = flight.participants.map((p): ParticipantResult => {
+      const instance = p.instance.id;
+      if (flight.committed.has(instance)) return { instance, result: "committed" };
+      const failure = flight.failed.get(instance);
+      if (failure !== undefined) return { result: "failed", ...failure };
+      return { instance, result: "unconfirmed", reason: flight.unconfirmed.get(instance) ?? silence };
+    });
+    const refused = flight.participants.filter((p) => flight.failed.has(p.instance.id));
+    if (refused.length > 0) this.holdBack(refused);
+    else this.retry = undefined;
     this.options.onOutcome({
       generation: flight.generation,
       result: "committed",
       instances: flight.participants.map((p) => p.instance.id),
-      at: this.options.clock.now(),
+      results,
+      at: this.options.clock.wallNow(),
     });
     this.epoch++;
   }
@@ -239,21 +325,65 @@ export class Rollout {
     }
     flight.timer();
     this.current = undefined;
-    for (const p of flight.participants) {
-      p.instance.session?.send({ abort: { generation: flight.generation, nonce: flight.nonce, reason } });
+    for (const { participant: p, nonce } of flight.byInstance.values()) {
+      p.instance.session?.send({ abort: { generation: flight.generation, nonce, reason } });
     }
-    const fingerprint = flight.participants.map((p) => `${p.instance.id}=${p.json}`).join("\n");
-    const delay = Math.min(30_000, this.retry?.fingerprint === fingerprint ? this.retry.delay * 2 : 1_000);
-    this.retry = { fingerprint, notBefore: this.options.clock.now() + delay, delay };
+    this.holdBack(flight.participants);
     this.options.onOutcome({
       generation: flight.generation,
       result: "aborted",
       instances: flight.participants.map((p) => p.instance.id),
       reason,
-      at: this.options.clock.now(),
+      at: this.options.clock.wallNow(),
     });
-    this.retryTimer?.();
-    this.retryTimer = this.options.clock.setTimeout(() => this.epoch++, delay);
     this.epoch++;
   }
+
+  /** The same change set is not tried again before a backoff (doubling while it keeps failing); then the epoch moves. */
+  private holdBack(participants: readonly Participant[]): void {
+    const fingerprint = fingerprintOf(participants);
+    const delay = Math.min(
+      RETRY_MAX_MS,
+      this.retry?.fingerprint === fingerprint ? this.retry.delay * 2 : RETRY_FIRST_MS,
+    );
+    this.retry = { fingerprint, notBefore: this.options.clock.now() + delay, delay };
+    this.retryTimer?.();
+    this.retryTimer = this.options.clock.setTimeout(() => this.epoch++, delay);
+  }
+}
+
+/** One line for the journal: what the generation did, and for whom it did not. */
+export function describeOutcome(outcome: RolloutOutcome): string {
+  const g = `generation ${outcome.generation}`;
+  if (outcome.result === "aborted") return `${g} aborted on ${outcome.instances.join(", ")}: ${outcome.reason}`;
+  const committed = outcome.results.filter((r) => r.result === "committed").map((r) => r.instance);
+  const parts = [`${g} committed on ${committed.length > 0 ? committed.join(", ") : "no instance"}`];
+  for (const r of outcome.results) {
+    switch (r.result) {
+      case "committed":
+        break;
+      case "failed":
+        parts.push(`${r.instance} did not commit it and runs generation ${r.running}: ${r.reason}`);
+        break;
+      case "unconfirmed":
+        parts.push(`${r.instance} has not confirmed it (${r.reason})`);
+        break;
+    }
+  }
+  return parts.join("; ");
+}
+
+function answered(flight: InFlight, id: string): boolean {
+  return flight.committed.has(id) || flight.failed.has(id) || flight.unconfirmed.has(id);
+}
+
+function fingerprintOf(participants: readonly Participant[]): string {
+  return participants.map((p) => `${p.instance.id}=${p.json}`).join("\n");
+}
+
+function randomTag(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return hex;
 }

@@ -251,3 +251,144 @@ describe("Aggregate (properties)", () => {
     );
   });
 });
+
+describe("Aggregate (order statistics, incremental)", () => {
+  /** Counts reads of each slot's value, to see how much of the aggregate a read of max touches. */
+  function counted(a: Aggregate, n: number) {
+    let reads = 0;
+    const slots = Array.from({ length: n }, () => {
+      const slot = a.join();
+      let value = 0;
+      Object.defineProperty(slot, "value", {
+        get: () => {
+          reads++;
+          return value;
+        },
+        set: (v: number) => {
+          value = v;
+        },
+      });
+      return slot;
+    });
+    return { slots, reads: () => reads };
+  }
+
+  it("re-reads only the changed values for max, min and percentiles, not every member", () => {
+    const a = new Aggregate("load");
+    const { slots, reads } = counted(a, 10_000);
+    runInAction(() => {
+      for (const [i, slot] of slots.entries()) a.update(slot, i);
+      a.publish();
+    });
+    expect([a.max, a.min, a.percentile(50)]).toEqual([9_999, 0, 4_999]);
+    const before = reads();
+    runInAction(() => {
+      a.update(slots[5]!, 20_000);
+      a.update(slots[6]!, -1);
+      a.publish();
+    });
+    expect([a.max, a.min, a.percentile(50), a.percentile(100)]).toEqual([20_000, -1, 5_000, 20_000]);
+    // The two updates (old and new value each) and catching the order up on the two slots: a handful, not 10,000.
+    expect(reads() - before).toBeLessThanOrEqual(8);
+  });
+
+  it("a NaN sample neither breaks the order nor stays in it once replaced", () => {
+    const a = new Aggregate("x");
+    const ka = keyed(a);
+    ka.set("a", 3);
+    ka.set("b", Number.NaN);
+    ka.set("c", 1);
+    publish(a);
+    expect(a.count).toBe(3);
+    expect(a.max).toBe(3);
+    ka.set("b", 2);
+    ka.delete("c");
+    publish(a);
+    expect([a.min, a.max, a.percentile(50), a.count]).toEqual([2, 3, 2, 2]);
+  });
+
+  it("max, min and percentiles read between changes equal a naive recomputation (many members, ties)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            {
+              weight: 6,
+              arbitrary: fc.record({
+                kind: fc.constant("set" as const),
+                id: fc.nat(199),
+                value: fc.integer({ min: -20, max: 20 }),
+              }),
+            },
+            { weight: 3, arbitrary: fc.record({ kind: fc.constant("delete" as const), id: fc.nat(199) }) },
+            { weight: 1, arbitrary: fc.constant({ kind: "publish" as const }) },
+          ),
+          { maxLength: 600 },
+        ),
+        fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 5 }),
+        (ops, ps) => {
+          replay(ops, (a, naive) => {
+            const values = [...naive.values()];
+            expect(a.max).toBe(values.length === 0 ? 0 : Math.max(...values));
+            expect(a.min).toBe(values.length === 0 ? 0 : Math.min(...values));
+            for (const p of ps) expect(a.percentile(p)).toBe(nearestRank(values, p));
+          });
+        },
+      ),
+    );
+  });
+});
+
+describe("Aggregate (what it keeps)", () => {
+  it("keeps the order right when it is not read for more changes than it has members", () => {
+    const a = new Aggregate("x");
+    const ka = keyed(a);
+    for (let i = 0; i < 10; i++) ka.set(`i${i}`, i);
+    publish(a);
+    expect(a.max).toBe(9);
+    const naive = new Map<string, number>();
+    for (let i = 0; i < 10; i++) naive.set(`i${i}`, i);
+    for (let round = 0; round < 300; round++) {
+      const id = `j${round}`;
+      ka.set(id, 100 + round);
+      ka.delete(id); // a short-lived instance, gone before anyone reads the order
+      ka.set(`i${round % 10}`, round);
+      naive.set(`i${round % 10}`, round);
+    }
+    publish(a);
+    const values = [...naive.values()];
+    expect([a.max, a.min, a.percentile(50), a.count]).toEqual([
+      Math.max(...values),
+      Math.min(...values),
+      nearestRank(values, 50),
+      10,
+    ]);
+  });
+
+  it("makes a slot's own atom only for a derivation, and lets it go when nobody reads it", () => {
+    const a = new Aggregate("x");
+    const slot = a.join();
+    const other = a.join();
+    runInAction(() => {
+      a.update(slot, 1);
+      a.update(other, 5);
+      a.publish();
+    });
+    expect([a.read(slot), a.read(other)]).toEqual([1, 5]);
+    expect(a.observedSlots).toBe(0);
+    const seen: (number | undefined)[] = [];
+    const dispose = autorun(() => seen.push(a.read(slot)));
+    expect(a.observedSlots).toBe(1);
+    runInAction(() => {
+      a.update(other, 6);
+      a.publish();
+    });
+    runInAction(() => {
+      a.update(slot, 2);
+      a.publish();
+    });
+    dispose();
+    expect(a.observedSlots).toBe(0);
+    expect(seen).toEqual([1, 2]);
+  });
+});

@@ -135,6 +135,43 @@ describe("FleetStore", () => {
     dispose();
   });
 
+  it("a derivation reading one instance's metric re-runs for that instance's samples only", () => {
+    const { store, web, i, table, apply } = setup();
+    const other = runInAction(() => store.add(web, "tok", 0));
+    const otherTable: MetricTable = [];
+    otherTable[1] = other.slot(web.metric("load"));
+    const applyOther = action((b: Parameters<FleetStore["applyBatch"]>[1]) => {
+      store.applyBatch(other, b, otherTable, 0);
+      store.publish();
+    });
+    apply(batch({ metricIds: [1], metricValues: [1] }));
+    const seen: (number | undefined)[] = [];
+    const dispose = autorun(() => seen.push(i.metric("load")));
+    applyOther(batch({ metricIds: [1], metricValues: [5] }));
+    applyOther(batch({ metricIds: [1], metricValues: [6] }));
+    expect(seen).toEqual([1]);
+    // Both in one tick: one re-run, with the instance's own value.
+    action(() => {
+      store.applyBatch(other, batch({ metricIds: [1], metricValues: [7] }), otherTable, 0);
+      store.applyBatch(i, batch({ metricIds: [1, 1], metricValues: [2, 3] }), table, 0);
+      store.publish();
+    })();
+    expect(seen).toEqual([1, 3]);
+    // The service-wide view still follows every instance.
+    expect(web.metric("load").sum).toBe(10);
+    runInAction(() => {
+      store.remove(other);
+      store.publish();
+    });
+    expect(seen).toEqual([1, 3]);
+    runInAction(() => {
+      store.remove(i);
+      store.publish();
+    });
+    expect(seen).toEqual([1, 3, undefined]);
+    dispose();
+  });
+
   it("a derivation looking an instance up by id re-runs when that instance comes and goes", () => {
     const store = new FleetStore(fleet);
     const seen: (string | undefined)[] = [];

@@ -45,6 +45,11 @@ export class FleetStore implements FleetView {
     return this.instances.get(id);
   }
 
+  /** The ordinal the next new instance gets (the plan names its starts with it). */
+  get nextOrdinal(): number {
+    return this.ordinal + 1;
+  }
+
   /** Instances whose durable facts changed since the last takeChanged(). */
   private readonly changed = new Set<Instance>();
 
