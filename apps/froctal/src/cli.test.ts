@@ -1,19 +1,64 @@
 /** The CLI's boundaries, run as a user would: bad flags and files get a code and a sentence, never a stack trace. */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 
-const bin = resolve(fileURLToPath(import.meta.url), "../../dist/main.js");
+const app = resolve(fileURLToPath(import.meta.url), "../..");
+const bin = join(app, "dist/main.js");
+const managerDist = join(app, "../../packages/manager/dist/index.js");
 
-function froctal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: readonly string[]): Promise<Ran> {
   return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [file, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+const froctal = (...args: string[]) => run(bin, args);
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Runs `froctal up` on a fleet module of this text; checks that it exits 2 having started nothing. */
+async function refusedFleet(text: string): Promise<{ file: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "froctal-cli-"));
+  const file = join(dir, "fleet.mjs");
+  writeFileSync(file, text);
+  const port = await freePort();
+  const stateDir = join(dir, "state");
+  const r = await froctal("up", file, "--port", String(port), "--state-dir", stateDir);
+  expect(r.code).toBe(2);
+  // No manager: it logs nothing, keeps no state, and nothing answers on its port.
+  expect(r.stdout).toBe("");
+  expect(existsSync(stateDir)).toBe(false);
+  await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  return { file, stderr: r.stderr };
 }
 
 describe("froctal CLI", () => {
@@ -42,7 +87,7 @@ describe("froctal CLI", () => {
     const dir = mkdtempSync(join(tmpdir(), "froctal-cli-"));
     writeFileSync(
       join(dir, "fleet.mjs"),
-      `import { defineFleet } from ${JSON.stringify(resolve(bin, "../../../../packages/manager/dist/index.js"))};
+      `import { defineFleet } from ${JSON.stringify(managerDist)};
 export default defineFleet({ name: "Bad Name", services: { web: { image: "", replicas: -1 } } });\n`,
     );
     const r = await froctal("up", join(dir, "fleet.mjs"), "--port", "0");
@@ -50,6 +95,44 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
     expect(r.stderr).toContain("FROCTAL_E_CONFIG");
     expect(r.stderr).toContain("fleet name");
     expect(r.stderr).toContain("image must be a non-empty string");
+  });
+
+  test("a fleet module that skips defineFleet is checked all the same, with the same sentences", async () => {
+    const bare = await refusedFleet('export default { name: "Bad Name", services: {} };\n');
+    const sentence =
+      'the fleet definition is invalid: fleet name "Bad Name" must match /^[a-z][a-z0-9-]{0,62}$/; a fleet needs at least one service';
+    expect(bare.stderr).toBe(`froctal: FROCTAL_E_CONFIG: ${bare.file}: ${sentence}\n`);
+    const declared = await refusedFleet(
+      `import { defineFleet } from ${JSON.stringify(managerDist)};\nexport default defineFleet({ name: "Bad Name", services: {} });\n`,
+    );
+    expect(declared.stderr).toBe(`froctal: FROCTAL_E_CONFIG: ${declared.file}: ${sentence}\n`);
+  });
+
+  test("a fleet module whose services are not specs says so, and starts nothing", async () => {
+    const r = await refusedFleet('export default { name: "shop", services: { web: "web.js" } };\n');
+    expect(r.stderr).toBe(
+      `froctal: FROCTAL_E_CONFIG: ${r.file}: the fleet definition is invalid: service "web": the spec must be an object { image, replicas, ... }\n`,
+    );
+  });
+
+  test("the committed bin npm links as `froctal` runs the built CLI, or says how to build it", async () => {
+    const manifest = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as { bin: { froctal: string } };
+    const linked = join(app, manifest.bin.froctal);
+    accessSync(linked, constants.X_OK);
+    expect(readFileSync(linked, "utf8")).toMatch(/^#!\/usr\/bin\/env node\n/);
+    const help = await run(linked, ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: froctal \[options\] \[command\]/);
+
+    // A clone where the build has not run yet: the same file, with no dist/ beside it.
+    const fresh = mkdtempSync(join(tmpdir(), "froctal-unbuilt-"));
+    mkdirSync(join(fresh, "bin"));
+    copyFileSync(linked, join(fresh, "bin/froctal.js"));
+    const unbuilt = await run(join(fresh, "bin/froctal.js"), ["--help"]);
+    expect(unbuilt.code).toBe(2);
+    expect(unbuilt.stderr).toBe(
+      `froctal: ${join(fresh, "dist/main.js")} is not built yet: run \`npm run build\` at the root of the repository first\n`,
+    );
   });
 
   test("a bad port is refused by the parser", async () => {

@@ -5,7 +5,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { FroctalError } from "@froctal/protocol";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { runDemo } from "./demo.js";
 import { loadFleet } from "./load-fleet.js";
@@ -13,6 +13,8 @@ import { fetchStatus, renderStatus } from "./status.js";
 import { up } from "./up.js";
 
 const DEFAULT_PORT = 7070;
+/** `up` listens on, and `status` asks, this port unless told otherwise: two fleets on one machine, or a test. */
+const PORT_ENV = "FROCTAL_PORT";
 
 function port(value: string): number {
   const n = Number(value);
@@ -37,7 +39,12 @@ program
   .description("run a fleet: start its guests and keep them converged on the fleet's policy")
   .argument("<fleet>", "a fleet module, or a folder whose package.json names one (e.g. apps/examples/autoscale)")
   .option("--host <host>", "address to listen on for agents and the HTTP API", "127.0.0.1")
-  .option("-p, --port <port>", "port for agents (ws /agent) and the HTTP API (/status)", port, DEFAULT_PORT)
+  .addOption(
+    new Option("-p, --port <port>", "port for agents (ws /agent) and the HTTP API (/status)")
+      .env(PORT_ENV)
+      .argParser(port)
+      .default(DEFAULT_PORT),
+  )
   .option("--tick-ms <ms>", "signals arriving within this window are applied together", millis, 2)
   .option(
     "--state-dir <dir>",
@@ -61,10 +68,13 @@ program
 program
   .command("status")
   .description("show the services, instances, load and config generation of a running manager")
-  .option("--url <url>", "the manager's HTTP address", `http://127.0.0.1:${DEFAULT_PORT}`)
+  .option(
+    "--url <url>",
+    `the manager's HTTP address (default: http://127.0.0.1:$${PORT_ENV}, else port ${DEFAULT_PORT})`,
+  )
   .option("--json", "print the raw JSON")
-  .action(async (opts: { url: string; json?: boolean }) => {
-    const status = await fetchStatus(opts.url);
+  .action(async (opts: { url?: string; json?: boolean }) => {
+    const status = await fetchStatus(opts.url ?? `http://127.0.0.1:${portFromEnv()}`);
     process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : `${renderStatus(status)}\n`);
   });
 
@@ -77,6 +87,17 @@ program
     const failed = await runDemo({ seconds: opts.seconds, peakRps: opts.peak });
     process.exitCode = failed === 0 ? 0 : 1;
   });
+
+/** The port `status` asks when no --url is given; a bad FROCTAL_PORT is said as such, not as an internal error. */
+function portFromEnv(): number {
+  const value = process.env[PORT_ENV];
+  if (value === undefined || value === "") return DEFAULT_PORT;
+  try {
+    return port(value);
+  } catch (error) {
+    throw new FroctalError("FROCTAL_E_CONFIG", `${PORT_ENV}=${value}: ${(error as Error).message}`);
+  }
+}
 
 function defaultStateDir(fleet: string): string {
   const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");

@@ -1,12 +1,14 @@
 /**
  * Loads a fleet module: a file, or a folder whose package.json names one
- * (`main`), as `froctal up apps/examples/autoscale` expects. Bad input gets a
+ * (`main`), as `froctal up apps/examples/autoscale` expects. Whatever the
+ * module default-exports is checked by defineFleet, so a module that never
+ * called it gets the same sentences as one that did. Bad input gets a
  * FROCTAL_E_CONFIG sentence naming the path, never a stack trace.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { DriverFactory, FleetSpec } from "@froctal/manager";
+import { type DriverFactory, defineFleet, type FleetSpec } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 
 export interface FleetModule {
@@ -21,15 +23,22 @@ export async function loadFleet(path: string): Promise<FleetModule> {
   try {
     mod = (await import(pathToFileURL(file).href)) as { default?: unknown; driver?: unknown };
   } catch (cause) {
+    // defineFleet refusing the spec inside the module: the same sentence as when froctal checks it below.
+    if (cause instanceof FroctalError && cause.code === "FROCTAL_E_CONFIG") throw inModule(file, cause);
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new FroctalError("FROCTAL_E_CONFIG", `the fleet module ${file} could not be loaded: ${why}`, { cause });
   }
   const fleet = mod.default;
-  if (typeof fleet !== "object" || fleet === null || !("services" in fleet) || !("name" in fleet)) {
+  if (typeof fleet !== "object" || fleet === null) {
     throw new FroctalError(
       "FROCTAL_E_CONFIG",
       `${file} must default-export a fleet: export default defineFleet({ name, services: { ... } })`,
     );
+  }
+  try {
+    defineFleet(fleet as FleetSpec);
+  } catch (cause) {
+    throw cause instanceof FroctalError ? inModule(file, cause) : cause;
   }
   if (mod.driver !== undefined && typeof mod.driver !== "function") {
     throw new FroctalError(
@@ -38,6 +47,10 @@ export async function loadFleet(path: string): Promise<FleetModule> {
     );
   }
   return { fleet: fleet as FleetSpec, ...(mod.driver ? { driver: mod.driver as DriverFactory } : {}) };
+}
+
+function inModule(file: string, error: FroctalError): FroctalError {
+  return new FroctalError(error.code, `${file}: ${error.sentence}`, { cause: error });
 }
 
 function resolveModule(path: string): string {

@@ -25,7 +25,7 @@ export { classifyLibvirtMessage, LibvirtCallError, type LibvirtFailure } from ".
 export type { LibvirtObservedInstance } from "./instance.js";
 export { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 export { DEFAULT_MAX_IN_FLIGHT, type LibvirtDriverOptions } from "./options.js";
-export { FROCTAL_NS, GENERATION_ENV, type Ownership } from "./ownership.js";
+export { FROCTAL_NS, type Ownership } from "./ownership.js";
 export type { Overcommit } from "./placement.js";
 export type { DomainTemplate } from "./template.js";
 export { attachDevice, type DeviceChange, detachDevice } from "./virsh.js";

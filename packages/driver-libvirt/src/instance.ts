@@ -28,10 +28,6 @@ export interface LibvirtObservedInstance extends ObservedInstance {
   readonly uri: string;
   readonly domain: string;
   readonly uuid: string;
-  /** Hex sha256 of the token the instance was launched with (empty if none), to check a reconnecting agent. */
-  readonly tokenSha256: string;
-  /** The configuration generation it was launched with. */
-  readonly generation: number;
 }
 
 /** libvirt's view of a domain, in the port's words: being shut down still counts as running. */
@@ -68,7 +64,5 @@ export function observed(t: Tracked): LibvirtObservedInstance {
     uri: t.uri,
     domain: t.name,
     uuid: t.uuid,
-    tokenSha256: t.ownership.tokenSha256,
-    generation: t.ownership.generation,
   };
 }

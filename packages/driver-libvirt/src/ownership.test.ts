@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { domainIdentity, uuidV5 } from "./identity.js";
 import { FROCTAL_NS, ownershipElement, ownershipOf, readOwnership } from "./ownership.js";
@@ -11,30 +10,31 @@ const spec = {
   image: "guest",
   env: { FROCTAL_TOKEN: "t0ken", FROCTAL_CONFIG_GENERATION: "7" },
 };
+const inDomain = (element: string) => parseXml(`<domain><metadata>${element}</metadata></domain>`);
 
 describe("ownership", () => {
-  it("keeps the token's sha256, never the token, and reads back what it wrote", () => {
+  it("says whose the domain is and nothing else (no token, no digest, no generation), and reads back what it wrote", () => {
     const ownership = ownershipOf(spec);
-    expect(ownership.tokenSha256).toBe(createHash("sha256").update("t0ken").digest("hex"));
-    expect(ownership.generation).toBe(7);
+    expect(ownership).toEqual({ instanceId: "web-1", fleet: "alpha", service: "web & co" });
     const element = ownershipElement(ownership);
-    expect(element).not.toContain("t0ken");
-    expect(readOwnership(parseXml(`<domain><metadata>${element}</metadata></domain>`))).toEqual(ownership);
+    expect(element).toBe(
+      `<froctal:instance xmlns:froctal="${FROCTAL_NS}" id="web-1" fleet="alpha" service="web &amp; co"/>`,
+    );
+    expect(readOwnership(inDomain(element))).toEqual(ownership);
+  });
+
+  it("adopts a domain an earlier driver wrote token-sha256 and generation into", () => {
+    const element = `<f:instance xmlns:f="${FROCTAL_NS}" id="i" fleet="f" service="s" token-sha256="ab" generation="-1"/>`;
+    expect(readOwnership(inDomain(element))).toEqual({ instanceId: "i", fleet: "f", service: "s" });
   });
 
   it("reads any prefix (and a default namespace) bound to froctal's namespace", () => {
-    const attrs = 'id="i" fleet="f" service="s" generation="2"';
+    const attrs = 'id="i" fleet="f" service="s"';
     for (const element of [
       `<zz:instance xmlns:zz="${FROCTAL_NS}" ${attrs}/>`,
       `<instance xmlns="${FROCTAL_NS}" ${attrs}/>`,
     ]) {
-      expect(readOwnership(parseXml(`<domain><metadata>${element}</metadata></domain>`))).toEqual({
-        instanceId: "i",
-        fleet: "f",
-        service: "s",
-        tokenSha256: "",
-        generation: 2,
-      });
+      expect(readOwnership(inDomain(element))).toEqual({ instanceId: "i", fleet: "f", service: "s" });
     }
   });
 
@@ -50,20 +50,11 @@ describe("ownership", () => {
     ],
     ["no fleet", `<domain><metadata><f:instance xmlns:f="${FROCTAL_NS}" id="i" service="s"/></metadata></domain>`],
     [
-      "a bad generation",
-      `<domain><metadata><f:instance xmlns:f="${FROCTAL_NS}" id="i" fleet="f" service="s" generation="-1"/></metadata></domain>`,
-    ],
-    [
       "two claims",
       `<domain><metadata><f:instance xmlns:f="${FROCTAL_NS}" id="i" fleet="f" service="s"/><g:instance xmlns:g="${FROCTAL_NS}" id="j" fleet="f" service="s"/></metadata></domain>`,
     ],
   ])("says a domain with %s is nobody's", (_what, xml) => {
     expect(readOwnership(parseXml(xml))).toBeUndefined();
-  });
-
-  it("reads a missing or malformed generation variable as 0", () => {
-    expect(ownershipOf({ ...spec, env: {} })).toMatchObject({ tokenSha256: "", generation: 0 });
-    expect(ownershipOf({ ...spec, env: { FROCTAL_CONFIG_GENERATION: "x" } }).generation).toBe(0);
   });
 });
 

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { LaunchSpec } from "@froctal/manager";
 import { child, escapeXml, type XmlElement } from "./xml.js";
 
@@ -8,38 +7,28 @@ import { child, escapeXml, type XmlElement } from "./xml.js";
  */
 export const FROCTAL_NS = "https://froctal.dev/ns/1";
 
-/** What a domain's metadata says about the instance it runs: written at create, read back on every listing. */
+/**
+ * What a domain's metadata says about the instance it runs: whose it is, and
+ * nothing that changes. Written once at create (the binding cannot update
+ * metadata) and read back on every listing. The manager's own state keeps the
+ * instance's token and committed configuration; a copy here would be stale
+ * after the first rollout and is never needed to adopt a domain.
+ */
 export interface Ownership {
   readonly instanceId: string;
   readonly fleet: string;
   readonly service: string;
-  /** Hex sha256 of the instance's FROCTAL_TOKEN; empty when the spec had none. Never the token. */
-  readonly tokenSha256: string;
-  /** The configuration generation the instance was launched with. */
-  readonly generation: number;
 }
 
-/** The spec variable a launch may carry its configuration generation in; absent means 0. */
-export const GENERATION_ENV = "FROCTAL_CONFIG_GENERATION";
-
 export function ownershipOf(spec: LaunchSpec): Ownership {
-  const token = spec.env.FROCTAL_TOKEN;
-  const generation = Number(spec.env[GENERATION_ENV] ?? 0);
-  return {
-    instanceId: spec.instanceId,
-    fleet: spec.fleet,
-    service: spec.service,
-    tokenSha256: token === undefined ? "" : createHash("sha256").update(token).digest("hex"),
-    generation: Number.isSafeInteger(generation) && generation >= 0 ? generation : 0,
-  };
+  return { instanceId: spec.instanceId, fleet: spec.fleet, service: spec.service };
 }
 
 /** The element that goes inside `<metadata>`; one element with attributes, so it reads back in one step. */
 export function ownershipElement(o: Ownership): string {
-  const token = o.tokenSha256 === "" ? "" : ` token-sha256="${escapeXml(o.tokenSha256)}"`;
   return (
     `<froctal:instance xmlns:froctal="${FROCTAL_NS}" id="${escapeXml(o.instanceId)}" fleet="${escapeXml(o.fleet)}"` +
-    ` service="${escapeXml(o.service)}"${token} generation="${o.generation}"/>`
+    ` service="${escapeXml(o.service)}"/>`
   );
 }
 
@@ -62,6 +51,8 @@ export function froctalElements(domain: XmlElement): XmlElement[] {
  * Reads the ownership back from a parsed domain. Undefined for a domain with no
  * froctal metadata, and for one whose froctal element is incomplete or
  * repeated: a domain that does not say clearly whose it is, is nobody's.
+ * Other attributes (an earlier driver wrote `token-sha256` and `generation`)
+ * are ignored, so its domains are still adopted.
  */
 export function readOwnership(domain: XmlElement): Ownership | undefined {
   const elements = froctalElements(domain);
@@ -71,11 +62,8 @@ export function readOwnership(domain: XmlElement): Ownership | undefined {
   const instanceId = get("id");
   const fleet = get("fleet");
   const service = get("service");
-  const generation = Number(get("generation") ?? "0");
-  if (!instanceId || !fleet || service === undefined || !Number.isSafeInteger(generation) || generation < 0) {
-    return undefined;
-  }
-  return { instanceId, fleet, service, tokenSha256: get("token-sha256") ?? "", generation };
+  if (!instanceId || !fleet || service === undefined) return undefined;
+  return { instanceId, fleet, service };
 }
 
 function localName(name: string): string {

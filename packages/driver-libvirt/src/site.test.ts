@@ -29,7 +29,7 @@ function record(instanceId: string | undefined, state: DomainState, memoryKiB = 
       ? undefined
       : {
           name: `froctal.alpha.${instanceId}`,
-          ownership: { instanceId, fleet: "alpha", service: "web", tokenSha256: "", generation: 0 },
+          ownership: { instanceId, fleet: "alpha", service: "web" },
         };
   return { uuid, state, memoryKiB, vcpus: 1, owner };
 }

@@ -132,13 +132,7 @@ function withOwnership(xml: string, element: string): string {
 }
 
 function sameOwnership(a: Ownership, b: Ownership): boolean {
-  return (
-    a.instanceId === b.instanceId &&
-    a.fleet === b.fleet &&
-    a.service === b.service &&
-    a.tokenSha256 === b.tokenSha256 &&
-    a.generation === b.generation
-  );
+  return a.instanceId === b.instanceId && a.fleet === b.fleet && a.service === b.service;
 }
 
 /** libvirt's memory units, in bytes. */

@@ -1,12 +1,25 @@
 /**
  * The self-scaling scenario end to end, on real processes: the froctal binary
  * runs the autoscale example fleet; HTTP load through the lb guest makes the
- * web service scale out, with the lb's backend set following; dropping the load
- * scales it in with drain, without one failed request; stopping the manager
- * leaves no guest behind.
+ * web service scale out to exactly the replicas the policy asks for, with the
+ * lb's backend set following; dropping the load scales it in with drain,
+ * without one failed request, neither at the client nor behind the lb (whose
+ * retries would hide a guest stopped with work in hand: its own counters say
+ * every upstream attempt succeeded); stopping the manager leaves no guest behind.
  */
 import { afterAll, expect, test } from "vitest";
 import { driveLoad, eventually, guestsOf, type RunningFleet, upFleet } from "./fleet.js";
+
+interface LbStats {
+  readonly proxied: number;
+  readonly upstreamFailures: number;
+  readonly failed: number;
+}
+
+/** The lb's own counters (apps/examples/lb answers this path itself). */
+async function lbStats(lbUrl: string): Promise<LbStats> {
+  return (await (await fetch(`${lbUrl}/_lb/stats`)).json()) as LbStats;
+}
 
 let fleet: RunningFleet | undefined;
 afterAll(async () => {
@@ -25,18 +38,22 @@ test("scales out and in under load with zero failed requests, and leaves nothing
   // The lb answers 503 until its first backend set is committed; start the load once it serves.
   await eventually(async () => ((await fetch(`${lbUrl}/?work=1`)).status === 200 ? true : undefined), "a first 200");
 
-  let rate = 130; // ~3.25 web instances' worth at 40 requests/s each
+  // What the lb has counted so far (the probes above may have met its 503 before its first backend set).
+  const before = await lbStats(lbUrl);
+  expect(before.upstreamFailures).toBe(0);
+
+  // 140 requests/s at 40 per instance: the policy asks for ceil(3.5) = 4, with room either side
+  // (3 would be at most 120, 5 at least 161) for the measured rate to wobble.
+  let rate = 140;
   const load = driveLoad(lbUrl, () => rate);
 
-  const webReady = async () => {
-    const web = (await f.status()).services.find((s) => s.name === "web")!;
-    return web.instances.filter((i) => i.phase === "ready").map((i) => i.id);
-  };
-  const scaledOut = await eventually(async () => {
-    const ready = await webReady();
-    return ready.length >= 3 ? ready : undefined;
-  }, "web to scale out to at least 3 ready instances");
-  expect(scaledOut.length).toBeGreaterThanOrEqual(3);
+  const web = async () => (await f.status()).services.find((s) => s.name === "web")!;
+  const webReady = async () => (await web()).instances.filter((i) => i.phase === "ready").map((i) => i.id);
+  await eventually(async () => {
+    const w = await web();
+    const ready = w.instances.filter((i) => i.phase === "ready");
+    return w.target === 4 && w.instances.length === 4 && ready.length === 4 ? true : undefined;
+  }, "web to scale out to 4 ready instances");
 
   // The lb follows: within a moment every ready web instance is serving, and only those.
   await eventually(async () => {
@@ -47,6 +64,8 @@ test("scales out and in under load with zero failed requests, and leaves nothing
   }, "the lb's backend set to match the ready web instances");
 
   await new Promise((r) => setTimeout(r, 2_000));
+  const held = await web();
+  expect([held.target, held.instances.length]).toEqual([4, 4]);
   rate = 10;
   await eventually(
     async () => {
@@ -58,13 +77,34 @@ test("scales out and in under load with zero failed requests, and leaves nothing
   );
   await load.stop();
 
-  const status = await f.status();
-  const journal = status.journal.map((e) => e.message).join("\n");
-  expect(journal).toMatch(/draining web-\d+/);
-  expect(journal).toMatch(/stopping web-\d+: it finished draining/);
+  // Every journal entry, from the manager's log (status keeps only the latest few).
+  const journal = f.logs.flatMap((l) => {
+    try {
+      const entry = JSON.parse(l) as { kind?: string; msg?: string };
+      return entry.kind !== undefined && entry.msg !== undefined ? [entry.msg] : [];
+    } catch {
+      return [];
+    }
+  });
+  // Out to 4 and never beyond; in to 1, each stop after a drain.
+  const targets = journal.flatMap((m) => /^web: \d+ -> (\d+) replicas/.exec(m)?.[1] ?? []).map(Number);
+  expect(Math.max(...targets)).toBe(4);
+  expect(targets.at(-1)).toBe(1);
+  const drained = journal.filter((m) => /^stopping web-\d+: it finished draining/.test(m));
+  const stopped = journal.filter((m) => /^stopping web-\d+/.test(m));
+  expect(drained.length).toBe(3);
+  expect(stopped).toEqual(drained);
   expect(load.result.failures.slice(0, 5)).toEqual([]);
   expect(load.result.failed).toBe(0);
   expect(load.result.ok).toBeGreaterThan(300);
+
+  // Behind the lb: no upstream attempt failed (so no retry hid one), and each client request was one upstream answer.
+  const after = await lbStats(lbUrl);
+  expect({
+    upstreamFailures: after.upstreamFailures - before.upstreamFailures,
+    failed: after.failed - before.failed,
+    proxied: after.proxied - before.proxied,
+  }).toEqual({ upstreamFailures: 0, failed: 0, proxied: load.result.ok });
 
   expect(guestsOf(f.url).length).toBe(2);
   const code = await f.stop();

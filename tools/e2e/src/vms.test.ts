@@ -2,10 +2,13 @@
  * Real VMs end to end: the froctal binary runs the `vms` example fleet on
  * libvirt (qemu:///system, QEMU under software emulation) with guests booted
  * from a tools/guest-image build; each registers through its virtio-serial
- * channel and the bridge (no token) and streams signals; a NIC hot-plugged
- * into a running guest arrives at the manager as a device; a manager killed
- * with SIGKILL and restarted re-adopts both domains (none duplicated, none
- * lost) and, asked for one replica, scales one away until its domain is gone.
+ * channel and the bridge (no token) and streams signals (its load gauge
+ * arrives); a NIC hot-plugged into a running guest, through the libvirt
+ * driver's own attachDevice against the real libvirtd, arrives at the manager
+ * as that guest's first device and moves its configuration there (the fleet's
+ * uplink), and only its own; a manager killed with SIGKILL and restarted
+ * re-adopts both domains (none duplicated, none lost) and, asked for one
+ * replica, scales one away until its domain is gone.
  *
  * Needs libvirtd: `sh tools/setup/libvirtd.sh` (as root; the test setup runs it).
  */
@@ -14,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { attachDevice } from "@froctal/driver-libvirt";
+import { vmDriver } from "@froctal/example-vms";
 import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
 import type { ManagerStatus } from "@froctal/manager";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -58,14 +61,12 @@ async function domainsOfThisRun(): Promise<string[]> {
   return ours.sort();
 }
 
-async function domainOf(instanceId: string): Promise<string> {
-  for (const name of await domainsOfThisRun()) {
-    if ((await virsh("dumpxml", name)).includes(`froctal.instance=${instanceId} `)) return name;
-  }
-  throw new Error(`no domain for ${instanceId}`);
-}
-
 const vm = (s: ManagerStatus) => s.services.find((x) => x.name === "vm")!;
+type Instance = ManagerStatus["services"][number]["instances"][number];
+/** What the guest says it runs: the app event it sends on every commit. */
+const uplinkFact = (i: Instance) => i.facts.uplink as { generation: number; nic: string | null } | undefined;
+/** A locally administered MAC of our own, so the device at the manager is known to be this NIC. */
+const MAC = "52:54:00:f7:0c:01";
 
 function start(replicas: number, stateDir: string): Promise<RunningFleet> {
   return upFleet("apps/examples/vms", {
@@ -91,25 +92,65 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
   const domains = await domainsOfThisRun();
   expect(domains).toHaveLength(2);
 
-  // A NIC hot-plugged into the first guest arrives as a device of that instance.
-  const target = ids[0]!;
-  // Through the libvirt driver's own hot-plug path (it runs the official virsh client), against the real libvirtd.
-  await attachDevice({
-    uri: URI,
-    domain: await domainOf(target),
-    xml: "<interface type='user'>\n  <model type='virtio'/>\n</interface>\n",
-  });
-  const device = await eventually(
+  // Booted with no NIC: no device, the uplink configuration says none, and each guest's load gauge has arrived.
+  const booted = await eventually(
     async () => {
-      const i = vm(await first.status()).instances.find((x) => x.id === target);
-      return (i?.devices as { id: string; kind: string; properties: { mac?: string } }[] | undefined)?.find(
-        (d) => d.kind === "nic",
+      const s = await first.status();
+      const all = vm(s).instances;
+      const settled = all.every(
+        (i) => i.generation > 0 && uplinkFact(i)?.generation === i.generation && i.load !== null,
       );
+      return settled && s.rollout === null ? s : undefined;
     },
-    "the hot-plugged NIC at the manager",
+    "both guests to run their first configuration",
     60_000,
   );
-  expect(device.properties.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  for (const i of vm(booted).instances) {
+    expect(i.devices).toEqual([]);
+    expect(uplinkFact(i)).toEqual({ generation: i.generation, nic: null });
+    expect(typeof i.load).toBe("number");
+  }
+  const [target, other] = ids as [string, string];
+  const before = (id: string) => vm(booted).instances.find((i) => i.id === id)!;
+
+  // A NIC hot-plugged into the first guest, through the libvirt driver's own attachDevice (it runs the official
+  // virsh client against the real libvirtd), as the fleet's driver would do it.
+  const hotplug = vmDriver({ imageDir, runDir: work, uri: URI });
+  try {
+    await hotplug.attachDevice(
+      target,
+      `<interface type='user'><mac address='${MAC}'/><model type='virtio'/></interface>`,
+    );
+  } finally {
+    await hotplug.close();
+  }
+  // It arrives as that guest's one device, and its configuration moves there in one generation of its own.
+  const moved = await eventually(
+    async () => {
+      const s = await first.status();
+      const i = vm(s).instances.find((x) => x.id === target)!;
+      return i.devices.length > 0 && uplinkFact(i)?.nic === "eth0" && s.rollout === null ? s : undefined;
+    },
+    "the hot-plugged NIC at the manager, and the guest's uplink on it",
+    60_000,
+  );
+  const plugged = vm(moved).instances.find((x) => x.id === target)!;
+  expect(plugged.devices).toEqual([
+    { id: "eth0", kind: "nic", properties: { mac: MAC, operstate: expect.any(String) } },
+  ]);
+  expect(plugged.generation).toBe(moved.generation);
+  expect(plugged.generation).toBeGreaterThan(before(target).generation);
+  expect(uplinkFact(plugged)).toEqual({ generation: plugged.generation, nic: "eth0" });
+  expect(moved.rollouts.filter((r) => r.generation > booted.generation)).toEqual([
+    expect.objectContaining({ generation: plugged.generation, result: "committed", instances: [target] }),
+  ]);
+  // The other guest has no NIC and kept its configuration.
+  const untouched = vm(moved).instances.find((x) => x.id === other)!;
+  expect(untouched.devices).toEqual([]);
+  expect([untouched.generation, uplinkFact(untouched)]).toEqual([
+    before(other).generation,
+    { generation: before(other).generation, nic: null },
+  ]);
 
   // The manager dies without a word; the domains keep running.
   first.process.kill("SIGKILL");

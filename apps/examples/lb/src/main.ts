@@ -3,7 +3,13 @@
  * manager pushes (prepare validates, commit swaps atomically, abort keeps the
  * old set). Requests go round-robin; a backend that refuses the connection is
  * skipped and the request tried on the next one, so a backend that has just
- * left costs no request.
+ * left costs no client request.
+ *
+ * That retry would also hide a backend stopped while it still had work, so the
+ * lb counts every failed upstream attempt, retried or not, and answers
+ * GET /_lb/stats itself (never forwarded): { proxied, upstreamFailures, failed },
+ * failed being the requests it answered 502 or 503. The same go to the manager
+ * as the counters requests, upstream_failures and errors.
  */
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,6 +24,8 @@ let backends: readonly string[] = [];
 let next = 0;
 let errors = 0;
 let proxied = 0;
+let upstreamFailures = 0;
+const STATS_PATH = "/_lb/stats";
 
 agent.onConfig<LbConfig>({
   prepare(config) {
@@ -54,6 +62,7 @@ function forward(
     proxied++;
   });
   upstream.on("error", () => {
+    upstreamFailures++;
     if (tries < Math.max(3, set.length) && !res.headersSent) forward(req, res, tries + 1);
     else {
       errors++;
@@ -63,7 +72,14 @@ function forward(
   upstream.end();
 }
 
-const server = createServer((req, res) => forward(req, res, 1));
+const server = createServer((req, res) => {
+  if (req.method === "GET" && req.url === STATS_PATH) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ proxied, upstreamFailures, failed: errors }));
+    return;
+  }
+  forward(req, res, 1);
+});
 server.listen(0, "127.0.0.1", () => {
   const { port } = server.address() as AddressInfo;
   agent.event("endpoint", { url: `http://127.0.0.1:${port}` });
@@ -73,6 +89,7 @@ server.listen(0, "127.0.0.1", () => {
 const report = setInterval(() => {
   agent.counter("requests", proxied);
   agent.counter("errors", errors);
+  agent.counter("upstream_failures", upstreamFailures);
 }, 500);
 
 agent.exitOnSignals(() => {

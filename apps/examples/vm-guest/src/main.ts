@@ -2,9 +2,12 @@
  * A guest that reports its network interfaces: every 500 ms it reads
  * /sys/class/net and says what changed as device signals (kind "nic",
  * properties mac and operstate), so a NIC hot-plugged by libvirt shows up at
- * the manager as agent.device.added. It also reports gauges (uptime, NIC
- * count), says READY, and exits on the manager's Shutdown (the image powers
- * off then).
+ * the manager as agent.device.added. It sends its traffic over the uplink the
+ * fleet pushes as configuration, { uplink: "<nic>" | null }: prepare refuses
+ * a NIC it does not have, commit switches, and the NIC in use is reported as
+ * the app event "uplink". It also reports gauges (load1: the 1-minute load
+ * average, the fleet's load metric; uptime; NIC count), says READY, and exits
+ * on the manager's Shutdown (the image powers off then).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -16,6 +19,10 @@ const POLL_MS = 500;
 interface Nic {
   readonly mac: string;
   readonly operstate: string;
+}
+
+interface UplinkConfig {
+  readonly uplink: string | null;
 }
 
 const agent = connect({ build: { app: "vm-guest", appVersion: "0.1.0" } });
@@ -40,6 +47,40 @@ function scan(): Map<string, Nic> {
 }
 
 let known = new Map<string, Nic>();
+let uplink: string | null = null;
+
+agent.onConfig<UplinkConfig>({
+  prepare(config, generation) {
+    if (
+      typeof config !== "object" ||
+      config === null ||
+      !(config.uplink === null || typeof config.uplink === "string")
+    ) {
+      return 'the configuration must be { uplink: "<nic>" | null }';
+    }
+    if (config.uplink !== null && !scan().has(config.uplink)) {
+      console.log(`vm-guest: prepare g${generation} refused: no nic ${config.uplink}`);
+      return `nic ${config.uplink} is not present`;
+    }
+    return undefined;
+  },
+  commit(config, generation) {
+    const from = uplink;
+    uplink = config.uplink;
+    agent.event("uplink", { generation, nic: uplink });
+    console.log(`vm-guest: commit g${generation}: uplink ${uplink ?? "none"}, was ${from ?? "none"}`);
+  },
+});
+
+/** The 1-minute load average, or undefined where /proc does not say. */
+function load1(): number | undefined {
+  try {
+    const value = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function poll(): void {
   const now = scan();
@@ -59,6 +100,8 @@ function poll(): void {
     }
   }
   known = now;
+  const load = load1();
+  if (load !== undefined) agent.gauge("load1", load);
   agent.gauge("uptime_s", process.uptime(), "s");
   agent.gauge("nics", now.size);
 }

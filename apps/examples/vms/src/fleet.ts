@@ -3,7 +3,11 @@
  * guest image (tools/guest-image: a cloud kernel and an initramfs with node
  * and apps/examples/vm-guest), reached through its virtio-serial channel, so
  * no token travels. The guest reports its NICs as devices: hot-plug one with
- * `virsh attach-device DOMAIN nic.xml --live` and it arrives as device-added.
+ * `virsh attach-device DOMAIN nic.xml --live` (or the driver's attachDevice)
+ * and it arrives as device-added. The policy derives each guest's
+ * configuration from its devices, as apps/examples/hotplug does: { uplink:
+ * <its first NIC, by name> } (a domain boots with none, so null until one is
+ * plugged in), and the guest switches on commit.
  *
  *   sh tools/setup/libvirtd.sh           # as root: libvirtd + QEMU, once
  *   node tools/guest-image/dist/build.js --app apps/examples/vm-guest/src/main.ts --out /tmp/vm-image
@@ -17,12 +21,18 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLibvirtDriver } from "@froctal/driver-libvirt";
-import { defineFleet } from "@froctal/manager";
+import { createLibvirtDriver, type LibvirtDriver } from "@froctal/driver-libvirt";
+import { defineFleet, type InstanceView } from "@froctal/manager";
 
 const imageDir = process.env.FROCTAL_GUEST_IMAGE ?? "";
 const runDir = process.env.FROCTAL_VM_RUN_DIR || "/run/froctal/vms";
 const replicas = Number(process.env.VM_REPLICAS ?? 2);
+
+/** The NIC a guest sends its traffic over: its first by name, or null while it has none. */
+export function uplinkOf(devices: InstanceView["devices"]): string | null {
+  const nics = [...devices.values()].filter((d) => d.kind === "nic").map((d) => d.id);
+  return nics.sort()[0] ?? null;
+}
 
 export default defineFleet({
   name: "vms",
@@ -35,26 +45,38 @@ export default defineFleet({
       stopGraceMs: 3_000,
       drainTimeoutMs: 10_000,
       scaleDown: { stabilizationMs: 1_000 },
+      // The guest's 1-minute load average: scale-in drains the least busy VM first.
+      loadMetric: "load1",
+      config: (_fleet, self) => ({ uplink: uplinkOf(self.devices) }),
     },
   },
 });
 
-export function driver() {
+export function driver(): LibvirtDriver {
   if (imageDir === "") {
     throw new Error(
       "FROCTAL_E_CONFIG: set FROCTAL_GUEST_IMAGE to a folder with vmlinuz and initrd.img (tools/guest-image)",
     );
   }
-  mkdirSync(runDir, { recursive: true });
+  return vmDriver({ imageDir, runDir, uri: process.env.FROCTAL_LIBVIRT_URI || "qemu:///system" });
+}
+
+/** The libvirt driver this fleet runs on, for these settings (the e2e test makes one of its own to hot-plug with). */
+export function vmDriver(o: {
+  readonly imageDir: string;
+  readonly runDir: string;
+  readonly uri: string;
+}): LibvirtDriver {
+  mkdirSync(o.runDir, { recursive: true });
   return createLibvirtDriver({
-    uris: [process.env.FROCTAL_LIBVIRT_URI || "qemu:///system"],
+    uris: [o.uri],
     templates: {
       vm: {
         xml: readFileSync(new URL("../src/guest.xml", import.meta.url), "utf8"),
-        values: { kernel: join(imageDir, "vmlinuz"), initrd: join(imageDir, "initrd.img"), consoleDir: runDir },
+        values: { kernel: join(o.imageDir, "vmlinuz"), initrd: join(o.imageDir, "initrd.img"), consoleDir: o.runDir },
       },
     },
-    channelDir: runDir,
+    channelDir: o.runDir,
     pollMs: 500,
   });
 }

@@ -1,6 +1,6 @@
 import { FroctalError } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
-import { defineFleet, type FleetSpec, type ServiceSpec } from "./fleet.js";
+import { defineFleet, type FleetSpec, type ScaleBehavior, type ServiceSpec } from "./fleet.js";
 
 const web: ServiceSpec = { image: "web.js", replicas: 2 };
 
@@ -88,5 +88,37 @@ describe("defineFleet", () => {
     const message = problems({ name: "F", services: { web: { ...web, image: "", min: -1 } } });
     expect(message).toMatch(/^FROCTAL_E_CONFIG: the fleet definition is invalid: /);
     expect(message.split("; ")).toHaveLength(3);
+  });
+
+  it("checks a spec of any shape, as froctal up does with whatever a module exports", () => {
+    const any = (spec: unknown) => problems(spec as FleetSpec);
+    expect(any(42)).toBe(
+      "FROCTAL_E_CONFIG: the fleet definition is invalid: a fleet is an object { name, services, rollout? }",
+    );
+    expect(any(null)).toMatch(/a fleet is an object/);
+    expect(any({})).toBe(
+      "FROCTAL_E_CONFIG: the fleet definition is invalid: fleet name (none) must match /^[a-z][a-z0-9-]{0,62}$/; services must be an object of service specs by name",
+    );
+    expect(any({ name: 7, services: [] })).toMatch(/fleet name 7 must match .*; services must be an object/);
+    expect(any({ name: "f", services: { web: null } })).toMatch(
+      /service "web": the spec must be an object \{ image, replicas, ... \}$/,
+    );
+    expect(any(withWeb({ scaleUp: 3 as unknown as ScaleBehavior }))).toMatch(
+      /service "web": scaleUp must be an object/,
+    );
+    expect(any(withWeb({ args: ["a", 1 as unknown as string] }))).toMatch(
+      /service "web": args must be a list of strings/,
+    );
+    expect(any(withWeb({ env: { A: 1 as unknown as string } }))).toMatch(
+      /service "web": env must be an object of strings/,
+    );
+    expect(any(withWeb({ loadMetric: "" }))).toMatch(/service "web": loadMetric must be a non-empty string/);
+    expect(any(withWeb({ config: { uplink: "eth0" } as unknown as ServiceSpec["config"] }))).toMatch(
+      /service "web": config must be a function/,
+    );
+    expect(any({ ...withWeb({}), rollout: { timeoutMs: 0 } })).toMatch(/rollout.timeoutMs must be a number of ms > 0/);
+    expect(() =>
+      defineFleet({ ...withWeb({ args: ["-v"], env: { A: "1" } }), rollout: { timeoutMs: 100 } }),
+    ).not.toThrow();
   });
 });

@@ -124,48 +124,93 @@ export type DriverFactory = () => import("../ports/driver.js").Driver & {
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
-/** Declares a fleet; checks its shape so mistakes surface at load time with a clear sentence. */
+/**
+ * Declares a fleet; checks its shape so mistakes surface at load time with a
+ * clear sentence. `froctal up` runs the same check on whatever a fleet module
+ * exports, so a module that skips defineFleet gets the same sentences: the
+ * spec is checked as `unknown`, never trusted to have the declared type.
+ */
 export function defineFleet<const S extends FleetSpec>(spec: S): S {
-  const problems: string[] = [];
-  if (!NAME.test(spec.name)) problems.push(`fleet name ${JSON.stringify(spec.name)} must match ${NAME}`);
-  const names = Object.keys(spec.services);
-  if (names.length === 0) problems.push("a fleet needs at least one service");
-  for (const name of names) {
-    const s = spec.services[name]!;
-    const at = `service ${JSON.stringify(name)}`;
-    if (!NAME.test(name)) problems.push(`${at}: the name must match ${NAME}`);
-    if (typeof s.image !== "string" || s.image.length === 0) problems.push(`${at}: image must be a non-empty string`);
-    const replicasOk =
-      typeof s.replicas === "function" ||
-      (typeof s.replicas === "number" && Number.isInteger(s.replicas) && s.replicas >= 0);
-    if (!replicasOk) problems.push(`${at}: replicas must be a whole number >= 0 or a function`);
-    const min = s.min ?? 0;
-    const max = s.max ?? Number.POSITIVE_INFINITY;
-    if (!(Number.isInteger(min) && min >= 0)) problems.push(`${at}: min must be a whole number >= 0`);
-    if (max !== Number.POSITIVE_INFINITY && !(Number.isInteger(max) && max >= min)) {
-      problems.push(`${at}: max must be a whole number >= min`);
-    }
-    for (const key of ["drainTimeoutMs", "startTimeoutMs", "stopGraceMs"] as const) {
-      const v = s[key];
-      if (v !== undefined && !(Number.isFinite(v) && v >= 0))
-        problems.push(`${at}: ${key} must be a number of ms >= 0`);
-    }
-    // A maxStep of 0 would hold the target still while the scaler asks to be woken every millisecond.
-    for (const dir of ["scaleUp", "scaleDown"] as const) {
-      const b = s[dir] ?? {};
-      for (const key of ["stabilizationMs", "cooldownMs"] as const) {
-        const v = b[key];
-        if (v !== undefined && !(Number.isFinite(v) && v >= 0))
-          problems.push(`${at}: ${dir}.${key} must be a number of ms >= 0`);
-      }
-      const step = b.maxStep;
-      if (step !== undefined && !(step === Number.POSITIVE_INFINITY || (Number.isInteger(step) && step >= 1))) {
-        problems.push(`${at}: ${dir}.maxStep must be a whole number >= 1`);
-      }
-    }
-  }
+  const problems = fleetProblems(spec);
   if (problems.length > 0) {
     throw new FroctalError("FROCTAL_E_CONFIG", `the fleet definition is invalid: ${problems.join("; ")}`);
   }
   return spec;
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+const isMs = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isWhole = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+/** Every problem with a fleet spec of unknown shape, in the order a reader meets them. */
+function fleetProblems(spec: unknown): string[] {
+  if (!isObject(spec)) return ["a fleet is an object { name, services, rollout? }"];
+  const problems: string[] = [];
+  if (typeof spec.name !== "string" || !NAME.test(spec.name)) {
+    problems.push(`fleet name ${JSON.stringify(spec.name) ?? "(none)"} must match ${NAME}`);
+  }
+  if (!isObject(spec.services)) {
+    problems.push("services must be an object of service specs by name");
+  } else {
+    const names = Object.keys(spec.services);
+    if (names.length === 0) problems.push("a fleet needs at least one service");
+    for (const name of names) problems.push(...serviceProblems(name, spec.services[name]));
+  }
+  if (spec.rollout !== undefined) {
+    const timeoutMs = isObject(spec.rollout) ? spec.rollout.timeoutMs : undefined;
+    if (!isObject(spec.rollout) || (timeoutMs !== undefined && !(isMs(timeoutMs) && timeoutMs > 0))) {
+      problems.push("rollout.timeoutMs must be a number of ms > 0");
+    }
+  }
+  return problems;
+}
+
+function serviceProblems(name: string, s: unknown): string[] {
+  const at = `service ${JSON.stringify(name)}`;
+  const problems: string[] = [];
+  if (!NAME.test(name)) problems.push(`${at}: the name must match ${NAME}`);
+  if (!isObject(s)) return [...problems, `${at}: the spec must be an object { image, replicas, ... }`];
+  if (typeof s.image !== "string" || s.image.length === 0) problems.push(`${at}: image must be a non-empty string`);
+  if (!(typeof s.replicas === "function" || isWhole(s.replicas))) {
+    problems.push(`${at}: replicas must be a whole number >= 0 or a function`);
+  }
+  const min = s.min ?? 0;
+  const max = s.max ?? Number.POSITIVE_INFINITY;
+  if (!isWhole(min)) problems.push(`${at}: min must be a whole number >= 0`);
+  if (max !== Number.POSITIVE_INFINITY && !(isWhole(max) && max >= (typeof min === "number" ? min : 0))) {
+    problems.push(`${at}: max must be a whole number >= min`);
+  }
+  for (const key of ["drainTimeoutMs", "startTimeoutMs", "stopGraceMs"] as const) {
+    if (s[key] !== undefined && !isMs(s[key])) problems.push(`${at}: ${key} must be a number of ms >= 0`);
+  }
+  // A maxStep of 0 would hold the target still while the scaler asks to be woken every millisecond.
+  for (const dir of ["scaleUp", "scaleDown"] as const) {
+    const b = s[dir] ?? {};
+    if (!isObject(b)) {
+      problems.push(`${at}: ${dir} must be an object { stabilizationMs?, cooldownMs?, maxStep? }`);
+      continue;
+    }
+    for (const key of ["stabilizationMs", "cooldownMs"] as const) {
+      if (b[key] !== undefined && !isMs(b[key])) problems.push(`${at}: ${dir}.${key} must be a number of ms >= 0`);
+    }
+    const step = b.maxStep;
+    if (step !== undefined && !(step === Number.POSITIVE_INFINITY || (isWhole(step) && step >= 1))) {
+      problems.push(`${at}: ${dir}.maxStep must be a whole number >= 1`);
+    }
+  }
+  if (s.args !== undefined && !(Array.isArray(s.args) && s.args.every((a) => typeof a === "string"))) {
+    problems.push(`${at}: args must be a list of strings`);
+  }
+  if (s.env !== undefined && !(isObject(s.env) && Object.values(s.env).every((v) => typeof v === "string"))) {
+    problems.push(`${at}: env must be an object of strings`);
+  }
+  if (s.loadMetric !== undefined && !(typeof s.loadMetric === "string" && s.loadMetric.length > 0)) {
+    problems.push(`${at}: loadMetric must be a non-empty string`);
+  }
+  if (s.config !== undefined && typeof s.config !== "function") {
+    problems.push(`${at}: config must be a function (fleet, instance) => configuration`);
+  }
+  return problems;
 }
