@@ -4,7 +4,7 @@
  */
 export type { Clock, Disposer } from "@froctal/primitives";
 export { canonicalJson } from "./canonical-json.js";
-export type { Admission, Edge, EdgeSession } from "./edge.js";
+export type { IngestAdapter } from "./ingest/adapter.js";
 export type { JournalEntry } from "./journal.js";
 export { Manager, type ManagerOptions, type RestoreReport } from "./manager.js";
 export {
@@ -22,6 +22,13 @@ export {
   type ServiceView,
 } from "./policy/fleet.js";
 export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
+export type { Admission, AgentSession, Channel, Ingest } from "./ports/ingest.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
-export type { RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";
-export type { ManagerStatus } from "./status.js";
+export {
+  type CommitFailure,
+  describeOutcome,
+  type ParticipantResult,
+  type RolloutInFlight,
+  type RolloutOutcome,
+} from "./rollout/rollout.js";
+export type { InstanceStatus, ManagerStatus, ServiceStatus } from "./status.js";

@@ -1,5 +1,6 @@
 /** What the manager decided and why: printed by the CLI, kept (bounded) for `froctal status`. */
 export interface JournalEntry {
+  /** Wall time, epoch ms (clock.wallNow()): entries leave the process; durations use clock.now(). */
   readonly at: number;
   readonly kind: "scale" | "start" | "drain" | "stop" | "ready" | "gone" | "failed" | "rollout" | "session";
   readonly service?: string;

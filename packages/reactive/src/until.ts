@@ -1,7 +1,11 @@
 import type { Clock, Disposer } from "@froctal/primitives";
 import { FroctalError, systemClock } from "@froctal/primitives";
 import { when } from "mobx";
-import type { Behaviour } from "./hold.js";
+
+/** A value that changes over time: anything with an observable get() (a MobX box or computed). */
+export interface Behaviour<T> {
+  get(): T;
+}
 
 /** The part of an AbortSignal that until() uses; the host's AbortSignal fits. */
 export interface AbortSignalLike {

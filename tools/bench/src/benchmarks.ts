@@ -18,7 +18,11 @@ export interface Benchmark {
 export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   protocol: { issue: "foundation", title: "agent -> server throughput vs. the decode ceiling", run: protocol },
   ingest: { issue: "manager (a)", title: "agents in processes -> manager store, derivations live", run: ingest },
-  incrementality: { issue: "manager (b)", title: "cost per signal at 100,000 instances vs. 100", run: incrementality },
+  incrementality: {
+    issue: "manager (b)",
+    title: "cost per signal at 100,000 instances vs. 100; a policy reading max at 1,000 / 10,000 / 100,000",
+    run: incrementality,
+  },
   latency: { issue: "manager (c)", title: "signal -> driver action under background load", run: latency },
   memory: { issue: "manager (d)", title: "heap per tracked idle instance", run: memory },
   rollout: {

@@ -1,10 +1,11 @@
 /**
  * The smallest Ingest that is still honest: it admits the instances it holds
- * tokens for, counts every signal the edge hands it, and acknowledges each
- * session's events cumulatively, so agents release their outboxes as they would
- * against the manager. It stores nothing, so the figure is the edge's own cost.
+ * tokens for, counts every signal the server hands it, and acknowledges each
+ * session's events cumulatively as it takes them (it has no tick to wait for),
+ * so agents release their outboxes as they would against the manager. It
+ * stores nothing, so the figure is the server's own cost.
  */
-import type { AgentSession, Ingest } from "@froctal/server";
+import type { AgentSession, Ingest } from "@froctal/manager";
 
 export interface CountingIngest extends Ingest {
   /** Events plus metric samples taken so far. */
@@ -35,8 +36,8 @@ export function createCountingIngest(): CountingIngest {
       if (batch.events.length > 0) {
         seq = Math.max(seq, batch.firstSeq + batch.events.length - 1);
         seqs.set(session, seq);
+        session.ack(seq);
       }
-      return seq;
     },
     configAck() {},
     closed() {},

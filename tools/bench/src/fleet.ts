@@ -5,11 +5,11 @@
  * edge would hand one to the core.
  */
 import {
+  type AgentSession,
   type Disposer,
   type Driver,
   type DriverEvent,
   defineFleet,
-  type EdgeSession,
   type FleetSpec,
   type LaunchSpec,
   type Manager,
@@ -35,6 +35,8 @@ export interface BenchFleetOptions {
   readonly startTimeoutMs?: number;
   /** Most replicas added in one scaling step (default: all at once). */
   readonly maxStepUp?: number;
+  /** What a fixed count's replicas function reads of "load" every tick (default "sum"). */
+  readonly reads?: "sum" | "max";
 }
 
 /** Capacity one replica serves, in units of the summed "load" metric. */
@@ -44,6 +46,7 @@ export function benchFleet(options: BenchFleetOptions): FleetSpec {
   const { replicas } = options;
   const loadMetric = options.loadMetric === undefined ? "load" : options.loadMetric;
   const fixed = typeof replicas === "number";
+  const reads = options.reads ?? "sum";
   return defineFleet({
     name: "bench",
     services: {
@@ -51,8 +54,8 @@ export function benchFleet(options: BenchFleetOptions): FleetSpec {
         image: "bench-guest",
         ...(fixed ? { min: replicas, max: replicas } : {}),
         ...(loadMetric === null ? {} : { loadMetric }),
-        // A fixed count still reads the sums, clamped by min = max: the derivation re-runs every tick the sum moves.
-        replicas: fixed ? (s) => Math.ceil(s.metric("load").sum / LOAD_PER_REPLICA) : (s) => replicas(s),
+        // A fixed count still reads the load, clamped by min = max: the derivation re-runs every tick it moves.
+        replicas: fixed ? (s) => Math.ceil(s.metric("load")[reads] / LOAD_PER_REPLICA) : (s) => replicas(s),
         startTimeoutMs: options.startTimeoutMs ?? 600_000,
         scaleUp: { stabilizationMs: 0, cooldownMs: 0, maxStep: options.maxStepUp ?? Number.POSITIVE_INFINITY },
       },
@@ -108,7 +111,7 @@ export function launched(spec: LaunchSpec): Launched {
 let sessions = 0;
 
 /** A session as the server edge hands it to the core; counts what the manager sends and keeps nothing else. */
-export class BenchSession implements EdgeSession {
+export class BenchSession implements AgentSession {
   readonly sessionId = `bench-${++sessions}`;
   sent = 0;
 

@@ -19,10 +19,19 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { canonicalJson, defineFleet, type FleetSpec, Manager, type RolloutOutcome } from "@froctal/manager";
+import {
+  type AgentSession,
+  type Channel,
+  canonicalJson,
+  defineFleet,
+  type FleetSpec,
+  type Ingest,
+  Manager,
+  type RolloutOutcome,
+} from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import type { Batch, ConfigAck, Hello } from "@froctal/protocol";
-import { type AgentSession, type Channel, createAgentServer, type Ingest } from "@froctal/server";
+import { createAgentServer } from "@froctal/server";
 import type { Report } from "./figures.js";
 import { type Launched, launched, RecordingDriver } from "./fleet.js";
 import { percentile, sleep, waitFor } from "./measure.js";
@@ -224,9 +233,9 @@ class TimingIngest implements Ingest {
     this.inner.opened(w, hello);
   }
 
-  batch(session: AgentSession, batch: Batch): number {
+  batch(session: AgentSession, batch: Batch): void {
     if (batch.events.some((e) => e.kind === "app" && e.app.name === "mode")) this.factAt ??= performance.now();
-    return this.inner.batch(this.wrapped.get(session) ?? session, batch);
+    this.inner.batch(this.wrapped.get(session) ?? session, batch);
   }
 
   configAck(session: AgentSession, ack: ConfigAck): void {

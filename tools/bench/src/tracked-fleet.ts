@@ -29,6 +29,8 @@ export interface TrackedFleetOptions {
   readonly loadMetric?: string | null;
   /** Admissions per tick while joining. */
   readonly joinChunk?: number;
+  /** What the replicas function reads of "load" (default "sum"). */
+  readonly reads?: "sum" | "max";
 }
 
 export async function trackedFleet(options: TrackedFleetOptions): Promise<TrackedFleet> {
@@ -37,7 +39,7 @@ export async function trackedFleet(options: TrackedFleetOptions): Promise<Tracke
   let specs: Launched[] = [];
   const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
   const manager = new Manager({
-    fleet: benchFleet({ replicas: n, loadMetric: options.loadMetric }),
+    fleet: benchFleet({ replicas: n, loadMetric: options.loadMetric, reads: options.reads ?? "sum" }),
     driver,
     clock,
     managerUrl: "ws://127.0.0.1:9/agent",

@@ -75,7 +75,7 @@ export class Durability {
       write();
     } catch (error) {
       const message = `a state write failed (${error instanceof Error ? error.message : String(error)}); this may be lost on restart`;
-      this.journal({ at: this.clock.now(), kind: "failed", message });
+      this.journal({ at: this.clock.wallNow(), kind: "failed", message });
     }
   }
 }

@@ -20,11 +20,32 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-function setup(options: Partial<ExecutorOptions> = {}) {
+/** A test action: a key and what one attempt does. */
+interface Job {
+  readonly key: string;
+  readonly run: () => Promise<void>;
+}
+
+/**
+ * An executor over test jobs whose outcomes are settled as soon as reported,
+ * as a tick would apply them (pass settle: false to hold them in flight).
+ */
+function setup(options: Partial<ExecutorOptions<Job>> & { settle?: boolean } = {}) {
   const clock = new VirtualClock();
-  const outcomes: (Outcome & { at: number })[] = [];
-  const executor = new Executor({ clock, report: (o) => outcomes.push({ ...o, at: clock.now() }), ...options });
-  return { clock, executor, outcomes };
+  const outcomes: { key: string; ok: boolean; attempts: number; error?: Outcome<Job>["error"]; at: number }[] = [];
+  const executor: Executor<Job> = new Executor<Job>({
+    clock,
+    keyOf: (job) => job.key,
+    perform: (job) => job.run(),
+    report: (o) => {
+      const { action, ...rest } = o;
+      outcomes.push({ key: action.key, ...rest, at: clock.now() });
+      if (options.settle ?? true) executor.settle(action);
+    },
+    ...options,
+  });
+  const dispatch = (key: string, run: () => Promise<void>) => executor.dispatch({ key, run });
+  return { clock, executor, outcomes, dispatch };
 }
 
 const transient = () => new FroctalError("FROCTAL_E_TRANSPORT", "the hypervisor did not answer");
@@ -32,9 +53,9 @@ const terminal = () => new FroctalError("FROCTAL_E_CONFIG", "no such image");
 
 describe("Executor", () => {
   it("runs a job at once and reports its outcome", async () => {
-    const { executor, outcomes } = setup();
+    const { executor, outcomes, dispatch } = setup();
     let runs = 0;
-    expect(executor.dispatch("start:a", async () => void runs++)).toBe(true);
+    expect(dispatch("start:a", async () => void runs++)).toBe(true);
     expect(runs).toBe(1);
     expect(executor.has("start:a")).toBe(true);
     await microtasks();
@@ -44,31 +65,31 @@ describe("Executor", () => {
   });
 
   it("never runs a key twice while it is in flight; runs it again once reported", async () => {
-    const { executor, outcomes } = setup();
+    const { executor, outcomes, dispatch } = setup();
     const d = deferred();
     let runs = 0;
     const job = () => {
       runs++;
       return d.promise;
     };
-    expect(executor.dispatch("k", job)).toBe(true);
-    expect(executor.dispatch("k", job)).toBe(false);
+    expect(dispatch("k", job)).toBe(true);
+    expect(dispatch("k", job)).toBe(false);
     expect([...executor.keys]).toEqual(["k"]);
     d.resolve();
     await microtasks();
     expect(outcomes).toHaveLength(1);
-    expect(executor.dispatch("k", async () => void runs++)).toBe(true);
+    expect(dispatch("k", async () => void runs++)).toBe(true);
     expect(runs).toBe(2);
   });
 
   it("runs at most `concurrency` jobs at once, the rest in dispatch order", async () => {
-    const { executor, outcomes } = setup({ concurrency: 2 });
+    const { executor, outcomes, dispatch } = setup({ concurrency: 2 });
     const gates = new Map<string, Deferred>();
     const started: string[] = [];
     for (const key of ["a", "b", "c", "d"]) {
       const d = deferred();
       gates.set(key, d);
-      executor.dispatch(key, () => {
+      dispatch(key, () => {
         started.push(key);
         return d.promise;
       });
@@ -88,9 +109,9 @@ describe("Executor", () => {
   });
 
   it("retries a retryable FroctalError with capped exponential backoff on the clock", async () => {
-    const { clock, executor, outcomes } = setup({ backoffMs: 100, maxBackoffMs: 300, maxAttempts: 5 });
+    const { clock, executor, outcomes, dispatch } = setup({ backoffMs: 100, maxBackoffMs: 300, maxAttempts: 5 });
     const attemptsAt: number[] = [];
-    executor.dispatch("k", async () => {
+    dispatch("k", async () => {
       attemptsAt.push(clock.now());
       if (attemptsAt.length < 5) throw transient();
     });
@@ -104,9 +125,9 @@ describe("Executor", () => {
   });
 
   it("gives up after maxAttempts and reports the last error", async () => {
-    const { clock, executor, outcomes } = setup({ maxAttempts: 3, backoffMs: 10 });
+    const { clock, executor, outcomes, dispatch } = setup({ maxAttempts: 3, backoffMs: 10 });
     let runs = 0;
-    executor.dispatch("k", async () => {
+    dispatch("k", async () => {
       runs++;
       throw transient();
     });
@@ -122,11 +143,11 @@ describe("Executor", () => {
   });
 
   it("does not retry a terminal error, nor a plain Error (normalised to FROCTAL_E_INTERNAL)", async () => {
-    const { clock, executor, outcomes } = setup();
-    executor.dispatch("a", async () => {
+    const { clock, outcomes, dispatch } = setup();
+    dispatch("a", async () => {
       throw terminal();
     });
-    executor.dispatch("b", () => {
+    dispatch("b", () => {
       throw new Error("boom"); // thrown before any promise exists
     });
     await microtasks();
@@ -141,13 +162,13 @@ describe("Executor", () => {
   });
 
   it("frees the slot while a job waits out its backoff", async () => {
-    const { clock, executor } = setup({ concurrency: 1, backoffMs: 1_000 });
+    const { clock, dispatch } = setup({ concurrency: 1, backoffMs: 1_000 });
     const started: string[] = [];
-    executor.dispatch("flaky", async () => {
+    dispatch("flaky", async () => {
       started.push("flaky");
       if (started.length === 1) throw transient();
     });
-    executor.dispatch("other", async () => void started.push("other"));
+    dispatch("other", async () => void started.push("other"));
     await microtasks();
     expect(started).toEqual(["flaky", "other"]);
     clock.advance(1_000);
@@ -156,9 +177,9 @@ describe("Executor", () => {
   });
 
   it("counts an attempt that takes too long as a retryable timeout", async () => {
-    const { clock, executor, outcomes } = setup({ attemptTimeoutMs: 1_000, backoffMs: 100, maxAttempts: 2 });
+    const { clock, outcomes, dispatch } = setup({ attemptTimeoutMs: 1_000, backoffMs: 100, maxAttempts: 2 });
     let runs = 0;
-    executor.dispatch("slow", () => {
+    dispatch("slow", () => {
       runs++;
       return new Promise<void>(() => {});
     });
@@ -176,20 +197,37 @@ describe("Executor", () => {
   });
 
   it("after close: takes no new work, drops queued work and retries, still reports running work", async () => {
-    const { clock, executor, outcomes } = setup({ concurrency: 1 });
+    const { clock, executor, outcomes, dispatch } = setup({ concurrency: 1 });
     const d = deferred();
     let queuedRan = false;
-    executor.dispatch("running", () => d.promise);
-    executor.dispatch("queued", async () => {
+    dispatch("running", () => d.promise);
+    dispatch("queued", async () => {
       queuedRan = true;
     });
     executor.close();
-    expect(executor.dispatch("late", async () => {})).toBe(false);
+    expect(dispatch("late", async () => {})).toBe(false);
     d.reject(transient());
     await microtasks();
     clock.runAll();
     await microtasks();
     expect(queuedRan).toBe(false);
     expect(outcomes.map((o) => [o.key, o.ok])).toEqual([["running", false]]);
+  });
+});
+
+describe("Executor: in flight until settled", () => {
+  it("keeps a reported action's key in flight until the tick settles it, so a plan cannot repeat it meanwhile", async () => {
+    const { executor, outcomes, dispatch } = setup({ settle: false });
+    let runs = 0;
+    const job = { key: "stop:web-1", run: async () => void runs++ };
+    expect(executor.dispatch(job)).toBe(true);
+    await microtasks();
+    expect(outcomes.map((o) => [o.key, o.ok])).toEqual([["stop:web-1", true]]);
+    expect([...executor.inFlight]).toEqual(["stop:web-1"]);
+    expect(dispatch("stop:web-1", async () => void runs++)).toBe(false);
+    executor.settle(job);
+    expect(executor.inFlight.size).toBe(0);
+    expect(dispatch("stop:web-1", async () => void runs++)).toBe(true);
+    expect(runs).toBe(2);
   });
 });

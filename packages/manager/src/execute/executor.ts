@@ -1,24 +1,31 @@
 /**
- * Runs side effects for the reconciler: keyed (a key in flight is never run
- * twice), bounded (at most `concurrency` at once, the rest queued in order),
- * retried with capped exponential backoff while the error says it is
- * retryable, and every outcome reported back so it re-enters the store as a
- * signal. Timers go through the injected clock.
+ * Runs side effects for the reconciler, and is the one owner of work in
+ * flight: keyed (an action whose key is in flight is never run twice; the key
+ * stays in flight until its outcome has been applied by a tick, `settle`),
+ * bounded (at most `concurrency` at once, the rest queued in order), retried
+ * with capped exponential backoff while the error says it is retryable, and
+ * every outcome reported back with its action so it re-enters the store as a
+ * tick input. Timers go through the injected clock.
  */
 
 import type { Clock, Disposer } from "@froctal/primitives";
 import { type FroctalError, toFroctalError } from "@froctal/protocol";
+import { type ObservableSet, observable } from "mobx";
 
-export interface Outcome {
-  readonly key: string;
+export interface Outcome<A> {
+  readonly action: A;
   readonly ok: boolean;
   readonly attempts: number;
   readonly error?: FroctalError;
 }
 
-export interface ExecutorOptions {
+export interface ExecutorOptions<A> {
   readonly clock: Clock;
-  readonly report: (outcome: Outcome) => void;
+  /** The key an action is known by while in flight (built in one place, never parsed). */
+  readonly keyOf: (action: A) => string;
+  /** Does the action in the world: one attempt. */
+  readonly perform: (action: A) => Promise<void>;
+  readonly report: (outcome: Outcome<A>) => void;
   readonly concurrency?: number;
   readonly maxAttempts?: number;
   readonly backoffMs?: number;
@@ -27,41 +34,52 @@ export interface ExecutorOptions {
   readonly attemptTimeoutMs?: number;
 }
 
-interface Job {
-  readonly key: string;
-  readonly run: () => Promise<void>;
+interface Job<A> {
+  readonly action: A;
   attempts: number;
 }
 
-export class Executor {
-  private readonly inFlight = new Map<string, Job>();
+export class Executor<A> {
+  /** Keys issued and not yet settled: observable, so a plan recomputes when one is settled. */
+  private readonly flight: ObservableSet<string> = observable.set<string>([], { deep: false });
   /** Jobs waiting for a slot, oldest first from `head` (no shift(): a long queue must not cost O(n) a job). */
-  private queue: Job[] = [];
+  private queue: Job<A>[] = [];
   private head = 0;
   private readonly timers = new Set<Disposer>();
   private running = 0;
   private closed = false;
   readonly stats = { started: 0, succeeded: 0, failed: 0, retried: 0 };
 
-  constructor(private readonly options: ExecutorOptions) {}
+  constructor(private readonly options: ExecutorOptions<A>) {}
 
-  /** Keys issued and not yet reported. */
+  /** Keys issued and not yet settled (the plan reads this set: tracked). */
+  get inFlight(): ReadonlySet<string> {
+    return this.flight;
+  }
+
+  /** A copy of the keys in flight. */
   get keys(): ReadonlySet<string> {
-    return new Set(this.inFlight.keys());
+    return new Set(this.flight);
   }
 
   has(key: string): boolean {
-    return this.inFlight.has(key);
+    return this.flight.has(key);
   }
 
-  /** Queues `run` under `key`; returns false if that key is already in flight. */
-  dispatch(key: string, run: () => Promise<void>): boolean {
-    if (this.closed || this.inFlight.has(key)) return false;
-    const job: Job = { key, run, attempts: 0 };
-    this.inFlight.set(key, job);
+  /** Queues an action; returns false if its key is already in flight. Call inside an action. */
+  dispatch(action: A): boolean {
+    const key = this.options.keyOf(action);
+    if (this.closed || this.flight.has(key)) return false;
+    const job: Job<A> = { action, attempts: 0 };
+    this.flight.add(key);
     this.queue.push(job);
     this.pump();
     return true;
+  }
+
+  /** The outcome of this action was applied: its key is no longer in flight. Call inside the tick. */
+  settle(action: A): void {
+    this.flight.delete(this.options.keyOf(action));
   }
 
   /** Stops starting new work; work already running finishes and is reported. */
@@ -77,7 +95,11 @@ export class Executor {
     const limit = this.options.concurrency ?? 8;
     while (this.running < limit && this.head < this.queue.length) {
       const job = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      // A drained queue lets go of its jobs (and the actions they hold) at once.
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
@@ -90,10 +112,10 @@ export class Executor {
     }
   }
 
-  private async attempt(job: Job): Promise<void> {
+  private async attempt(job: Job<A>): Promise<void> {
     job.attempts++;
     try {
-      await this.withTimeout(job.run());
+      await this.withTimeout(this.options.perform(job.action));
       this.finish(job, undefined);
     } catch (cause) {
       const error = toFroctalError(cause);
@@ -114,11 +136,15 @@ export class Executor {
     }
   }
 
-  private finish(job: Job, error: FroctalError | undefined): void {
-    this.inFlight.delete(job.key);
+  private finish(job: Job<A>, error: FroctalError | undefined): void {
     if (error === undefined) this.stats.succeeded++;
     else this.stats.failed++;
-    this.options.report({ key: job.key, ok: error === undefined, attempts: job.attempts, ...(error ? { error } : {}) });
+    this.options.report({
+      action: job.action,
+      ok: error === undefined,
+      attempts: job.attempts,
+      ...(error ? { error } : {}),
+    });
   }
 
   private withTimeout(work: Promise<void>): Promise<void> {

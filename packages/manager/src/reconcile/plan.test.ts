@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { InstancePhase } from "../policy/fleet.js";
-import { type Action, actionKey, type PlannedInstance, plan, planInput, victimOrder } from "./plan.js";
+import { type Action, actionKey } from "./action.js";
+import { type PlannedInstance, plan, planInput, victimOrder } from "./plan.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -14,13 +15,29 @@ function planFor(target: number, instances: PlannedInstance[], inFlight: Iterabl
   return plan(planInput("web", target, instances, new Set(inFlight)));
 }
 
-const brief = (actions: Action[]) => actions.map((a) => (a.kind === "start" ? a.key : `${a.kind} ${a.instanceId}`));
+const brief = (actions: Action[]) => actions.map((a) => `${a.kind} ${a.instanceId}`);
+const stopKey = (id: string) => actionKey({ kind: "stop", service: "web", instanceId: id, reason: "" });
+const drainKey = (id: string) => actionKey({ kind: "drain", service: "web", instanceId: id, reason: "" });
 
 describe("plan", () => {
   it("starts the deficit, with distinct keys", () => {
     const actions = planFor(3, [inst("w1", "ready")]);
-    expect(brief(actions)).toEqual(["start:web#0", "start:web#1"]);
+    expect(brief(actions)).toEqual(["start web-2", "start web-3"]);
+    expect(new Set(actions.map(actionKey)).size).toBe(2);
     expect(actions.every((a) => a.reason.includes("1 active instances for a target of 3"))).toBe(true);
+  });
+
+  it("plans no start while starts are held, and still stops and drains", () => {
+    const input = { ...planInput("web", 2, [inst("w1", "failed"), inst("w2", "ready")], new Set<string>()) };
+    expect(brief(plan({ ...input, holdStarts: true }))).toEqual(["stop w1"]);
+    expect(brief(plan({ ...input, holdStarts: false }))).toEqual(["stop w1", "start web-3"]);
+    expect(brief(plan({ ...input, target: 0, holdStarts: true }))).toEqual(["stop w1", "drain w2"]);
+  });
+
+  it("names each start by the ordinal it is given, so the key planned is the key put in flight", () => {
+    const input = planInput("web", 2, [], new Set<string>(), 7);
+    expect(plan(input).map(actionKey)).toEqual(["start:web-7", "start:web-8"]);
+    expect(plan({ ...input, inFlight: new Set(["start:web-7"]) }).map(actionKey)).toEqual(["start:web-8"]);
   });
 
   it("counts requested, starting and ready as active, and nothing else", () => {
@@ -32,7 +49,7 @@ describe("plan", () => {
       inst("w5", "gone"),
     ];
     expect(planFor(3, instances)).toEqual([]);
-    expect(brief(planFor(4, instances))).toEqual(["start:web#0"]);
+    expect(brief(planFor(4, instances))).toEqual(["start web-6"]);
   });
 
   it("scales in by stopping instances that are not ready first, newest first", () => {
@@ -66,8 +83,8 @@ describe("plan", () => {
       inst("w3", "draining", { drainExpired: true }),
     ]);
     expect(actions).toEqual([
-      { kind: "stop", key: "stop:w2", instanceId: "w2", reason: "it finished draining" },
-      { kind: "stop", key: "stop:w3", instanceId: "w3", reason: "its drain deadline passed" },
+      { kind: "stop", service: "web", instanceId: "w2", reason: "it finished draining" },
+      { kind: "stop", service: "web", instanceId: "w3", reason: "its drain deadline passed" },
     ]);
   });
 
@@ -84,7 +101,7 @@ describe("plan", () => {
       inst("w3", "ready"),
       inst("w4", "ready", { load: 1 }),
     ];
-    const inFlight = [actionKey.stop("w1"), actionKey.stop("w2"), actionKey.drain("w3")];
+    const inFlight = [stopKey("w1"), stopKey("w2"), drainKey("w3")];
     expect(brief(planFor(0, instances, inFlight))).toEqual(["drain w4"]);
   });
 
@@ -138,21 +155,22 @@ class Model {
       x.drained = i.phase === "draining" && i.drained;
       // An instance that is already stopping has its stop in flight, as in the manager.
       if (i.phase === "stopping") {
-        this.inFlight.add(actionKey.stop(id));
+        this.inFlight.add(stopKey(id));
         this.stoppedOnce.add(id);
       }
     }
   }
 
-  add(phase: InstancePhase, load: number | undefined): string {
-    const ordinal = ++this.ordinal;
-    const id = `w${ordinal}`;
+  add(phase: InstancePhase, load: number | undefined, planned?: { id: string; ordinal: number }): string {
+    const ordinal = planned?.ordinal ?? this.ordinal + 1;
+    this.ordinal = Math.max(this.ordinal, ordinal);
+    const id = planned?.id ?? `w${ordinal}`;
     this.instances.set(id, { id, phase, ordinal, load, drained: false, drainExpired: false });
     return id;
   }
 
   plan(): Action[] {
-    return plan(planInput("web", this.target, [...this.instances.values()], this.inFlight));
+    return plan(planInput("web", this.target, [...this.instances.values()], this.inFlight, this.ordinal + 1));
   }
 
   get active(): number {
@@ -162,9 +180,10 @@ class Model {
   /** Records each intent; fails if an action is issued twice. */
   record(actions: Action[]): void {
     for (const a of actions) {
-      expect(this.inFlight.has(a.key)).toBe(false);
+      expect(this.inFlight.has(actionKey(a))).toBe(false);
       if (a.kind === "start") {
-        this.add("requested", undefined);
+        expect(this.instances.has(a.instanceId)).toBe(false);
+        this.add("requested", undefined, { id: a.instanceId, ordinal: a.ordinal });
       } else if (a.kind === "drain") {
         const i = this.instances.get(a.instanceId)!;
         expect(i.phase).toBe("ready");
@@ -176,7 +195,7 @@ class Model {
         expect(this.stoppedOnce.has(i.id)).toBe(false);
         this.stoppedOnce.add(i.id);
         if (i.phase !== "failed") i.phase = "stopping";
-        this.inFlight.add(a.key);
+        this.inFlight.add(actionKey(a));
       }
     }
   }
@@ -205,7 +224,7 @@ class Model {
         if (x.phase === "draining") x.drainExpired = true;
         return;
       case "stopped":
-        if (this.inFlight.delete(actionKey.stop(x.id))) this.instances.delete(x.id);
+        if (this.inFlight.delete(stopKey(x.id))) this.instances.delete(x.id);
         return;
       case "crash":
         if (x.phase !== "stopping" && x.phase !== "gone") x.phase = "failed";

@@ -5,6 +5,7 @@
  * the first plan's intents are recorded (in-flight keys, phase changes).
  */
 import type { InstancePhase } from "../policy/fleet.js";
+import { type Action, actionKey, instanceIdOf } from "./action.js";
 
 export interface PlannedInstance {
   readonly id: string;
@@ -31,8 +32,12 @@ export interface PlanInput {
   readonly attention: readonly PlannedInstance[];
   /** The active instances (called only when there are more than the target). */
   readonly candidates: () => readonly PlannedInstance[];
-  /** Keys of actions issued and not yet finished. */
+  /** Keys (actionKey) of actions issued and not yet settled: the executor's own set. */
   readonly inFlight: ReadonlySet<string>;
+  /** The ordinal the next new instance gets (its id follows from it, so the start's key is known now). */
+  readonly nextOrdinal: number;
+  /** No starts (restarts back off after failures, or the service failed for good). */
+  readonly holdStarts: boolean;
 }
 
 /** The plan input for a full list of instances (the manager keeps the counts instead of listing). */
@@ -41,22 +46,21 @@ export function planInput(
   target: number,
   instances: readonly PlannedInstance[],
   inFlight: ReadonlySet<string>,
+  nextOrdinal = 1 + Math.max(0, ...instances.map((i) => i.ordinal)),
 ): PlanInput {
   const active = instances.filter((i) => i.phase === "requested" || i.phase === "starting" || i.phase === "ready");
   const attention = instances.filter((i) => i.phase === "draining" || i.phase === "stopping" || i.phase === "failed");
-  return { service, target, active: active.length, attention, candidates: () => active, inFlight };
+  return {
+    service,
+    target,
+    active: active.length,
+    attention,
+    candidates: () => active,
+    inFlight,
+    nextOrdinal,
+    holdStarts: false,
+  };
 }
-
-export type Action =
-  | { readonly kind: "start"; readonly key: string; readonly service: string; readonly reason: string }
-  | { readonly kind: "drain"; readonly key: string; readonly instanceId: string; readonly reason: string }
-  | { readonly kind: "stop"; readonly key: string; readonly instanceId: string; readonly reason: string };
-
-export const actionKey = {
-  start: (service: string, n: number) => `start:${service}#${n}`,
-  drain: (id: string) => `drain:${id}`,
-  stop: (id: string) => `stop:${id}`,
-};
 
 /** Scale-in order: instances that are not serving yet first, then least loaded, then newest. */
 export function victimOrder(a: PlannedInstance, b: PlannedInstance): number {
@@ -69,16 +73,18 @@ export function victimOrder(a: PlannedInstance, b: PlannedInstance): number {
   return b.ordinal - a.ordinal;
 }
 
+/** The actions a service needs now; no action whose key is in flight. */
 export function plan(input: PlanInput): Action[] {
   const actions: Action[] = [];
+  const service = input.service;
   for (const i of input.attention) {
     if (i.phase === "draining") {
       if (i.drained || i.drainExpired) {
         const why = i.drained ? "it finished draining" : "its drain deadline passed";
-        push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: why });
+        push(actions, input, { kind: "stop", service, instanceId: i.id, reason: why });
       }
     } else if (i.phase === "stopping" || i.phase === "failed") {
-      push(actions, input, { kind: "stop", key: actionKey.stop(i.id), instanceId: i.id, reason: `it is ${i.phase}` });
+      push(actions, input, { kind: "stop", service, instanceId: i.id, reason: `it is ${i.phase}` });
     }
   }
 
@@ -87,18 +93,24 @@ export function plan(input: PlanInput): Action[] {
   if (excess > 0) {
     const victims = [...input.candidates()].sort(victimOrder).slice(0, excess);
     for (const v of victims) {
-      if (v.phase === "ready")
-        push(actions, input, { kind: "drain", key: actionKey.drain(v.id), instanceId: v.id, reason: why });
-      else push(actions, input, { kind: "stop", key: actionKey.stop(v.id), instanceId: v.id, reason: why });
+      const kind = v.phase === "ready" ? "drain" : "stop";
+      push(actions, input, { kind, service, instanceId: v.id, reason: why });
     }
-  } else if (excess < 0) {
+  } else if (excess < 0 && !input.holdStarts) {
     for (let n = 0; n < -excess; n++) {
-      actions.push({ kind: "start", key: actionKey.start(input.service, n), service: input.service, reason: why });
+      const ordinal = input.nextOrdinal + n;
+      push(actions, input, {
+        kind: "start",
+        service,
+        instanceId: instanceIdOf(service, ordinal),
+        ordinal,
+        reason: why,
+      });
     }
   }
   return actions;
 }
 
 function push(actions: Action[], input: PlanInput, action: Action): void {
-  if (!input.inFlight.has(action.key)) actions.push(action);
+  if (!input.inFlight.has(actionKey(action))) actions.push(action);
 }

@@ -1,15 +1,17 @@
 /**
- * What enters the store, one tick at a time: checked frames from the edge,
- * driver facts, executor outcomes and timer expiries. Each is applied inside
- * the tick's single action, in arrival order.
+ * What enters the store, one tick at a time: checked frames from the ingest
+ * adapter, driver facts, executor outcomes and timer expiries. Each is applied
+ * inside the tick's single action, in arrival order. Only "batch" carries guest
+ * signals; the union is named for the tick, not for them.
  */
 import type { Batch, ConfigAck, Hello } from "@froctal/protocol";
-import type { Outcome } from "./execute/executor.js";
-import type { DriverEvent } from "./ports/driver.js";
-import type { Instance, SessionHandle } from "./store/instance.js";
-import type { MetricTable } from "./store/store.js";
+import type { Outcome } from "../execute/executor.js";
+import type { DriverEvent } from "../ports/driver.js";
+import type { Action } from "../reconcile/action.js";
+import type { Instance, SessionHandle } from "../store/instance.js";
+import type { MetricTable } from "../store/store.js";
 
-export type Signal =
+export type TickInput =
   | {
       readonly kind: "batch";
       readonly instance: Instance;
@@ -22,7 +24,7 @@ export type Signal =
   | { readonly kind: "closed"; readonly instance: Instance; readonly session: SessionHandle; readonly reason: string }
   | { readonly kind: "configAck"; readonly instance: Instance; readonly ack: ConfigAck }
   | { readonly kind: "driver"; readonly event: DriverEvent }
-  | { readonly kind: "outcome"; readonly outcome: Outcome }
+  | { readonly kind: "outcome"; readonly outcome: Outcome<Action> }
   | { readonly kind: "expired"; readonly instance: Instance; readonly what: "drain" | "start" }
   /** A timer the core set, run inside the tick so its effects are part of one consistent step. */
   | { readonly kind: "timer"; readonly run: () => void }

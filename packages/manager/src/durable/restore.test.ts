@@ -1,0 +1,110 @@
+import { FakeAgent, MemoryState, settle } from "@froctal/testkit";
+import { runInAction } from "mobx";
+import { describe, expect, it } from "vitest";
+import { harness } from "../../test/harness.js";
+import { Manager } from "../manager.js";
+import { defineFleet } from "../policy/fleet.js";
+
+describe("Manager: restart and re-adoption through the State port", () => {
+  const fleet = defineFleet({
+    name: "keep",
+    services: {
+      app: {
+        image: "app.js",
+        replicas: 2,
+        config: (_fleet, instance) => ({ self: instance.id }),
+      },
+    },
+  });
+
+  it("a restarted manager re-adopts running instances with their tokens and configs, and never reuses a generation", async () => {
+    const state = new MemoryState();
+    const first = harness(fleet, { state });
+    first.manager.start();
+    await first.settle();
+    const a1 = first.boot("app-1");
+    const a2 = first.boot("app-2");
+    await first.settle();
+    // Answer whatever each guest was last sent, until both run their configuration.
+    const converged = () => ["app-1", "app-2"].every((id) => first.manager.store.instance(id)!.committedJson !== "");
+    for (let i = 0; i < 50 && !converged(); i++) {
+      for (const a of [a1, a2]) {
+        const last = a.session!.frames.at(-1);
+        if (last?.prepare) a.answer("prepared");
+        else if (last?.commit) a.answer("committed");
+      }
+      await first.elapse(100);
+    }
+    const before = first.manager.status();
+    expect(before.services[0]!.instances.map((i) => [i.id, i.phase, i.generation > 0])).toEqual([
+      ["app-1", "ready", true],
+      ["app-2", "ready", true],
+    ]);
+    const lastGeneration = before.generation;
+    expect(state.load("keep").reservedGeneration).toBeGreaterThanOrEqual(lastGeneration);
+
+    // The manager dies (no shutdown): its guests keep running in the driver.
+    first.manager.close();
+    const clock = first.clock;
+    const second = new Manager({
+      fleet,
+      driver: first.driver,
+      clock,
+      managerUrl: "ws://manager.test/agent",
+      state,
+    });
+    // A guest of this fleet the state has no record of: it can never connect, so it is stopped.
+    await first.driver.start({ instanceId: "app-99", fleet: "keep", service: "app", image: "app.js", env: {} });
+    const report = await second.restore();
+    expect([...report.adopted].sort()).toEqual(["app-1", "app-2"]);
+    expect(report.orphansStopped).toEqual(["app-99"]);
+    second.start();
+    await settle(clock);
+
+    // No duplicate, none lost: the same two instances, and no start issued.
+    expect([...second.store.instances.keys()].sort()).toEqual(["app-1", "app-2"]);
+    expect(first.driver.callsOf("start").map((c) => c.instanceId)).toEqual(["app-1", "app-2", "app-99"]);
+    expect(second.store.instance("app-1")!.phase).toBe("ready");
+    expect(second.store.instance("app-1")!.committedJson).toBe(JSON.stringify({ self: "app-1" }));
+
+    // The guests reconnect with the tokens they were launched with and run their committed generation: nothing to push.
+    const token = first.driver.callsOf("start").find((c) => c.instanceId === "app-1")!.spec.env.FROCTAL_TOKEN!;
+    const again = new FakeAgent(second.ingest, "app-1", token);
+    const generation = second.store.instance("app-1")!.generation;
+    expect(again.connect({ runningGeneration: generation })).toMatchObject({ ok: true });
+    await settle(clock);
+    expect(again.session!.sent("prepare")).toEqual([]);
+
+    // A new instance's configuration gets a generation above every one handed out before the restart.
+    runInAction(() => {
+      second.store.instance("app-1")!.recordCommit(generation, "");
+    });
+    await settle(clock);
+    const pushed = again.session!.sent("prepare").map((p) => Number(p.generation));
+    expect(pushed.length).toBeGreaterThan(0);
+    expect(Math.min(...pushed)).toBeGreaterThan(lastGeneration);
+    second.close();
+  });
+
+  it("records of instances that are gone are forgotten at restore", async () => {
+    const state = new MemoryState();
+    state.putInstance("keep", {
+      id: "app-5",
+      service: "app",
+      ordinal: 5,
+      token: "t",
+      phase: "ready",
+      generation: 0,
+      configJson: "",
+    });
+    const h = harness(fleet, { state });
+    const report = await h.manager.restore();
+    expect(report).toMatchObject({ adopted: [], forgotten: ["app-5"] });
+    expect(state.load("keep").instances).toEqual([]);
+    h.manager.start();
+    await h.settle();
+    // New instances continue the ordinals: no id is reused.
+    expect(h.started()).toEqual(["app-1", "app-2"]);
+    h.manager.close();
+  });
+});

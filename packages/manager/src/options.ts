@@ -1,0 +1,26 @@
+import type { Clock } from "@froctal/primitives";
+import type { JournalEntry } from "./journal.js";
+import type { FleetSpec } from "./policy/fleet.js";
+import type { Driver } from "./ports/driver.js";
+import type { StateStore } from "./ports/state.js";
+
+/** What a Manager is made of: the fleet, and the ports and clock it runs on. */
+export interface ManagerOptions {
+  readonly fleet: FleetSpec;
+  readonly driver: Driver;
+  readonly clock: Clock;
+  /** Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL. */
+  readonly managerUrl: string;
+  /** Makes a fresh per-instance token (default: 128 random bits from the platform's crypto). */
+  readonly token?: () => string;
+  /** Tick delay: inputs that arrive within it are applied together, ms (default 0: next turn). */
+  readonly tickMs?: number;
+  /** Receives every journal entry as it is written (the CLI prints them). */
+  readonly onJournal?: (entry: JournalEntry) => void;
+  readonly rolloutTimeoutMs?: number;
+  readonly concurrency?: number;
+  /** Part of every rollout nonce (default: random, once per manager); a replay fixes it to repeat its frames. */
+  readonly nonceTag?: string;
+  /** Durable state (generations, instances, committed configs); without it nothing survives a restart. */
+  readonly state?: StateStore;
+}

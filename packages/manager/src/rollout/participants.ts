@@ -1,0 +1,67 @@
+/**
+ * Who takes part in the next configuration generation: the connected
+ * instances whose desired configuration (derived per instance from the
+ * service's `config` policy) differs from what they committed. Each
+ * instance's desired configuration is a computed of its own, so a tick in
+ * which one guest confirms a commit re-derives nothing for the thousand
+ * others; a gone instance's computed is released at once (release()).
+ */
+import { computed, type IComputedValue } from "mobx";
+import { canonicalJson } from "../canonical-json.js";
+import type { ServiceSpec } from "../policy/fleet.js";
+import type { Autoscaler } from "../scale/autoscaler.js";
+import type { Instance } from "../store/instance.js";
+import type { FleetStore } from "../store/store.js";
+import type { Participant } from "./rollout.js";
+
+export class Participants {
+  private readonly desired = new Map<Instance, IComputedValue<string | undefined>>();
+
+  constructor(
+    private readonly store: FleetStore,
+    private readonly autoscaler: Autoscaler,
+  ) {}
+
+  /** Instances whose desired configuration differs from what they committed (tracked: read in a reaction). */
+  list(): Participant[] {
+    const out: Participant[] = [];
+    for (const service of this.store.services.values()) {
+      const config = service.spec.config;
+      if (config === undefined) continue;
+      for (const instance of service.instances.values()) {
+        // Only connected guests can take part; one that connects later gets its configuration then.
+        if (!instance.connected || (instance.phase !== "ready" && instance.phase !== "starting")) continue;
+        const json = this.desiredJson(instance, config);
+        if (json !== undefined && json !== instance.committedJson) out.push({ instance, json });
+      }
+    }
+    return out;
+  }
+
+  /** Forgets a gone instance's derivation. */
+  release(instance: Instance): void {
+    this.desired.delete(instance);
+  }
+
+  /** An instance's desired configuration as canonical JSON; undefined while its policy throws. */
+  private desiredJson(instance: Instance, config: NonNullable<ServiceSpec["config"]>): string | undefined {
+    let desired = this.desired.get(instance);
+    if (desired === undefined) {
+      const runtime = this.autoscaler.runtime(instance.service);
+      desired = computed(() => this.autoscaler.guard(runtime, () => canonicalJson(config(this.store, instance))));
+      this.desired.set(instance, desired);
+    }
+    return desired.get();
+  }
+}
+
+/** Two rounds are the same when the epoch and every participant (instance and configuration) are. */
+export function sameRound(
+  a: { epoch: number; participants: readonly Participant[] },
+  b: { epoch: number; participants: readonly Participant[] },
+): boolean {
+  if (a.epoch !== b.epoch || a.participants.length !== b.participants.length) return false;
+  return a.participants.every(
+    (p, i) => p.instance === b.participants[i]!.instance && p.json === b.participants[i]!.json,
+  );
+}
