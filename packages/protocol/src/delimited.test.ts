@@ -1,7 +1,7 @@
-import { FroctalError } from "@froctal/primitives";
 import fc from "fast-check";
 import $protobuf from "protobufjs/minimal.js";
 import { describe, expect, it } from "vitest";
+import { thrown } from "../test/helpers.js";
 import { decodeAgentFrame, encodeAgentFrame } from "./codec.js";
 import { encodeDelimited, FrameReader } from "./delimited.js";
 import type { AgentFrame } from "./wire.js";
@@ -16,16 +16,6 @@ const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => Array.from(p)));
 /** A frame of n bytes whose content shows where each byte came from. */
 const body = (n: number, seed = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
-
-function thrown(fn: () => unknown): FroctalError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof FroctalError) return error;
-    throw new Error(`expected a FroctalError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error("expected a FroctalError, but nothing was thrown");
-}
 
 describe("encodeDelimited", () => {
   it.each([

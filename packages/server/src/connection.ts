@@ -12,7 +12,8 @@
  * is out of step; on any transport, a peer that built one broken frame has a
  * bug that may have built the next), so they are read no further. "closing"
  * means the ingest has been told and no frame is read any more; the transport
- * is finishing its own close, which closeGraceMs bounds.
+ * is finishing its own close, which closeGraceMs bounds. What goes the other
+ * way, to the agent (the core's frames, Acks, pings), is outbound.ts's.
  */
 
 import type { AgentSession } from "@froctal/manager";
@@ -25,12 +26,12 @@ import {
   encodeManagerFrame,
   FroctalError,
   type Hello,
-  type ManagerFrame,
   negotiateVersion,
   toFroctalError,
 } from "@froctal/protocol";
 import { Heartbeat } from "./heartbeat.js";
 import type { ResolvedOptions } from "./options.js";
+import { checkSeq, Outbound } from "./outbound.js";
 import { TokenBucket } from "./rate.js";
 import type { ServerStats } from "./stats.js";
 import type { EndKind, Transport } from "./transport.js";
@@ -73,12 +74,8 @@ export class Connection {
   private kill: Disposer = noop;
   private readonly frameBucket: TokenBucket;
   private readonly signalBucket: TokenBucket;
-  /** Cumulative ack: the highest seq the ingest has applied (session.ack), and the highest the agent has been told. */
-  private ackWanted = 0;
-  private ackSent = 0;
-  private ackQueued = false;
-  private pings = 0;
-  private pingSentAt = 0;
+  /** Frames to the agent (the core's, Acks, pings), written only while the session is open. */
+  private readonly outbound: Outbound;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -89,9 +86,10 @@ export class Connection {
     });
     const { clock, rate, helloTimeoutMs, heartbeatMs } = host.options;
     const now = clock.now();
+    this.outbound = new Outbound(transport, host.options, host.stats, () => this.state === "open");
     this.heartbeat = new Heartbeat(clock, heartbeatMs, {
-      beat: () => this.flushAck(),
-      ping: (at) => this.ping(at),
+      beat: () => this.outbound.flushAck(),
+      ping: (at) => this.outbound.ping(at),
       timeout: (silentMs) =>
         this.refuse(
           new FroctalError(
@@ -221,12 +219,12 @@ export class Connection {
         this.callIngest("a config ack", () => ingest.configAck(session, ack));
         return;
       }
-      case "pong":
+      case "pong": {
         this.host.stats.framesAccepted++;
-        if (frame.pong.nonce === this.pings && this.pings > 0) {
-          this.host.options.log.debug({ ...this.describe(), rttMs: now - this.pingSentAt }, "pong");
-        }
+        const rttMs = this.outbound.pong(frame.pong.nonce, now);
+        if (rttMs !== undefined) this.host.options.log.debug({ ...this.describe(), rttMs }, "pong");
         return;
+      }
       default:
         unreachable(frame);
     }
@@ -268,7 +266,7 @@ export class Connection {
     this.host.claim(hello.instanceId, this);
     this.session = session;
     this.state = "open";
-    this.ackWanted = this.ackSent = admission.ackedSeq;
+    this.outbound.start(admission.ackedSeq);
     this.host.stats.sessionsOpened++;
     this.host.stats.framesAccepted++;
     this.transport.write(
@@ -311,60 +309,10 @@ export class Connection {
       instanceId: hello.instanceId,
       sessionId: this.host.newSessionId(),
       streamId: hello.streamId,
-      send: (frame) => this.send(frame),
-      ack: (seq) => {
-        if (this.state === "open") this.advanceAck(seq);
-      },
+      send: (frame) => this.outbound.send(frame),
+      ack: (seq) => this.outbound.ack(seq),
       close: (code, reason) => this.refuse(new FroctalError(code, reason), 0, false),
     };
-  }
-
-  private send(frame: ManagerFrame): boolean {
-    if (this.state !== "open") return false;
-    const { maxBufferedBytes, limits } = this.host.options;
-    if (this.transport.buffered() > maxBufferedBytes) {
-      this.host.stats.sendsBackedUp++;
-      return false;
-    }
-    const bytes = encodeManagerFrame(frame);
-    if (bytes.length > limits.maxFrameBytes) {
-      throw new FroctalError(
-        "FROCTAL_E_FRAME_TOO_LARGE",
-        `a ${frame.frame ?? "ManagerFrame"} frame of ${bytes.length} bytes is over the limit of ${limits.maxFrameBytes} bytes`,
-      );
-    }
-    this.transport.write(bytes);
-    return true;
-  }
-
-  private advanceAck(seq: number): void {
-    checkSeq(seq, "the acknowledged seq");
-    if (seq <= this.ackWanted) return;
-    this.ackWanted = seq;
-    if (this.ackQueued) return;
-    // Coalesces: every batch handled in this turn of the event loop (one socket read) shares one Ack.
-    this.ackQueued = true;
-    queueMicrotask(() => {
-      this.ackQueued = false;
-      this.flushAck();
-    });
-  }
-
-  private flushAck(): void {
-    if (this.state !== "open" || this.ackWanted <= this.ackSent) return;
-    // A backed-up agent gets its Ack at a later flush or heartbeat; until then it keeps the events, which is safe.
-    if (this.transport.buffered() > this.host.options.maxBufferedBytes) return;
-    this.transport.write(encodeManagerFrame({ ack: { seq: this.ackWanted } }));
-    this.ackSent = this.ackWanted;
-    this.host.stats.acksSent++;
-  }
-
-  private ping(now: number): void {
-    if (this.transport.buffered() > this.host.options.maxBufferedBytes) return;
-    this.pings++;
-    this.pingSentAt = now;
-    this.transport.write(encodeManagerFrame({ ping: { nonce: this.pings } }));
-    this.host.stats.pingsSent++;
   }
 
   /** Stops reading frames and tells the ingest the session is over. */
@@ -409,12 +357,6 @@ export class Connection {
     return s
       ? { peer: this.transport.channel.peer, instanceId: s.instanceId, sessionId: s.sessionId }
       : { peer: this.transport.channel.peer };
-  }
-}
-
-function checkSeq(seq: number, what: string): void {
-  if (!Number.isSafeInteger(seq) || seq < 0) {
-    throw new FroctalError("FROCTAL_E_INTERNAL", `${what} must be a whole number from 0 to 2^53, not ${seq}`);
   }
 }
 

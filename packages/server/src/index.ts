@@ -6,6 +6,7 @@
  *
  *   server.ts            createAgentServer: connections, one session per instance, stats, close()
  *   connection.ts        the session logic, once for every transport (with heartbeat.ts, rate.ts)
+ *   outbound.ts          what an open session writes to the agent: the core's frames, Acks, pings
  *   transport.ts         the seam between the session logic and the transports
  *   websocket.ts         WebSocket transport (one binary message = one frame)
  *   stream.ts            byte-stream transport (varint-delimited frames), unix sockets
