@@ -23,6 +23,9 @@ if [ "${1:-}" = "--test" ]; then
   command -v qemu-system-x86_64 >/dev/null 2>&1 || debs="$debs qemu-system-x86"
   command -v xz >/dev/null 2>&1 || debs="$debs xz-utils"
   command -v virsh >/dev/null 2>&1 || debs="$debs libvirt-clients"
+  # The README's own commands, which a test runs as written, read JSON with curl and jq.
+  command -v curl >/dev/null 2>&1 || debs="$debs curl"
+  command -v jq >/dev/null 2>&1 || debs="$debs jq"
   # ... built from Debian's packages with `apt-get download`, which needs current package lists.
   [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi

@@ -3,9 +3,8 @@
  * thread into an event" of the design note (track), and a loop that consumes
  * an async source, handing every value to a callback (consume).
  *
- * consume is a pull loop with one consumer and a stop; it is not
- * @froctal/reactive's absorb, which turns a source into a multicast event
- * stream for MobX. The agent depends on no MobX, and the two keep apart names.
+ * consume is a pull loop with one consumer and a stop: the guest side of the
+ * data space, with no MobX (the manager's FRP bridge is @froctal/reactive).
  */
 import type { Disposer } from "@froctal/primitives";
 import type { ExitOutcome } from "./signals.js";
