@@ -17,10 +17,10 @@ describe("READMEs", () => {
   });
 });
 
-describe("source files", () => {
+describe("source files, tests included", () => {
   const LIMIT = 400;
   const sources = files.filter(
-    (f) => f.startsWith("packages/") && f.endsWith(".ts") && !f.includes("/generated/") && !/\.test\.ts$/.test(f),
+    (f) => f.startsWith("packages/") && f.endsWith(".ts") && !f.includes("/generated/"),
   );
 
   it("are found", () => {
@@ -29,7 +29,7 @@ describe("source files", () => {
 
   it(`stay under ${LIMIT} lines (split one past it where its concerns are)`, () => {
     const long = sources
-      .map((f) => ({ f, lines: read(f).split("\n").length }))
+      .map((f) => ({ f, lines: lineCount(read(f)) }))
       .filter(({ lines }) => lines > LIMIT)
       .map(({ f, lines }) => `${f}: ${lines} lines`);
     expect(long).toEqual([]);
@@ -54,3 +54,8 @@ describe("the README check itself", () => {
     expect(namedFiles("see `src/x.ts` and `foo.ts`, not x.ts")).toEqual(["src/x.ts"]);
   });
 });
+
+/** Lines as an editor shows them: a final newline ends the last line, it does not start another. */
+function lineCount(text: string): number {
+  return text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+}
