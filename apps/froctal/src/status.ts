@@ -1,5 +1,5 @@
 /** `froctal status`: reads a running manager's /status and prints it for people (or as JSON). */
-import type { ManagerStatus } from "@froctal/manager";
+import { describeOutcome, type ManagerStatus, type ServiceStatus } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 
 export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<ManagerStatus> {
@@ -15,12 +15,14 @@ export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<M
   return (await res.json()) as ManagerStatus;
 }
 
-export function renderStatus(s: ManagerStatus): string {
+/** `now` is the wall clock (epoch ms) the "next attempt in" countdown is measured from. */
+export function renderStatus(s: ManagerStatus, now: number = Date.now()): string {
   const lines = [`fleet ${s.fleet}   config generation ${s.generation}`];
   for (const svc of s.services) {
     lines.push(
       "",
       `${svc.name}: ${svc.instances.length} instances, target ${svc.target} (recommended ${svc.recommended}: ${svc.why})`,
+      ...serviceHealth(svc, now),
     );
     for (const i of svc.instances) {
       const load = i.load === null ? "" : `  load ${round(i.load)}`;
@@ -33,18 +35,30 @@ export function renderStatus(s: ManagerStatus): string {
   }
   if (s.rollout !== null) {
     const r = s.rollout;
-    const answered = r.phase === "preparing" ? r.prepared.length : r.committed.length;
+    // In the commit phase a guest that answered with a failure has answered too.
+    const answered = r.phase === "preparing" ? r.prepared.length : r.committed.length + r.failed.length;
     lines.push(
       "",
       `rollout in flight: generation ${r.generation} ${r.phase}, ${answered} of ${r.instances.length} answered`,
     );
   }
   const last = s.rollouts.at(-1);
-  if (last !== undefined) {
-    const detail = last.result === "aborted" ? `aborted: ${last.reason}` : "committed";
-    lines.push("", `last rollout: generation ${last.generation} ${detail} (${last.instances.join(", ")})`);
-  }
+  if (last !== undefined) lines.push("", `last rollout: ${describeOutcome(last)}`);
   return lines.join("\n");
+}
+
+/** Why a service starts nothing more, or waits: its failure, its last failed instance, its next attempt. */
+function serviceHealth(svc: ServiceStatus, now: number): string[] {
+  const lines: string[] = [];
+  if (svc.failure !== null) lines.push(`  failed: ${svc.failure} — no more instances will be started`);
+  if (svc.lastExit !== null) {
+    const e = svc.lastExit;
+    lines.push(`  last exit: ${e.instance} ${e.reason} (${new Date(e.at).toISOString()})`);
+  }
+  if (svc.nextAttemptAt !== null) {
+    lines.push(`  next attempt in ${Math.max(0, Math.ceil((svc.nextAttemptAt - now) / 1_000))} s`);
+  }
+  return lines;
 }
 
 function round(n: number): string {

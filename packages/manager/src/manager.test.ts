@@ -1,10 +1,10 @@
-import { VirtualClock } from "@froctal/primitives";
+import { FroctalError, VirtualClock } from "@froctal/primitives";
 import { drained, elapse, MemoryDriver, settle } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { expectNoRepeats, harness, webFleet } from "../test/harness.js";
 import type { JournalEntry } from "./journal.js";
 import { Manager } from "./manager.js";
-import { defineFleet, type ServiceView } from "./policy/fleet.js";
+import { defineFleet, type FleetSpec, type ServiceView } from "./policy/fleet.js";
 
 describe("Manager: shutdown", () => {
   it("drains and stops every instance, then resolves", async () => {
@@ -136,5 +136,21 @@ describe("Manager: time", () => {
       ["gone", 3_000],
     ]);
     manager.close();
+  });
+});
+
+describe("Manager: construction", () => {
+  it("checks the fleet it is given as defineFleet does, with the same error, whoever built it", () => {
+    const clock = new VirtualClock();
+    const driver = new MemoryDriver({ clock });
+    const bare = { name: "Bad Name", services: { web: { image: "", replicas: 1 } } } as unknown as FleetSpec;
+    const sentence =
+      'the fleet definition is invalid: fleet name "Bad Name" must match /^[a-z][a-z0-9-]{0,62}$/; service "web": image must be a non-empty string';
+    const refusal = new FroctalError("FROCTAL_E_CONFIG", sentence);
+    const build = () => new Manager({ fleet: bare, driver, clock, managerUrl: "ws://m/agent" });
+    // The same error as defineFleet's: class, code and message.
+    expect(build).toThrow(FroctalError);
+    expect(build).toThrow(refusal);
+    expect(() => defineFleet(bare)).toThrow(refusal);
   });
 });

@@ -16,6 +16,7 @@ import { performer } from "./execute/perform.js";
 import { IngestAdapter } from "./ingest/adapter.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import type { ManagerOptions } from "./options.js";
+import { checkFleet } from "./policy/fleet.js";
 import { type Action, actionKey } from "./reconcile/action.js";
 import { RolloutHistory } from "./rollout/history.js";
 import { Participants } from "./rollout/participants.js";
@@ -35,7 +36,7 @@ export type { ManagerOptions } from "./options.js";
 export class Manager {
   readonly store: FleetStore;
   readonly journal: Journal;
-  /** The Ingest port for the server edge. */
+  /** The Ingest port the agent server (@froctal/server) calls. */
   readonly ingest: IngestAdapter;
   private readonly ticker: Ticker<TickInput>;
   private readonly timers: Timers;
@@ -50,6 +51,8 @@ export class Manager {
 
   constructor(private readonly options: ManagerOptions) {
     const { fleet, clock } = options;
+    // A manager built without the CLI (an embedding, a test) gets the check `froctal up` makes.
+    checkFleet(fleet);
     const journal = (e: JournalEntry) => this.journal.write(e);
     const push = (input: TickInput) => this.ticker.push(input);
     const store = new FleetStore(fleet);
@@ -102,7 +105,7 @@ export class Manager {
   get stats() {
     const { ingest, executor, ticker, effects, autoscaler } = this;
     const reactions = { errors: effects.stats.errors, policyErrors: autoscaler.stats.policyErrors };
-    return { edge: ingest.stats, executor: executor.stats, ticker: ticker.stats, reactions };
+    return { ingest: ingest.stats, executor: executor.stats, ticker: ticker.stats, reactions };
   }
 
   /** Re-adopts what durable state and the driver say still runs (durable/restore.ts). Call once, before start(). */

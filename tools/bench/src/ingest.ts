@@ -60,7 +60,7 @@ export async function ingest(report: Report): Promise<void> {
     await sleep(WARMUP_MS);
     const stats = manager.stats;
     // Taken at the edge, less what still waits for its tick: every item pending now is one batch of BATCH samples.
-    const applied = () => stats.edge.samples + stats.edge.events - stats.ticker.pending * BATCH;
+    const applied = () => stats.ingest.samples + stats.ingest.events - stats.ticker.pending * BATCH;
     const ticks0 = stats.ticker.ticks;
     for (const g of guests) g.mark();
     const rate = await rateOver(applied, WINDOW_MS);
@@ -85,7 +85,7 @@ export async function ingest(report: Report): Promise<void> {
     const alone = await rateOver(applied, WINDOW_MS);
     for (const r of replays) r.kill();
     const ceiling = decodeCeiling(frames.flat(), DEFAULT_LIMITS, 400, 5);
-    if (stats.edge.undeclared > 0) report.say(`warning: ${stats.edge.undeclared} samples of undeclared metrics`);
+    if (stats.ingest.undeclared > 0) report.say(`warning: ${stats.ingest.undeclared} samples of undeclared metrics`);
 
     report.add("applied into the store", rate.perSec, "signals/s", {
       target: { cmp: ">=", value: 1_000_000 },

@@ -19,7 +19,7 @@ import type { Report } from "./figures.js";
 import { Guest, type GuestKind, Replay } from "./guests.js";
 import { decodeCeiling, type Rate, rateOver, sleep, token } from "./measure.js";
 
-/** Per-connection limits high enough that the edge never throttles a benchmark guest. */
+/** Per-connection limits high enough that the server never throttles a benchmark guest. */
 export const UNTHROTTLED: RateLimits = { framesPerSec: 10_000_000, signalsPerSec: 1_000_000_000, burstSeconds: 2 };
 
 const BATCHES = [1, 10, 100] as const;
@@ -32,17 +32,17 @@ export async function protocol(report: Report): Promise<void> {
   const ingest = createCountingIngest();
   const server = createAgentServer({ ingest, rate: UNTHROTTLED });
   const endpoint = await server.listenWebSocket({ host: "127.0.0.1", port: 0 });
-  const edge: Edge = { ingest, url: endpoint.address };
+  const receiver: Receiver = { ingest, url: endpoint.address };
   report.say(`agent (child process) -> ${endpoint.address} -> @froctal/server -> counting Ingest`);
   try {
     for (const kind of KINDS) {
       for (const batch of BATCHES) {
         const label = `${kind === "gauge" ? "gauges" : "events"}, batch ${batch}`;
-        const e2e = await endToEnd(edge, kind, batch);
+        const e2e = await endToEnd(receiver, kind, batch);
         report.add(`${label}: end-to-end`, e2e.rate.perSec, "signals/s", {
           note: `CPU: receiver ${Math.round(e2e.rate.cpu * 100)} %, agent ${Math.round(e2e.agentCpu * 100)} % of a core`,
         });
-        const alone = await serverAlone(edge, `bench-replay-${kind}-${batch}`, e2e.frames);
+        const alone = await serverAlone(receiver, `bench-replay-${kind}-${batch}`, e2e.frames);
         const ceiling = decodeCeiling(e2e.frames, DEFAULT_LIMITS);
         report.add(`${label}: server alone (replayed frames)`, alone.perSec, "signals/s", {
           note: `${Math.round((alone.perSec / ceiling) * 100)} % of the ceiling; CPU: server ${Math.round(alone.cpu * 100)} % of a core`,
@@ -64,22 +64,23 @@ export async function protocol(report: Report): Promise<void> {
   });
 }
 
-interface Edge {
+/** The server being measured: where agents connect, and the counting Ingest behind it. */
+interface Receiver {
   readonly ingest: CountingIngest;
   readonly url: string;
 }
 
 /** A real agent in a child process at full speed: the rate the server took, and frames the agent wrote. */
 async function endToEnd(
-  edge: Edge,
+  receiver: Receiver,
   kind: GuestKind,
   batch: number,
 ): Promise<{ rate: Rate; agentCpu: number; frames: readonly Uint8Array[] }> {
   const instanceId = `bench-${kind}-${batch}`;
   const secret = token();
-  edge.ingest.tokens.set(instanceId, secret);
+  receiver.ingest.tokens.set(instanceId, secret);
   const guest = new Guest({
-    env: { FROCTAL_MANAGER_URL: edge.url, FROCTAL_INSTANCE_ID: instanceId, FROCTAL_TOKEN: secret },
+    env: { FROCTAL_MANAGER_URL: receiver.url, FROCTAL_INSTANCE_ID: instanceId, FROCTAL_TOKEN: secret },
     kind,
     batch,
     capture: Math.max(20, Math.ceil(2_000 / batch)),
@@ -88,7 +89,7 @@ async function endToEnd(
     await guest.connected;
     await sleep(WARMUP_MS);
     guest.mark();
-    const rate = await rateOver(() => edge.ingest.signals, WINDOW_MS);
+    const rate = await rateOver(() => receiver.ingest.signals, WINDOW_MS);
     const done = await guest.stop();
     return { rate, agentCpu: done?.cpu ?? Number.NaN, frames: done?.frames ?? [] };
   } finally {
@@ -97,15 +98,15 @@ async function endToEnd(
 }
 
 /** The same frames from a raw client process, many per write: the server at its own limit. */
-async function serverAlone(edge: Edge, instanceId: string, frames: readonly Uint8Array[]): Promise<Rate> {
+async function serverAlone(receiver: Receiver, instanceId: string, frames: readonly Uint8Array[]): Promise<Rate> {
   if (frames.length === 0) return { perSec: Number.NaN, count: 0, ms: 0, cpu: Number.NaN };
   const secret = token();
-  edge.ingest.tokens.set(instanceId, secret);
-  const replay = new Replay(edge.url, replayHello(instanceId, secret), frames);
+  receiver.ingest.tokens.set(instanceId, secret);
+  const replay = new Replay(receiver.url, replayHello(instanceId, secret), frames);
   try {
     await replay.connected;
     await sleep(WARMUP_MS);
-    return await rateOver(() => edge.ingest.signals, WINDOW_MS);
+    return await rateOver(() => receiver.ingest.signals, WINDOW_MS);
   } finally {
     replay.kill();
   }

@@ -11,78 +11,78 @@ const fleet = defineFleet({ name: "f", services: { web: { image: "web.js", repli
 function setup() {
   const store = new FleetStore(fleet);
   const signals: TickInput[] = [];
-  const edge = new IngestAdapter(store, (s) => signals.push(s));
+  const ingest = new IngestAdapter(store, (s) => signals.push(s));
   const instance = runInAction(() => store.add(store.service("web"), "secret", 0));
   const open = (streamId = "s1") => {
     const h = hello({ instanceId: instance.id, token: "secret", streamId });
-    const admission = edge.admit(h, {});
+    const admission = ingest.admit(h, {});
     if (!admission.ok) throw new Error(admission.reason);
     const session = new FakeSession(instance.id, streamId);
-    edge.opened(session, h);
+    ingest.opened(session, h);
     return { session, admission };
   };
   /** What the manager's tick does for the ingest: tells it of each batch input applied since the last tick. */
   let ticked = 0;
   const tick = () => {
-    for (const s of signals.slice(ticked)) if (s.kind === "batch") edge.applied(s);
+    for (const s of signals.slice(ticked)) if (s.kind === "batch") ingest.applied(s);
     ticked = signals.length;
   };
-  return { store, signals, edge, instance, open, tick };
+  return { store, signals, ingest, instance, open, tick };
 }
 
 const kinds = (signals: TickInput[]) => signals.map((s) => s.kind);
 
 describe("IngestAdapter.admit", () => {
   it("admits the token the instance was launched with", () => {
-    const { edge, instance } = setup();
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret" }), {})).toEqual({ ok: true, ackedSeq: 0 });
-    expect(edge.stats.admitted).toBe(1);
+    const { ingest, instance } = setup();
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret" }), {})).toEqual({ ok: true, ackedSeq: 0 });
+    expect(ingest.stats.admitted).toBe(1);
   });
 
   it("refuses a wrong, longer, shorter or empty token, and an unknown instance", () => {
-    const { edge, instance } = setup();
+    const { ingest, instance } = setup();
     for (const token of ["secreT", "secret2", "secre", ""]) {
-      expect(edge.admit(hello({ instanceId: instance.id, token }), {})).toEqual({
+      expect(ingest.admit(hello({ instanceId: instance.id, token }), {})).toEqual({
         ok: false,
         code: "FROCTAL_E_AUTH",
         reason: `the token presented for ${instance.id} is not the one it was launched with`,
       });
     }
-    expect(edge.admit(hello({ instanceId: "web-99", token: "secret" }), {})).toMatchObject({
+    expect(ingest.admit(hello({ instanceId: "web-99", token: "secret" }), {})).toMatchObject({
       ok: false,
       code: "FROCTAL_E_AUTH",
       reason: "no instance web-99 is running in this fleet",
     });
-    expect(edge.stats).toMatchObject({ admitted: 0, refused: 5 });
+    expect(ingest.stats).toMatchObject({ admitted: 0, refused: 5 });
   });
 
   it("refuses every token for an instance launched without one", () => {
-    const { store, edge } = setup();
+    const { store, ingest } = setup();
     const bare = runInAction(() => store.add(store.service("web"), "", 0));
-    expect(edge.admit(hello({ instanceId: bare.id, token: "" }), {}).ok).toBe(false);
+    expect(ingest.admit(hello({ instanceId: bare.id, token: "" }), {}).ok).toBe(false);
   });
 
   it("lets a per-instance channel prove identity by construction, and only its own", () => {
-    const { edge, instance } = setup();
-    expect(edge.admit(hello({ instanceId: instance.id, token: "" }), { instanceId: instance.id })).toMatchObject({
+    const { ingest, instance } = setup();
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "" }), { instanceId: instance.id })).toMatchObject({
       ok: true,
     });
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret" }), { instanceId: "web-7" })).toMatchObject({
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret" }), { instanceId: "web-7" })).toMatchObject({
       ok: false,
       reason: `the channel belongs to web-7, not ${instance.id}`,
     });
   });
 
   it("tells a reconnecting agent how far its stream was applied; a new stream starts from 0", () => {
-    const { edge, instance, open, tick } = setup();
+    const { ingest, instance, open, tick } = setup();
     const { session } = open("s1");
-    edge.batch(session, batch({ firstSeq: 1, events: [app("a", 1), app("a", 2)] }));
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("a", 1), app("a", 2)] }));
     tick();
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
       ok: true,
       ackedSeq: 2,
     });
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s2" }), {})).toEqual({
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s2" }), {})).toEqual({
       ok: true,
       ackedSeq: 0,
     });
@@ -98,9 +98,9 @@ describe("IngestAdapter sessions and batches", () => {
   });
 
   it("maps the session's metric ids to the service's aggregates and counts undeclared samples", () => {
-    const { store, signals, edge, open } = setup();
+    const { store, signals, ingest, open } = setup();
     const { session } = open();
-    edge.batch(
+    ingest.batch(
       session,
       batch({ metricDecls: [gauge(1, "load"), gauge(2, "rps")], metricIds: [1, 2, 3], metricValues: [1, 2, 3] }),
     );
@@ -109,26 +109,26 @@ describe("IngestAdapter sessions and batches", () => {
     if (s.kind !== "batch") return;
     expect(s.table[1]?.aggregate).toBe(store.service("web").metric("load"));
     expect(s.table[2]?.aggregate).toBe(store.service("web").metric("rps"));
-    expect(edge.stats).toMatchObject({ batches: 1, samples: 3, undeclared: 1 });
+    expect(ingest.stats).toMatchObject({ batches: 1, samples: 3, undeclared: 1 });
   });
 
   it("keeps a metric table per session: a new session must declare again", () => {
-    const { signals, edge, open } = setup();
+    const { signals, ingest, open } = setup();
     const first = open().session;
-    edge.batch(first, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
+    ingest.batch(first, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
     const second = open().session;
-    edge.batch(second, batch({ metricIds: [1], metricValues: [1] }));
-    expect(edge.stats.undeclared).toBe(1);
+    ingest.batch(second, batch({ metricIds: [1], metricValues: [1] }));
+    expect(ingest.stats.undeclared).toBe(1);
     const last = signals[signals.length - 1]!;
     expect(last.kind === "batch" && last.table.filter(Boolean).length).toBe(0);
   });
 
   it("takes each event seq once: re-sent events are skipped and counted as duplicates", () => {
-    const { signals, edge, open, tick } = setup();
+    const { signals, ingest, open, tick } = setup();
     const { session } = open();
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
-    edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    ingest.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
     tick();
     expect(session.acks).toEqual([2, 3]);
     const batches = signals.filter((s) => s.kind === "batch");
@@ -136,14 +136,14 @@ describe("IngestAdapter sessions and batches", () => {
       [1, 0],
       [2, 1],
     ]);
-    expect(edge.stats).toMatchObject({ events: 3, duplicates: 4 });
+    expect(ingest.stats).toMatchObject({ events: 3, duplicates: 4 });
   });
 
   it("passes samples of an all-duplicate batch on, without its events", () => {
-    const { signals, edge, open } = setup();
+    const { signals, ingest, open } = setup();
     const { session } = open();
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
-    edge.batch(
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
+    ingest.batch(
       session,
       batch({ firstSeq: 1, events: [app("n", 1)], metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [5] }),
     );
@@ -152,126 +152,126 @@ describe("IngestAdapter sessions and batches", () => {
   });
 
   it("carries the stream's position across reconnects with the same stream id, and resets it for a new one", () => {
-    const { edge, instance, open, tick } = setup();
+    const { ingest, instance, open, tick } = setup();
     const first = open("s1").session;
-    edge.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    ingest.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
     tick();
     const { session: again, admission } = open("s1");
     expect(admission).toEqual({ ok: true, ackedSeq: 2 });
-    edge.batch(again, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    ingest.batch(again, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
     tick();
     expect(again.acks).toEqual([3]);
-    expect(edge.stats.duplicates).toBe(1);
+    expect(ingest.stats.duplicates).toBe(1);
     open("s2");
     expect([instance.streamId, instance.acceptedSeq]).toEqual(["s2", 0]);
   });
 
   it("ignores batches, acks and closes from a session that was replaced", () => {
-    const { signals, edge, instance, open } = setup();
+    const { signals, ingest, instance, open } = setup();
     const old = open().session;
     const current = open().session;
     const before = signals.length;
-    edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1)] }));
-    edge.configAck(old, configAck(1, "g1", "prepared"));
-    edge.closed(old, "gone");
+    ingest.batch(old, batch({ firstSeq: 1, events: [app("n", 1)] }));
+    ingest.configAck(old, configAck(1, "g1", "prepared"));
+    ingest.closed(old, "gone");
     expect(signals.length).toBe(before);
     expect(instance.session).toBe(current);
-    edge.configAck(current, configAck(1, "g1", "prepared"));
-    edge.closed(current, "left");
+    ingest.configAck(current, configAck(1, "g1", "prepared"));
+    ingest.closed(current, "left");
     expect(kinds(signals.slice(before))).toEqual(["configAck", "closed"]);
     expect(instance.session).toBeUndefined();
   });
 
   it("ignores sessions of instances that are gone", () => {
-    const { store, signals, edge, instance, open } = setup();
+    const { store, signals, ingest, instance, open } = setup();
     const { session } = open();
     runInAction(() => store.remove(instance));
     const before = signals.length;
-    edge.batch(session, batch({ events: [app("n", 1)] }));
-    edge.closed(session, "x");
+    ingest.batch(session, batch({ events: [app("n", 1)] }));
+    ingest.closed(session, "x");
     expect(signals.length).toBe(before);
   });
 });
 
 describe("IngestAdapter limits", () => {
   it("bounds the distinct metric names one instance may declare, counting what it ignores", () => {
-    const { edge, open } = setup();
+    const { ingest, open } = setup();
     const { session } = open();
     const decls = Array.from({ length: MAX_METRICS_PER_INSTANCE + 5 }, (_, i) => gauge(i + 1, `m${i}`));
-    edge.batch(session, batch({ metricDecls: decls }));
-    expect(edge.stats.overLimit).toBe(5);
+    ingest.batch(session, batch({ metricDecls: decls }));
+    expect(ingest.stats.overLimit).toBe(5);
     // A name it already has may still be declared again (a new session re-declares everything).
-    edge.batch(session, batch({ metricDecls: [gauge(9999, "m0")], metricIds: [9999], metricValues: [1] }));
-    expect(edge.stats.overLimit).toBe(5);
-    expect(edge.stats.undeclared).toBe(0);
+    ingest.batch(session, batch({ metricDecls: [gauge(9999, "m0")], metricIds: [9999], metricValues: [1] }));
+    expect(ingest.stats.overLimit).toBe(5);
+    expect(ingest.stats.undeclared).toBe(0);
   });
 });
 
 describe("IngestAdapter acknowledgements: only what a tick applied", () => {
   it("acknowledges events once the tick has applied them, not when they are queued", () => {
-    const { edge, instance, open, tick } = setup();
+    const { ingest, instance, open, tick } = setup();
     const { session } = open();
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
     expect(session.acks).toEqual([]);
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
       ok: true,
       ackedSeq: 0,
     });
     tick();
     expect(session.acks).toEqual([2]);
-    expect(edge.position(instance)).toEqual({ streamId: "s1", queued: 2, applied: 2 });
+    expect(ingest.position(instance)).toEqual({ streamId: "s1", queued: 2, applied: 2 });
   });
 
   it("acknowledges nothing of a batch whose tick never ran (a runaway stopped the ticker)", () => {
-    const { edge, instance, open } = setup();
+    const { ingest, instance, open } = setup();
     const { session } = open();
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
-    edge.closed(session, "the manager stopped");
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    ingest.closed(session, "the manager stopped");
     // The agent keeps both events: a manager started anew takes them from the hello's acked seq on.
     expect(session.acks).toEqual([]);
-    expect(edge.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {})).toEqual({
       ok: true,
       ackedSeq: 0,
     });
   });
 
   it("acknowledges events still queued when their agent reconnected to its new session, once applied", () => {
-    const { signals, edge, open, tick } = setup();
+    const { signals, ingest, open, tick } = setup();
     const first = open().session;
-    edge.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    ingest.batch(first, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
     const { session: again, admission } = open();
     expect(admission).toEqual({ ok: true, ackedSeq: 0 });
     // The agent re-sends from its acked seq: the events are queued already, so they are duplicates.
-    edge.batch(again, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
-    expect(edge.stats).toMatchObject({ events: 2, duplicates: 2 });
+    ingest.batch(again, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2)] }));
+    expect(ingest.stats).toMatchObject({ events: 2, duplicates: 2 });
     expect(kinds(signals)).toEqual(["opened", "batch", "opened"]);
     tick();
     expect([first.acks, again.acks]).toEqual([[], [2]]);
   });
 
   it("never acknowledges a replaced stream's queued events on the new stream", () => {
-    const { edge, instance, open, tick } = setup();
+    const { ingest, instance, open, tick } = setup();
     const old = open("s1").session;
-    edge.batch(old, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
+    ingest.batch(old, batch({ firstSeq: 1, events: [app("n", 1), app("n", 2), app("n", 3)] }));
     const fresh = open("s2").session;
-    edge.batch(fresh, batch({ firstSeq: 1, events: [app("m", 1)] }));
+    ingest.batch(fresh, batch({ firstSeq: 1, events: [app("m", 1)] }));
     tick();
     expect([old.acks, fresh.acks]).toEqual([[], [1]]);
-    expect(edge.position(instance)).toEqual({ streamId: "s2", queued: 1, applied: 1 });
+    expect(ingest.position(instance)).toEqual({ streamId: "s2", queued: 1, applied: 1 });
   });
 
   it("acknowledges cumulatively, in the order batches were queued, and never goes back", () => {
-    const { signals, edge, open } = setup();
+    const { signals, ingest, open } = setup();
     const { session } = open();
-    edge.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
-    edge.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
-    edge.batch(session, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
+    ingest.batch(session, batch({ firstSeq: 1, events: [app("n", 1)] }));
+    ingest.batch(session, batch({ firstSeq: 2, events: [app("n", 2), app("n", 3)] }));
+    ingest.batch(session, batch({ metricDecls: [gauge(1, "load")], metricIds: [1], metricValues: [1] }));
     const [, first, second, samples] = signals;
     if (first?.kind !== "batch" || second?.kind !== "batch" || samples?.kind !== "batch") throw new Error("no batches");
-    edge.applied(first);
-    edge.applied(samples);
-    edge.applied(second);
-    edge.applied(first);
+    ingest.applied(first);
+    ingest.applied(samples);
+    ingest.applied(second);
+    ingest.applied(first);
     expect(session.acks).toEqual([1, 3]);
   });
 });

@@ -27,10 +27,8 @@ type BatchInput = Extract<TickInput, { kind: "batch" }>;
 
 /** An instance's stream while some of its queued events wait for a tick. */
 interface Lag {
-  /** Highest seq of the instance's stream applied so far. */
+  /** Highest seq of the instance's stream applied so far; each advance is told to instance.session, if open. */
   applied: number;
-  /** The instance's open session, told of each advance of `applied`. */
-  session: AgentSession | undefined;
   /** Batches with events queued and not yet applied, in push order: the ticker applies them in that order. */
   readonly pending: { readonly batch: Batch; readonly last: number }[];
 }
@@ -83,14 +81,11 @@ export class IngestAdapter implements Ingest {
   opened(session: AgentSession, hello: Hello): void {
     const instance = this.store.instance(session.instanceId);
     if (instance === undefined) return;
-    const lag = this.lags.get(instance);
     if (instance.streamId !== hello.streamId) {
       // A new stream starts from 0; batches of the old one still queued are applied but never acknowledged.
       instance.streamId = hello.streamId;
       instance.acceptedSeq = 0;
       this.lags.delete(instance);
-    } else if (lag !== undefined) {
-      lag.session = session;
     }
     instance.session = session;
     this.sessions.set(session, { instance, table: [] });
@@ -125,7 +120,7 @@ export class IngestAdapter implements Ingest {
       if (skip < n) {
         let lag = this.lags.get(instance);
         if (lag === undefined) {
-          lag = { applied: instance.acceptedSeq, session, pending: [] };
+          lag = { applied: instance.acceptedSeq, pending: [] };
           this.lags.set(instance, lag);
         }
         lag.pending.push({ batch, last });
@@ -158,7 +153,7 @@ export class IngestAdapter implements Ingest {
     if (pending.length === 0) this.lags.delete(instance);
     if (last <= lag.applied) return;
     lag.applied = last;
-    lag.session?.ack(last);
+    instance.session?.ack(last);
   }
 
   configAck(session: AgentSession, ack: ConfigAck): void {
@@ -170,8 +165,6 @@ export class IngestAdapter implements Ingest {
     this.sessions.delete(session);
     const instance = this.store.instance(session.instanceId);
     if (instance === undefined || instance.session !== session) return;
-    const lag = this.lags.get(instance);
-    if (lag?.session === session) lag.session = undefined;
     instance.session = undefined;
     this.push({ kind: "closed", instance, session, reason });
   }

@@ -6,7 +6,12 @@
  */
 import { FroctalError } from "@froctal/protocol";
 
-/** A metric across the instances of a service; sum, count and mean cost O(1). */
+/**
+ * A metric across the instances of a service. Sum, count and mean cost O(1).
+ * max, min and percentile cost O(instances log instances) on their first read,
+ * then O(log instances) per changed value (store/aggregate.ts, store/order.ts):
+ * a policy pays for them only if it reads them.
+ */
 export interface MetricView {
   /** Sum of the latest value of every instance that reports it. */
   readonly sum: number;
@@ -14,10 +19,11 @@ export interface MetricView {
   readonly count: number;
   /** sum / count, 0 when none report it. */
   readonly mean: number;
-  /** Largest latest value (O(instances) on first read after a change). */
+  /** Largest latest value. */
   readonly max: number;
+  /** Smallest latest value. */
   readonly min: number;
-  /** The p-quantile (0..100) of latest values (O(instances log instances) on first read after a change). */
+  /** The p-quantile (0..100) of latest values. */
   percentile(p: number): number;
 }
 
@@ -35,7 +41,11 @@ export interface InstanceView {
   readonly phase: InstancePhase;
   /** Order of creation within the fleet: larger is newer. */
   readonly ordinal: number;
-  /** The latest value of a metric of this instance (undefined if never reported). */
+  /**
+   * The latest value of a metric of this instance (undefined if never reported).
+   * A derivation that reads it re-runs only on this instance's samples, not on
+   * the rest of the service's.
+   */
   metric(name: string): number | undefined;
   /** The payload of the latest application event of this name, JSON-decoded. */
   fact<T = unknown>(name: string): T | undefined;
@@ -127,15 +137,23 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 /**
  * Declares a fleet; checks its shape so mistakes surface at load time with a
  * clear sentence. `froctal up` runs the same check on whatever a fleet module
- * exports, so a module that skips defineFleet gets the same sentences: the
- * spec is checked as `unknown`, never trusted to have the declared type.
+ * exports, and so does `new Manager`, so a fleet that skips defineFleet gets
+ * the same sentences.
  */
 export function defineFleet<const S extends FleetSpec>(spec: S): S {
+  checkFleet(spec);
+  return spec;
+}
+
+/**
+ * Throws FROCTAL_E_CONFIG naming every problem with a fleet spec. The spec is
+ * checked as `unknown`, never trusted to have the declared type.
+ */
+export function checkFleet(spec: unknown): asserts spec is FleetSpec {
   const problems = fleetProblems(spec);
   if (problems.length > 0) {
     throw new FroctalError("FROCTAL_E_CONFIG", `the fleet definition is invalid: ${problems.join("; ")}`);
   }
-  return spec;
 }
 
 type Fields = Readonly<Record<string, unknown>>;

@@ -8,6 +8,7 @@
  */
 import { createAtom, type IAtom, type ObservableMap, observable, runInAction } from "mobx";
 import type { DeviceView, InstancePhase, InstanceView } from "../policy/fleet.js";
+import type { AgentSession } from "../ports/ingest.js";
 import type { Aggregate, MetricSlot } from "./aggregate.js";
 
 const NEXT: Readonly<Record<InstancePhase, readonly InstancePhase[]>> = {
@@ -19,12 +20,6 @@ const NEXT: Readonly<Record<InstancePhase, readonly InstancePhase[]>> = {
   failed: ["stopping", "gone"],
   gone: [],
 };
-
-/** The handle through which the manager talks to an instance's connected agent. */
-export interface SessionHandle {
-  readonly sessionId: string;
-  send(frame: import("@froctal/protocol").ManagerFrame): boolean;
-}
 
 /** Facts that change a few times in an instance's life, kept in one observable record to save memory. */
 interface Life {
@@ -58,8 +53,12 @@ export class Instance implements InstanceView {
   /** Observed by metric() reads that found no slot yet; told when one appears. */
   private slotsAtom: IAtom | undefined;
 
-  // Plain fields below: bookkeeping of the edge, not facts derivations read.
-  session: SessionHandle | undefined;
+  // Plain fields below: bookkeeping of the ingest adapter, not facts derivations read.
+  /**
+   * The agent's open session: frames go out and acks through it. The ingest
+   * adapter sets and clears it; the store clears it when it forgets the instance.
+   */
+  session: AgentSession | undefined;
   streamId = "";
   /** Highest event seq of `streamId` taken into the ingest queue. */
   acceptedSeq = 0;

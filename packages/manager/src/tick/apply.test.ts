@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
 import { defineFleet } from "../policy/fleet.js";
 
-describe("Manager: the edge", () => {
+describe("Manager: the ingest adapter", () => {
   const fleet = defineFleet({ name: "f", services: { web: { image: "web.js", replicas: 1 } } });
 
   it("refuses a wrong token and an unknown instance; the instance stays unconnected", async () => {
@@ -23,7 +23,7 @@ describe("Manager: the edge", () => {
     await h.settle();
     expect(h.manager.store.instance("web-1")!.session).toBeUndefined();
     expect(h.manager.status().services[0]!.instances[0]).toMatchObject({ id: "web-1", connected: false });
-    expect(h.manager.stats.edge).toMatchObject({ admitted: 0, refused: 2 });
+    expect(h.manager.stats.ingest).toMatchObject({ admitted: 0, refused: 2 });
     expect(h.agent("web-1").connect()).toMatchObject({ ok: true, ackedSeq: 0 });
   });
 
@@ -44,7 +44,7 @@ describe("Manager: the edge", () => {
     a.send({ events: [app("seen", true)] });
     await h.settle();
     expect([i.devices.size, i.fact("mode"), i.fact("seen"), i.phase]).toEqual([0, "slow", true, "ready"]);
-    expect(h.manager.stats.edge).toMatchObject({ duplicates: 4, events: 6 });
+    expect(h.manager.stats.ingest).toMatchObject({ duplicates: 4, events: 6 });
 
     // A new stream (the agent restarted) starts from 0: its events are new.
     a.streamId = "restarted";
@@ -52,6 +52,6 @@ describe("Manager: the edge", () => {
     a.resend(4);
     await h.settle();
     expect([i.devices.size, i.fact("mode")]).toEqual([0, "slow"]);
-    expect(h.manager.stats.edge.events).toBe(9);
+    expect(h.manager.stats.ingest.events).toBe(9);
   });
 });

@@ -7,8 +7,9 @@
 import type { Batch, ConfigAck, Hello } from "@froctal/protocol";
 import type { Outcome } from "../execute/executor.js";
 import type { DriverEvent } from "../ports/driver.js";
+import type { AgentSession } from "../ports/ingest.js";
 import type { Action } from "../reconcile/action.js";
-import type { Instance, SessionHandle } from "../store/instance.js";
+import type { Instance } from "../store/instance.js";
 import type { MetricTable } from "../store/store.js";
 
 export type TickInput =
@@ -20,8 +21,8 @@ export type TickInput =
       readonly skip: number;
       readonly table: MetricTable;
     }
-  | { readonly kind: "opened"; readonly instance: Instance; readonly session: SessionHandle; readonly hello: Hello }
-  | { readonly kind: "closed"; readonly instance: Instance; readonly session: SessionHandle; readonly reason: string }
+  | { readonly kind: "opened"; readonly instance: Instance; readonly session: AgentSession; readonly hello: Hello }
+  | { readonly kind: "closed"; readonly instance: Instance; readonly session: AgentSession; readonly reason: string }
   | { readonly kind: "configAck"; readonly instance: Instance; readonly ack: ConfigAck }
   | { readonly kind: "driver"; readonly event: DriverEvent }
   | { readonly kind: "outcome"; readonly outcome: Outcome<Action> }

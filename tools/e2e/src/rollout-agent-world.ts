@@ -1,56 +1,35 @@
 /**
- * The world of the rollout property tests (src/rollout/rollout.property.test.ts):
- * guests modelled as the agent behaves, the manager in front of them, and
- * run(), which plays a trace (test/rollout-trace.ts) and checks the properties.
+ * The world of the rollout property tests (rollout-agent.property.test.ts):
+ * guests that run the agent's own configuration machine (rollout-agent-guest.ts),
+ * the Manager in front of them, and run(), which plays a trace
+ * (rollout-agent-trace.ts) and checks the properties after every step.
  */
+import { canonicalJson, type JournalEntry, Manager } from "@froctal/manager";
 import { VirtualClock } from "@froctal/primitives";
-import type { ManagerFrame } from "@froctal/protocol";
-import {
-  app,
-  ConfigGuest,
-  device,
-  FakeAgent,
-  type FakeSession,
-  MemoryDriver,
-  MemoryState,
-  ready,
-  settle,
-} from "@froctal/testkit";
+import { app, device, FakeAgent, type FakeSession, MemoryDriver, MemoryState, ready, settle } from "@froctal/testkit";
 import { expect } from "vitest";
-import { canonicalJson } from "../src/canonical-json.js";
-import type { JournalEntry } from "../src/journal.js";
-import { Manager } from "../src/manager.js";
-import { desired, type Facts, fleet, MTUS, PREFIXES, ROUTERS, type Step, TIMEOUT_MS } from "./rollout-trace.js";
+import { Guest } from "./rollout-agent-guest.js";
+import { desired, fleet, MTUS, type Outcome, PREFIXES, ROUTERS, type Step, TIMEOUT_MS } from "./rollout-agent-trace.js";
 
-interface Guest {
-  readonly id: string;
-  readonly token: string;
-  readonly config: ConfigGuest;
-  /** Its agent towards the current manager (one per manager, so event numbering carries across reconnects). */
-  agent: FakeAgent | undefined;
-  /** Frames of the current session already taken into the inbox. */
-  taken: number;
-  /** Frames received and not yet handled: they survive a disconnect unless lost in transit. */
-  inbox: ManagerFrame[];
-  /** The highest generation it told the current manager it runs (in its hello, or in an answer). */
-  told: number;
-}
-
-/** A fleet of modelled guests, the manager in front of them, and everything observed so far. */
+/** The guests, the manager in front of them, and everything observed so far. */
 export class World {
   readonly clock = new VirtualClock();
   readonly driver = new MemoryDriver({ clock: this.clock });
   readonly state = new MemoryState();
-  readonly facts: Facts = { prefix: PREFIXES[0], mtu: MTUS[0] };
+  readonly facts = { prefix: PREFIXES[0] as string, mtu: MTUS[0] as number };
   readonly violations: string[] = [];
+  /** Every rollout entry journaled, across every manager. */
+  readonly journal: string[] = [];
   manager!: Manager;
   guests: Guest[] = [];
+  /** Commits a guest applied after its generation's outcome was recorded. */
+  lateCommits = 0;
+  /** Journaled generations that name a guest that did not commit them. */
+  failuresJournaled = 0;
   /** Outcomes in the order they were journaled, across every manager. */
   private readonly outcomes: { readonly generation: number; readonly result: string }[] = [];
   /** The prepares seen for each generation: which instance was offered what. */
-  private readonly prepared = new Map<number, Map<string, string>>();
-  /** Commits a guest applied after its generation's outcome was recorded. */
-  lateCommits = 0;
+  private readonly offered = new Map<number, Map<string, string>>();
   /** The highest generation seen in an earlier step (a prepare or an outcome). */
   private highest = 0;
   /** Sessions of managers that were shut down, with how many frames they had then. */
@@ -61,22 +40,13 @@ export class World {
     const w = new World();
     await w.startManager();
     const starts = w.driver.callsOf("start");
-    w.guests = ROUTERS.map((id) => ({
-      id,
-      token: starts.find((c) => c.instanceId === id)!.spec.env.FROCTAL_TOKEN!,
-      config: new ConfigGuest(),
-      agent: undefined,
-      taken: 0,
-      inbox: [],
-      told: 0,
-    }));
+    w.guests = ROUTERS.map((id) => new Guest(id, starts.find((c) => c.instanceId === id)!.spec.env.FROCTAL_TOKEN!));
     for (const g of w.guests) {
       w.connect(g);
       g.agent!.send({ events: [ready()] });
     }
     await w.settle();
-    // Traces start from a fleet that runs its first configuration.
-    await w.heal();
+    await w.heal(); // traces start from a fleet that runs its first configuration
     return w;
   }
 
@@ -92,6 +62,7 @@ export class World {
       onJournal: (e) => this.journaled(e),
     });
     const report = await this.manager.restore();
+    // (b) Generations only grow, across restarts too.
     if (report.generation < this.highest) {
       this.violations.push(`a restarted manager resumes at generation ${report.generation}, below ${this.highest}`);
     }
@@ -99,25 +70,44 @@ export class World {
     await settle(this.clock);
   }
 
+  /** Runs inside the manager's tick: the guests are between two frames, so what they applied is settled. */
   private journaled(e: JournalEntry): void {
-    if (e.kind !== "rollout") return;
-    const m = /^generation (\d+) (committed|aborted) on /.exec(e.message);
+    const m = e.kind === "rollout" ? /^generation (\d+) (committed|aborted) on ([^:;]*)/.exec(e.message) : null;
     if (m === null) return;
+    this.journal.push(e.message);
     const generation = Number(m[1]);
     const last = this.outcomes.at(-1);
     if (last !== undefined && generation <= last.generation) {
       this.violations.push(`outcome of generation ${generation} after that of ${last.generation}`);
     }
     this.outcomes.push({ generation, result: m[2]! });
+    if (m[2] !== "committed") return;
+    // The journal tells who runs the generation: it names as committed only guests that applied it,
+    // and a guest whose commit failed as one that did not commit it (describeOutcome's wording).
+    const guest = (id: string) => this.guests.find((g) => g.id === id);
+    for (const id of m[3] === "no instance" ? [] : m[3]!.split(", ")) {
+      if (!guest(id)?.applied.some((a) => a.generation === generation)) {
+        this.violations.push(`the journal says ${id} committed generation ${generation}, which it never applied`);
+      }
+    }
+    for (const [, id] of e.message.matchAll(/; (router-\d) did not commit it and runs generation \d+: /g)) {
+      this.failuresJournaled++;
+      const g = guest(id!);
+      if (!g?.failedGenerations.has(generation) || g.applied.some((a) => a.generation === generation)) {
+        this.violations.push(
+          `the journal says ${id} did not commit generation ${generation}, but its commit did not fail`,
+        );
+      }
+    }
   }
 
-  /** Says hello to the current manager with the generation the guest runs, then states its facts. */
+  /** Says hello with the generation the machine runs, then states the router's facts. */
   connect(g: Guest): void {
     g.agent ??= new FakeAgent(this.manager.ingest, g.id, g.token, `${g.id}-stream`);
-    const admission = g.agent.connect({ runningGeneration: g.config.running.generation });
+    const admission = g.agent.connect({ runningGeneration: g.machine.runningGeneration });
     if (!admission.ok) this.violations.push(`${g.id} was refused: ${admission.reason}`);
     g.taken = 0;
-    g.told = g.config.running.generation;
+    g.told = g.machine.runningGeneration;
     this.announce(g);
   }
 
@@ -128,37 +118,44 @@ export class World {
     if (g.id === "router-2") g.agent.send({ events: [app("mtu", this.facts.mtu)] });
   }
 
-  /** The guest handles up to `n` of the commands it received, in order; answers go out if it is connected. */
-  answer(g: Guest, n: number, refuse: boolean): void {
+  /** The guest handles up to `n` commands in order; its answers go out if it is connected. */
+  async answer(g: Guest, n: number, outcome: Outcome): Promise<void> {
     for (let k = 0; k < n && g.inbox.length > 0; k++) {
-      const before = g.config.applied.length;
-      const ack = g.config.handle(g.inbox.shift()!, refuse ? "the model guest refuses" : undefined);
-      if (g.config.applied.length > before) {
-        const generation = g.config.running.generation;
-        this.checkAllPrepared(g, generation);
-        if (this.outcomes.some((o) => o.generation === generation)) this.lateCommits++;
+      const before = g.running;
+      const appliedBefore = g.applied.length;
+      const failedBefore = g.failedCommits;
+      const answers = await g.handle(g.inbox.shift()!, outcome);
+      if (g.applied.length > appliedBefore) {
+        this.checkAllPrepared(g, g.running.generation);
+        if (this.outcomes.some((o) => o.generation === g.running.generation)) this.lateCommits++;
+      }
+      if (g.failedCommits > failedBefore && g.running !== before) {
+        this.violations.push(`${g.id} changed what it runs although its commit failed`);
       }
       const session = g.agent?.session;
-      if (ack === undefined || session === undefined) continue;
-      this.manager.ingest.configAck(session, ack);
-      g.told = Math.max(g.told, ack.runningGeneration);
+      if (session === undefined) continue;
+      for (const ack of answers) {
+        this.manager.ingest.configAck(session, ack);
+        g.told = Math.max(g.told, ack.runningGeneration);
+      }
     }
   }
 
   async play(s: Step): Promise<void> {
     switch (s.kind) {
       case "prefix":
-      case "mtu": {
-        if (s.kind === "prefix") this.facts.prefix = s.value;
-        else this.facts.mtu = s.value;
-        this.announce(this.guests[s.kind === "prefix" ? 0 : 1]!);
+        this.facts.prefix = s.value;
+        this.announce(this.guests[0]!);
         break;
-      }
+      case "mtu":
+        this.facts.mtu = s.value;
+        this.announce(this.guests[1]!);
+        break;
       case "answer":
-        this.answer(this.guests[s.who]!, s.frames, s.refuse);
+        await this.answer(this.guests[s.who]!, s.frames, s.outcome);
         break;
       case "round":
-        for (const g of this.guests) this.answer(g, g.inbox.length, false);
+        for (const g of this.guests) await this.answer(g, g.inbox.length, s.outcome);
         break;
       case "disconnect": {
         const g = this.guests[s.who]!;
@@ -185,6 +182,8 @@ export class World {
         }
         await this.startManager();
         break;
+      default:
+        s satisfies never;
     }
     await this.settle();
   }
@@ -207,20 +206,19 @@ export class World {
       for (const f of frames) {
         if (!f.prepare) continue;
         const generation = Number(f.prepare.generation);
-        const json = new TextDecoder().decode(f.prepare.config as Uint8Array);
         const offers = fresh.get(generation) ?? new Map<string, string>();
         fresh.set(generation, offers);
         if (offers.has(g.id)) this.violations.push(`${g.id} was offered generation ${generation} twice`);
-        offers.set(g.id, json);
+        offers.set(g.id, new TextDecoder().decode(f.prepare.config as Uint8Array));
       }
     }
-    // (b) A generation is handed out in one go (one begin), and above every generation seen before.
+    // (b) A generation is handed out in one go (one begin), above every generation seen before, from one snapshot.
     for (const [generation, offers] of fresh) {
-      if (this.prepared.has(generation)) this.violations.push(`generation ${generation} was handed out again`);
+      if (this.offered.has(generation)) this.violations.push(`generation ${generation} was handed out again`);
       else if (generation <= this.highest) {
         this.violations.push(`generation ${generation} handed out after ${this.highest}`);
       }
-      this.prepared.set(generation, offers);
+      this.offered.set(generation, offers);
       this.checkSnapshot(generation, offers);
     }
     for (const generation of [...fresh.keys(), ...this.outcomes.map((o) => o.generation)]) {
@@ -228,11 +226,11 @@ export class World {
     }
   }
 
-  /** (a) All or none: when a guest applies a generation, every guest it was offered to had prepared it, and none refused it. */
+  /** (a) All or none: a guest applies a generation only if every instance offered it prepared it and none refused. */
   private checkAllPrepared(applier: Guest, generation: number): void {
-    for (const id of this.prepared.get(generation)?.keys() ?? []) {
+    for (const id of this.offered.get(generation)?.keys() ?? []) {
       const g = this.guests.find((x) => x.id === id)!;
-      if (!g.config.preparedGenerations.has(generation) || g.config.refusedGenerations.has(generation)) {
+      if (!g.preparedGenerations.has(generation) || g.refusedGenerations.has(generation)) {
         this.violations.push(`${applier.id} applied generation ${generation} before ${id} had prepared it`);
       }
     }
@@ -255,17 +253,20 @@ export class World {
   private check(): void {
     // (a) Nothing aborted is ever applied; what is applied is what was offered.
     const aborted = new Set(this.outcomes.filter((o) => o.result === "aborted").map((o) => o.generation));
-    for (const g of this.guests) for (const n of g.config.abortsReceived) aborted.add(n);
+    for (const g of this.guests) for (const n of g.abortsReceived) aborted.add(n);
     for (const g of this.guests) {
-      for (const a of g.config.applied) {
+      if (g.machine.runningGeneration !== g.running.generation) {
+        this.violations.push(
+          `${g.id}'s machine runs ${g.machine.runningGeneration}, its handler ${g.running.generation}`,
+        );
+      }
+      for (const a of g.applied) {
         if (aborted.has(a.generation)) this.violations.push(`${g.id} applied generation ${a.generation}, aborted`);
-        if (this.prepared.get(a.generation)?.get(g.id) !== a.json) {
+        if (this.offered.get(a.generation)?.get(g.id) !== a.json) {
           this.violations.push(`${g.id} applied generation ${a.generation} with a configuration never offered`);
         }
       }
-    }
-    // The manager's belief is never ahead of what the guest applied, nor behind what the guest told it.
-    for (const g of this.guests) {
+      // (b) The manager's belief is never ahead of what the guest applied, nor behind what the guest told it.
       const i = this.manager.store.instance(g.id);
       if (i === undefined) {
         this.violations.push(`${g.id} is no longer in the store`);
@@ -277,8 +278,8 @@ export class World {
         );
       }
       if (i.committedJson === "") continue;
-      const did = g.config.applied.some((a) => a.generation === i.generation && a.json === i.committedJson);
-      if (!did || i.generation > g.config.running.generation) {
+      const did = g.applied.some((a) => a.generation === i.generation && a.json === i.committedJson);
+      if (!did || i.generation > g.running.generation) {
         this.violations.push(`the manager believes ${g.id} runs generation ${i.generation}, which it never applied`);
       }
     }
@@ -289,7 +290,7 @@ export class World {
     }
   }
 
-  /** Everyone connects, answers everything, and accepts; time passes until nothing is left to do (bounded). */
+  /** Everyone connects and accepts; time passes until nothing is left to do (bounded). */
   async heal(): Promise<void> {
     for (const g of this.guests) if (g.agent?.session === undefined) this.connect(g);
     await this.settle();
@@ -308,7 +309,7 @@ export class World {
         this.violations.push("the manager keeps sending commands to guests that answer at once");
         return;
       }
-      for (const g of this.guests) this.answer(g, g.inbox.length, false);
+      for (const g of this.guests) await this.answer(g, g.inbox.length, "accept");
       await this.settle();
     }
   }
@@ -319,9 +320,9 @@ export class World {
       const i = this.manager.store.instance(g.id);
       return (
         g.inbox.length === 0 &&
-        g.config.running.json === this.expected(g.id) &&
-        i?.committedJson === g.config.running.json &&
-        i.generation === g.config.running.generation
+        g.running.json === this.expected(g.id) &&
+        i?.committedJson === g.running.json &&
+        i.generation === g.running.generation
       );
     });
   }
@@ -338,11 +339,12 @@ export class World {
   /** How many prepares went out so far. */
   get offers(): number {
     let n = 0;
-    for (const offers of this.prepared.values()) n += offers.size;
+    for (const offers of this.offered.values()) n += offers.size;
     return n;
   }
 }
 
+/** Plays a trace, checking after every step; then heals the network and checks (c). */
 export async function run(steps: readonly Step[]): Promise<World> {
   const w = await World.create();
   for (const s of steps) {
@@ -351,18 +353,18 @@ export async function run(steps: readonly Step[]): Promise<World> {
   }
   await w.heal();
   expect(w.violations).toEqual([]);
-  // (c) Converged: each guest runs its desired configuration, committed, and the manager knows it.
+  // (c) Converged: each guest runs its desired configuration, and the manager knows which generation that is.
   for (const g of w.guests) {
     const i = w.manager.store.instance(g.id)!;
-    expect({ id: g.id, running: g.config.running.json, connected: i.connected }).toEqual({
+    expect({ id: g.id, running: g.running.json, connected: i.connected }).toEqual({
       id: g.id,
       running: w.expected(g.id),
       connected: true,
     });
-    expect([i.generation, i.committedJson]).toEqual([g.config.running.generation, g.config.running.json]);
+    expect([i.generation, i.committedJson]).toEqual([g.machine.runningGeneration, g.running.json]);
   }
   // ...and agree: one network, one MTU, everywhere.
-  const running = w.guests.map((g) => JSON.parse(g.config.running.json) as { routes: unknown[]; mtu?: number });
+  const running = w.guests.map((g) => JSON.parse(g.running.json) as { routes: unknown[]; mtu?: number });
   expect(new Set(running.flatMap((c) => c.routes.map((r) => JSON.stringify(r))))).toEqual(
     new Set([JSON.stringify({ prefix: w.facts.prefix, via: "router-1" })]),
   );
