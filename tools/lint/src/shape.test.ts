@@ -19,9 +19,7 @@ describe("READMEs", () => {
 
 describe("source files, tests included", () => {
   const LIMIT = 400;
-  const sources = files.filter(
-    (f) => f.startsWith("packages/") && f.endsWith(".ts") && !f.includes("/generated/"),
-  );
+  const sources = files.filter((f) => f.startsWith("packages/") && f.endsWith(".ts") && !f.includes("/generated/"));
 
   it("are found", () => {
     expect(sources.length).toBeGreaterThan(50);
