@@ -185,8 +185,12 @@ export class ReadmeShell {
       const answer = await fetch(`${this.url}/status`).catch(() => undefined);
       const status = (await answer?.json().catch(() => undefined)) as ManagerStatus | undefined;
       if (status === undefined || status.rollout !== null) return undefined;
+      // Before its first tick a manager holds every target at 0 with no instance: not settled yet.
       const ready = status.services.every(
-        (s) => s.instances.length === s.target && s.instances.every((i) => i.phase === "ready" && i.connected),
+        (s) =>
+          s.target === s.recommended &&
+          s.instances.length === s.target &&
+          s.instances.every((i) => i.phase === "ready" && i.connected),
       );
       return ready ? true : undefined;
     };
