@@ -97,7 +97,9 @@ async function trials(n: number): Promise<Result> {
   const url = `ws://127.0.0.1:${port}/agent`;
   const specs: Launched[] = [];
   const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
-  const manager = new Manager({ fleet: fleet(n), driver, clock: systemClock, managerUrl: url, tickMs: TICK_MS });
+  // Outcomes are stamped with the clock's wall time: here the same monotonic timeline the prepares are timed on.
+  const clock = { ...systemClock, wallNow: () => performance.now() };
+  const manager = new Manager({ fleet: fleet(n), driver, clock, managerUrl: url, tickMs: TICK_MS });
   const timing = new TimingIngest(manager.ingest);
   const server = createAgentServer({ ingest: timing });
   server.attachWebSocket(http, { path: "/agent" });
