@@ -1,29 +1,13 @@
 /**
  * The manager-side fixtures the benchmarks share: a one-service fleet whose
  * replicas function reads metric sums (so the derivations are live on every
- * tick), an in-process Driver that only records, and a session as the server
- * edge would hand one to the core.
+ * tick), and joining a launched instance as the server edge would (with
+ * @froctal/testkit's counting driver and session).
  */
-import {
-  type AgentSession,
-  type Disposer,
-  type Driver,
-  type DriverEvent,
-  defineFleet,
-  type FleetSpec,
-  type LaunchSpec,
-  type Manager,
-  type ServiceView,
-} from "@froctal/manager";
-import {
-  type Batch,
-  type Event,
-  type Hello,
-  LifecyclePhase,
-  type ManagerFrame,
-  MetricKind,
-  PROTOCOL_VERSION,
-} from "@froctal/protocol";
+
+import { defineFleet, type FleetSpec, type LaunchSpec, type Manager, type ServiceView } from "@froctal/manager";
+import { type Batch, type Event, type Hello, LifecyclePhase, MetricKind, PROTOCOL_VERSION } from "@froctal/protocol";
+import { CountingSession } from "@froctal/testkit";
 
 export const SERVICE = "web";
 
@@ -63,40 +47,6 @@ export function benchFleet(options: BenchFleetOptions): FleetSpec {
   });
 }
 
-/** A Driver that launches nothing: it reports each start as done and hands the LaunchSpec to `onStart`. */
-export class RecordingDriver implements Driver {
-  readonly name = "bench";
-  starts = 0;
-  stops = 0;
-  private readonly listeners = new Set<(event: DriverEvent) => void>();
-
-  constructor(private readonly onStart: (spec: LaunchSpec) => void = () => {}) {}
-
-  async start(spec: LaunchSpec): Promise<void> {
-    this.starts++;
-    this.onStart(spec);
-    for (const l of this.listeners) l({ kind: "started", instanceId: spec.instanceId, detail: "bench" });
-  }
-
-  async stop(instanceId: string): Promise<void> {
-    this.stops++;
-    for (const l of this.listeners) l({ kind: "exited", instanceId, requested: true, code: 0, detail: "bench" });
-  }
-
-  async list(): Promise<[]> {
-    return [];
-  }
-
-  watch(listener: (event: DriverEvent) => void): Disposer {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
-  }
-
-  async close(): Promise<void> {}
-}
-
 /** What a launched instance needs to connect: its id and token, read from the LaunchSpec env as a guest would. */
 export interface Launched {
   readonly instanceId: string;
@@ -106,28 +56,6 @@ export interface Launched {
 
 export function launched(spec: LaunchSpec): Launched {
   return { instanceId: spec.instanceId, token: spec.env.FROCTAL_TOKEN ?? "", env: spec.env };
-}
-
-let sessions = 0;
-
-/** A session as the server edge hands it to the core; counts what the manager sends and keeps nothing else. */
-export class BenchSession implements AgentSession {
-  readonly sessionId = `bench-${++sessions}`;
-  sent = 0;
-
-  constructor(
-    readonly instanceId: string,
-    readonly streamId: string,
-  ) {}
-
-  send(_frame: ManagerFrame): boolean {
-    this.sent++;
-    return true;
-  }
-
-  ack(_seq: number): void {}
-
-  close(): void {}
 }
 
 export function hello(l: Launched, streamId: string): Hello {
@@ -182,8 +110,8 @@ export function sampleBatch(count: number, value: (i: number) => number): Batch 
  * admit its hello, open a session, and send its first batch (ready, and one
  * value of each of `names`). The signals land in the next tick.
  */
-export function join(manager: Manager, l: Launched, names: readonly string[]): BenchSession {
-  const session = new BenchSession(l.instanceId, `stream-${l.instanceId}`);
+export function join(manager: Manager, l: Launched, names: readonly string[]): CountingSession {
+  const session = new CountingSession(l.instanceId, `stream-${l.instanceId}`);
   const h = hello(l, session.streamId);
   const admission = manager.ingest.admit(h, {});
   if (!admission.ok) throw new Error(`${l.instanceId} was not admitted: ${admission.code} ${admission.reason}`);

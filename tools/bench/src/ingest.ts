@@ -9,14 +9,16 @@
  * between, "manager alone": raw WebSocket clients replay those frames for the
  * same instances, many per write, so the manager runs at its own limit.
  */
+
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { DEFAULT_LIMITS, encodeAgentFrame } from "@froctal/protocol";
 import { createAgentServer } from "@froctal/server";
+import { CountingDriver } from "@froctal/testkit";
 import type { Report } from "./figures.js";
-import { benchFleet, firstBatch, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";
+import { benchFleet, firstBatch, type Launched, launched, metricNames } from "./fleet.js";
 import { Guest, Replay } from "./guests.js";
 import { decodeCeiling, rateOver, sleep, waitFor } from "./measure.js";
 import { replayHello, UNTHROTTLED } from "./protocol.js";
@@ -34,7 +36,7 @@ export async function ingest(report: Report): Promise<void> {
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   const { port } = http.address() as AddressInfo;
   const specs: Launched[] = [];
-  const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
+  const driver = new CountingDriver((spec) => specs.push(launched(spec)));
   const manager = new Manager({
     fleet: benchFleet({ replicas: AGENTS }),
     driver,

@@ -8,21 +8,14 @@
  * ingest.batch() call that carries it to the Driver's start() call for the
  * new instance. The same trials on an idle manager are the baseline.
  */
+
 import { performance } from "node:perf_hooks";
 import { Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { type Batch, MetricKind } from "@froctal/protocol";
+import { CountingDriver, type CountingSession } from "@froctal/testkit";
 import type { Report } from "./figures.js";
-import {
-  type BenchSession,
-  benchFleet,
-  join,
-  type Launched,
-  launched,
-  metricNames,
-  RecordingDriver,
-  sampleBatch,
-} from "./fleet.js";
+import { benchFleet, join, type Launched, launched, metricNames, sampleBatch } from "./fleet.js";
 import { nextTurn, percentile, sleep, waitFor } from "./measure.js";
 
 const BACKGROUND_INSTANCES = 1_000;
@@ -65,7 +58,7 @@ interface Result {
 async function trials(backgroundRate: number): Promise<Result> {
   const specs: Launched[] = [];
   let startedAt: number | undefined;
-  const driver = new RecordingDriver((spec) => {
+  const driver = new CountingDriver((spec) => {
     startedAt ??= performance.now();
     specs.push(launched(spec));
   });
@@ -84,7 +77,7 @@ async function trials(backgroundRate: number): Promise<Result> {
   try {
     manager.start();
     await waitFor(() => specs.length === BACKGROUND_INSTANCES, 20_000, "the background instances to start");
-    const sessions: BenchSession[] = specs.map((l) => join(manager, l, NAMES));
+    const sessions: CountingSession[] = specs.map((l) => join(manager, l, NAMES));
     const instances = [...manager.store.instances.values()];
     await waitFor(() => instances.every((i) => i.phase === "ready"), 10_000, "the background instances to be ready");
     const trigger = sessions[0]!;

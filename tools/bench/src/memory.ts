@@ -7,7 +7,7 @@
  * the instance count, measured twice: while each instance's start deadline is
  * still pending (a timer each), and once those deadlines have passed, which is
  * the steady state of an idle instance. Each instance's session object (a
- * BenchSession, standing in for the server's AgentSession, which the store
+ * CountingSession, standing in for the server's AgentSession, which the store
  * keeps while the guest is connected) is counted; the connection behind it,
  * which lives in the server and not in the store, is not.
  */
@@ -15,8 +15,9 @@
 import { performance } from "node:perf_hooks";
 import { Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
+import { CountingDriver } from "@froctal/testkit";
 import type { Report } from "./figures.js";
-import { benchFleet, join, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";
+import { benchFleet, join, type Launched, launched, metricNames } from "./fleet.js";
 import { nextTurn, sleep, waitFor } from "./measure.js";
 
 const INSTANCES = 100_000;
@@ -43,7 +44,7 @@ export async function memory(report: Report): Promise<void> {
   };
 
   let specs: Launched[] = [];
-  const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
+  const driver = new CountingDriver((spec) => specs.push(launched(spec)));
   const manager = new Manager({
     // In steps, as a fleet grows: the executor's queue stays short (a 100,000-long one costs quadratic time to drain).
     fleet: benchFleet({ replicas: () => INSTANCES, startTimeoutMs: START_TIMEOUT_MS, maxStepUp: 10_000 }),

@@ -15,6 +15,7 @@
  * fact's batch reaching the Ingest port, which includes deriving every
  * instance's configuration.
  */
+
 import { type ChildProcess, fork } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,8 +33,9 @@ import {
 import { systemClock } from "@froctal/primitives";
 import type { Batch, ConfigAck, Hello } from "@froctal/protocol";
 import { createAgentServer } from "@froctal/server";
+import { CountingDriver } from "@froctal/testkit";
 import type { Report } from "./figures.js";
-import { type Launched, launched, RecordingDriver } from "./fleet.js";
+import { type Launched, launched } from "./fleet.js";
 import { percentile, sleep, waitFor } from "./measure.js";
 
 const SIZES = [10, 100, 1_000] as const;
@@ -96,7 +98,7 @@ async function trials(n: number): Promise<Result> {
   const { port } = http.address() as AddressInfo;
   const url = `ws://127.0.0.1:${port}/agent`;
   const specs: Launched[] = [];
-  const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
+  const driver = new CountingDriver((spec) => specs.push(launched(spec)));
   // Outcomes are stamped with the clock's wall time: here the same monotonic timeline the prepares are timed on.
   const clock = { ...systemClock, wallNow: () => performance.now() };
   const manager = new Manager({ fleet: fleet(n), driver, clock, managerUrl: url, tickMs: TICK_MS });

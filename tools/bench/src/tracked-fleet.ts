@@ -6,9 +6,11 @@
  * connection. Ticks run when the benchmark says (tick()), so nothing but the
  * work being timed runs while it is timed.
  */
+
 import { Manager } from "@froctal/manager";
 import { VirtualClock } from "@froctal/primitives";
-import { type BenchSession, benchFleet, join, type Launched, launched, metricNames, RecordingDriver } from "./fleet.js";
+import { CountingDriver, type CountingSession } from "@froctal/testkit";
+import { benchFleet, join, type Launched, launched, metricNames } from "./fleet.js";
 import { nextTurn } from "./measure.js";
 
 /** Metrics each instance reports: "load" (the fleet's load metric, read by the replicas function) and nine more. */
@@ -17,7 +19,7 @@ export const METRICS = metricNames(10);
 export interface TrackedFleet {
   readonly manager: Manager;
   readonly clock: VirtualClock;
-  readonly sessions: readonly BenchSession[];
+  readonly sessions: readonly CountingSession[];
   /** Runs the tick the ingest queued (the ticker's timer is due at once on the virtual clock). */
   tick(): void;
   close(): void;
@@ -37,7 +39,7 @@ export async function trackedFleet(options: TrackedFleetOptions): Promise<Tracke
   const n = options.instances;
   const clock = new VirtualClock();
   let specs: Launched[] = [];
-  const driver = new RecordingDriver((spec) => specs.push(launched(spec)));
+  const driver = new CountingDriver((spec) => specs.push(launched(spec)));
   const manager = new Manager({
     fleet: benchFleet({ replicas: n, loadMetric: options.loadMetric, reads: options.reads ?? "sum" }),
     driver,
@@ -61,7 +63,7 @@ export async function trackedFleet(options: TrackedFleetOptions): Promise<Tracke
   manager.start();
   await settle(() => driver.starts === n && manager.stats.executor.succeeded === n, `starting ${n} instances`);
   const chunk = options.joinChunk ?? 10_000;
-  const sessions: BenchSession[] = [];
+  const sessions: CountingSession[] = [];
   for (const l of specs) {
     sessions.push(join(manager, l, METRICS));
     if (sessions.length % chunk === 0) tick();
