@@ -1,32 +1,8 @@
 import { ConfigAckStatus } from "@froctal/protocol";
-import { app, type FakeAgent } from "@froctal/testkit";
+import { app } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
-import { defineFleet } from "../policy/fleet.js";
-
-const utf8 = new TextDecoder();
-
-/** Every router runs the mode router-1 announces. */
-const routerFleet = defineFleet({
-  name: "net",
-  services: {
-    router: {
-      image: "router.js",
-      replicas: 2,
-      config: (fleet, instance) => ({
-        mode: fleet.instance("router-1")?.fact<string>("mode") ?? "base",
-        self: instance.id,
-      }),
-    },
-  },
-});
-
-const prepares = (a: FakeAgent) =>
-  a.session!.sent("prepare").map((p) => ({
-    generation: Number(p.generation),
-    config: utf8.decode(p.config as Uint8Array),
-  }));
-const json = (mode: string, self: string) => JSON.stringify({ mode, self });
+import { json, prepares, routerFleet } from "../../test/routers.js";
 
 describe("Manager: a commit that fails on one guest", () => {
   it("is recorded as what the guest runs, shown in status and the journal, and re-pushed to that guest", async () => {

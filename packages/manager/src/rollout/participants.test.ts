@@ -1,33 +1,11 @@
 import { app, type FakeAgent } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { type Harness, harness } from "../../test/harness.js";
-import { defineFleet } from "../policy/fleet.js";
-
-const utf8 = new TextDecoder();
+import { json, prepares, routerFleet } from "../../test/routers.js";
 
 describe("Manager: configuration rollout", () => {
-  const routerFleet = defineFleet({
-    name: "net",
-    services: {
-      router: {
-        image: "router.js",
-        replicas: 2,
-        // Every router runs the mode router-1 announces; a change reaches both together or neither.
-        config: (fleet, instance) => ({
-          mode: fleet.instance("router-1")?.fact<string>("mode") ?? "base",
-          self: instance.id,
-        }),
-      },
-    },
-  });
-
-  const prepares = (a: FakeAgent) =>
-    a
-      .session!.sent("prepare")
-      .map((p) => ({ generation: Number(p.generation), config: utf8.decode(p.config as Uint8Array) }));
   /** The nonce of the latest prepare pushed to a guest. */
   const nonceOf = (a: FakeAgent) => a.session!.sent("prepare").at(-1)!.nonce;
-  const json = (mode: string, self: string) => JSON.stringify({ mode, self });
 
   /** Two routers up, connected, and on their first configuration. */
   async function running() {
