@@ -17,7 +17,7 @@
 import type { Batch, ConfigAck, ErrorCode, Hello } from "@froctal/protocol";
 import type { Admission, AgentSession, Channel, Ingest } from "../ports/ingest.js";
 import type { Instance } from "../store/instance.js";
-import type { FleetStore, MetricTable } from "../store/store.js";
+import type { FleetStore, SlotTable } from "../store/store.js";
 import type { TickInput } from "../tick/input.js";
 
 /** How many distinct metric names one instance may report. */
@@ -35,7 +35,7 @@ interface Lag {
 
 export class IngestAdapter implements Ingest {
   /** Each open session's instance and metric table: one lookup a batch, by session identity. */
-  private readonly sessions = new Map<AgentSession, { readonly instance: Instance; readonly table: MetricTable }>();
+  private readonly sessions = new Map<AgentSession, { readonly instance: Instance; readonly table: SlotTable }>();
   /** Per instance, not per session: a batch queued before a reconnect is acknowledged to the new session. */
   private readonly lags = new WeakMap<Instance, Lag>();
   readonly stats = {

@@ -3,7 +3,7 @@ import { app, batch, device, drained, lifecycle, ready } from "@froctal/testkit"
 import { action, autorun, runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { defineFleet } from "../policy/fleet.js";
-import { FleetStore, type MetricTable } from "./store.js";
+import { FleetStore, type SlotTable } from "./store.js";
 
 const fleet = defineFleet({
   name: "f",
@@ -14,7 +14,7 @@ function setup() {
   const store = new FleetStore(fleet);
   const web = store.service("web");
   const i = runInAction(() => store.add(web, "tok", 0));
-  const table: MetricTable = [];
+  const table: SlotTable = [];
   table[1] = i.slot(web.metric("load"));
   table[2] = i.slot(web.metric("rps"));
   const apply = action((b: Parameters<FleetStore["applyBatch"]>[1], skip = 0) => {
@@ -138,7 +138,7 @@ describe("FleetStore", () => {
   it("a derivation reading one instance's metric re-runs for that instance's samples only", () => {
     const { store, web, i, table, apply } = setup();
     const other = runInAction(() => store.add(web, "tok", 0));
-    const otherTable: MetricTable = [];
+    const otherTable: SlotTable = [];
     otherTable[1] = other.slot(web.metric("load"));
     const applyOther = action((b: Parameters<FleetStore["applyBatch"]>[1]) => {
       store.applyBatch(other, b, otherTable, 0);

@@ -14,7 +14,7 @@ import { Service } from "./service.js";
  * An array, indexed by id: agents number their metrics 1, 2, 3..., and a
  * sample's lookup is then one indexed load, not a hash probe.
  */
-export type MetricTable = (MetricSlot | undefined)[];
+export type SlotTable = (MetricSlot | undefined)[];
 
 const utf8 = new TextDecoder();
 
@@ -89,7 +89,7 @@ export class FleetStore implements FleetView {
   }
 
   /** Applies one batch's samples and events. Call inside the tick's action. */
-  applyBatch(instance: Instance, batch: Batch, table: MetricTable, skip: number): void {
+  applyBatch(instance: Instance, batch: Batch, table: SlotTable, skip: number): void {
     const ids = batch.metricIds;
     const values = batch.metricValues;
     for (let i = 0; i < ids.length; i++) {

@@ -10,7 +10,7 @@ import type { DriverEvent } from "../ports/driver.js";
 import type { AgentSession } from "../ports/ingest.js";
 import type { Action } from "../reconcile/action.js";
 import type { Instance } from "../store/instance.js";
-import type { MetricTable } from "../store/store.js";
+import type { SlotTable } from "../store/store.js";
 
 export type TickInput =
   | {
@@ -19,7 +19,7 @@ export type TickInput =
       readonly batch: Batch;
       /** Events before this index were already applied (re-sent after a reconnect). */
       readonly skip: number;
-      readonly table: MetricTable;
+      readonly table: SlotTable;
     }
   | { readonly kind: "opened"; readonly instance: Instance; readonly session: AgentSession; readonly hello: Hello }
   | { readonly kind: "closed"; readonly instance: Instance; readonly session: AgentSession; readonly reason: string }
