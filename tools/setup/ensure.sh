@@ -1,7 +1,9 @@
 #!/bin/sh
 # Brings a fresh Debian machine with Node >= 20 to where froctal builds, runs and
 # tests; idempotent, and quick when everything is already in place.
-#   --test   also what the test suite needs (protoc for the contract round-trip)
+#   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
+#            QEMU for the VM tests); it installs packages only: the tests start the daemons they
+#            need themselves, with their own configuration (private-libvirtd.sh)
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +25,10 @@ if [ "${1:-}" = "--test" ]; then
   command -v qemu-system-x86_64 >/dev/null 2>&1 || debs="$debs qemu-system-x86"
   command -v xz >/dev/null 2>&1 || debs="$debs xz-utils"
   command -v virsh >/dev/null 2>&1 || debs="$debs libvirt-clients"
+  # The VM tests run a libvirtd of their own (tools/setup/private-libvirtd.sh) with the QEMU driver.
+  [ -x /usr/sbin/libvirtd ] || debs="$debs libvirt-daemon"
+  [ -n "$(ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so 2>/dev/null)" ] ||
+    debs="$debs libvirt-daemon-driver-qemu"
   # The README's own commands, which a test runs as written, read JSON with curl and jq.
   command -v curl >/dev/null 2>&1 || debs="$debs curl"
   command -v jq >/dev/null 2>&1 || debs="$debs jq"
@@ -48,9 +54,4 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "froctal setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
-fi
-
-# The VM end-to-end test needs a running libvirtd with QEMU (qemu:///system); only root can start one.
-if [ "${1:-}" = "--test" ] && [ "$(id -u)" = 0 ]; then
-  sh tools/setup/libvirtd.sh
 fi

@@ -5,12 +5,16 @@
  * through its virtio-serial channel and the bridge); and libvirt
  * create/destroy calls per second on the built-in test driver, raw through
  * the binding and through the driver (placement, metadata, call gate).
+ * The VMs run on a libvirtd of the benchmark's own
+ * (tools/setup/private-libvirtd.sh, as root), stopped when it ends: the
+ * machine's libvirt configuration and daemons stay untouched.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Bridge } from "@froctal/bridge";
 import { createLibvirtDriver } from "@froctal/driver-libvirt";
@@ -55,7 +59,14 @@ async function libvirtCalls(report: Report): Promise<void> {
 
   const template = { xml: xml("{{name}}").replace("<name>", "<uuid>{{uuid}}</uuid><name>") };
   const driver = createLibvirtDriver({ uris: ["test:///default"], templates: { b: template }, pollMs: 60_000 });
-  const spec = (i: number) => ({ instanceId: `b${i}`, fleet: "bench", service: "b", image: "b", env: {} });
+  const spec = (i: number) => ({
+    instanceId: `b${i}`,
+    fleet: "bench",
+    fleetId: "bench",
+    service: "b",
+    image: "b",
+    env: {},
+  });
   const n = CALLS / 4;
   t = performance.now();
   for (let i = 0; i < n; i++) {
@@ -100,15 +111,41 @@ async function processBoot(report: Report): Promise<void> {
   await server.close();
 }
 
+/**
+ * Starts tools/setup/private-libvirtd.sh and resolves with its URI once its daemon answers, or with why it
+ * could not. It runs until its stdin ends: the returned stop() ends it, as does this process's death.
+ */
+function privateLibvirtd(): Promise<{ uri: string; stop: () => Promise<void> } | { failed: string }> {
+  const child = spawn("sh", [join(root, "tools/setup/private-libvirtd.sh")], { stdio: ["pipe", "pipe", "pipe"] });
+  child.stdin.on("error", () => undefined); // an EPIPE when stopping one that already ended
+  const said: string[] = [];
+  createInterface({ input: child.stderr }).on("line", (l) => said.push(l));
+  const exited = new Promise<void>((r) => child.once("close", () => r()));
+  return new Promise((resolve) => {
+    child.once("error", (e) => resolve({ failed: e.message }));
+    const stop = (): Promise<void> => {
+      child.stdin.end();
+      return exited;
+    };
+    createInterface({ input: child.stdout }).once("line", (uri) => resolve({ uri, stop }));
+    void exited.then(() => resolve({ failed: said.join("; ") }));
+  });
+}
+
 async function vmBoot(report: Report): Promise<void> {
-  try {
-    execFileSync("virsh", ["-c", "qemu:///system", "list"], { stdio: "ignore", timeout: 10_000 });
-  } catch {
-    report.say(
-      "VM guest: not measured: libvirtd does not answer on qemu:///system (run sh tools/setup/libvirtd.sh as root)",
-    );
+  const libvirt = await privateLibvirtd();
+  if ("failed" in libvirt) {
+    report.say(`VM guest: not measured: no private libvirtd (${libvirt.failed})`);
     return;
   }
+  try {
+    await vmBootOn(libvirt.uri, report);
+  } finally {
+    await libvirt.stop();
+  }
+}
+
+async function vmBootOn(uri: string, report: Report): Promise<void> {
   const image = await buildImage({
     app: join(root, "apps/examples/vm-guest/src/main.ts"),
     outDir: join(DEFAULT_CACHE_DIR, "images", "example-vm-guest"),
@@ -118,7 +155,7 @@ async function vmBoot(report: Report): Promise<void> {
   const ingest = createRecordingIngest({ tokens: new Map() });
   const server = createAgentServer({ ingest, helloTimeoutMs: 60_000 });
   const driver = createLibvirtDriver({
-    uris: ["qemu:///system"],
+    uris: [uri],
     templates: { vm: { xml, values: { kernel: image.kernel, initrd: image.initrd, consoleDir: runDir } } },
     channelDir: runDir,
     pollMs: 100,
@@ -130,7 +167,7 @@ async function vmBoot(report: Report): Promise<void> {
     for (let i = 0; i < VM_TRIALS; i++) {
       const id = `vm-bench-${process.pid}-${i}`;
       const t = performance.now();
-      await driver.start({ instanceId: id, fleet: "bench", service: "vm", image: "vm", env: {} });
+      await driver.start({ instanceId: id, fleet: "bench", fleetId: "bench", service: "vm", image: "vm", env: {} });
       await waitFor(() => readyOf(ingest, id), 120_000, `${id} READY`);
       times.push(performance.now() - t);
       await driver.stop(id, { graceMs: 0 });

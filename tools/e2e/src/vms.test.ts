@@ -1,6 +1,6 @@
 /**
  * Real VMs end to end: the froctal binary runs the `vms` example fleet on
- * libvirt (qemu:///system, QEMU under software emulation) with guests booted
+ * libvirt (QEMU under software emulation) with guests booted
  * from a tools/guest-image build; each registers through its virtio-serial
  * channel and the bridge (no token) and streams signals (its load gauge
  * arrives); a NIC hot-plugged into a running guest, through the libvirt
@@ -10,7 +10,9 @@
  * re-adopts both domains (none duplicated, none lost) and, asked for one
  * replica, scales one away until its domain is gone.
  *
- * Needs libvirtd: `sh tools/setup/libvirtd.sh` (as root; the test setup runs it).
+ * The libvirtd is the test's own (./private-libvirtd.ts, as root): started
+ * before and stopped after, with its configuration, sockets and state in a
+ * temporary folder; the machine's libvirt stays untouched.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,9 +24,12 @@ import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
 import type { ManagerStatus } from "@froctal/manager";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
+import { type PrivateLibvirtd, startPrivateLibvirtd } from "./private-libvirtd.js";
 
 const run = promisify(execFile);
-const URI = "qemu:///system";
+let libvirt: PrivateLibvirtd | undefined;
+/** The private libvirtd's URI (set in beforeAll). */
+let URI = "";
 const virsh = async (...args: string[]) => (await run("virsh", ["-c", URI, ...args], { timeout: 30_000 })).stdout;
 
 let work = "";
@@ -32,11 +37,8 @@ let imageDir = "";
 let fleet: RunningFleet | undefined;
 
 beforeAll(async () => {
-  try {
-    await virsh("list", "--name");
-  } catch (cause) {
-    throw new Error(`libvirtd does not answer on ${URI}: run sh tools/setup/libvirtd.sh as root (${String(cause)})`);
-  }
+  libvirt = await startPrivateLibvirtd();
+  URI = libvirt.uri;
   work = mkdtempSync(join(tmpdir(), "froctal-vms-"));
   const image = await buildImage({
     app: join(root, "apps/examples/vm-guest/src/main.ts"),
@@ -46,11 +48,17 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await fleet?.stop();
-  // Whatever this run left on the hypervisor goes, even after a failure.
-  for (const name of await domainsOfThisRun()) await virsh("destroy", name).catch(() => undefined);
-  if (work !== "") rmSync(work, { recursive: true, force: true });
-}, 60_000);
+  try {
+    await fleet?.stop();
+    // Whatever this run left on the hypervisor goes, even after a failure (stopping the daemon would destroy it too).
+    if (libvirt !== undefined) {
+      for (const name of await domainsOfThisRun()) await virsh("destroy", name).catch(() => undefined);
+    }
+  } finally {
+    await libvirt?.stop();
+    if (work !== "") rmSync(work, { recursive: true, force: true });
+  }
+}, 90_000);
 
 /** The domains whose channel sockets live in this run's folder. */
 async function domainsOfThisRun(): Promise<string[]> {
@@ -71,7 +79,12 @@ const MAC = "52:54:00:f7:0c:01";
 function start(replicas: number, stateDir: string): Promise<RunningFleet> {
   return upFleet("apps/examples/vms", {
     stateDir,
-    env: { FROCTAL_GUEST_IMAGE: imageDir, VM_REPLICAS: String(replicas), FROCTAL_VM_RUN_DIR: work },
+    env: {
+      FROCTAL_GUEST_IMAGE: imageDir,
+      VM_REPLICAS: String(replicas),
+      FROCTAL_VM_RUN_DIR: work,
+      FROCTAL_LIBVIRT_URI: URI,
+    },
   });
 }
 
@@ -114,9 +127,17 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
   const before = (id: string) => vm(booted).instances.find((i) => i.id === id)!;
 
   // A NIC hot-plugged into the first guest, through the libvirt driver's own attachDevice (it runs the official
-  // virsh client against the real libvirtd), as the fleet's driver would do it.
+  // virsh client against the test's real libvirtd), as the fleet's driver would do it. A driver serves only the
+  // fleets it is told the id of: the one the manager stamped on both domains.
+  const fleetIds = new Set<string>();
+  for (const name of domains)
+    fleetIds.add(/ fleet-id=["']([^"']+)["']/.exec(await virsh("dumpxml", name))?.[1] ?? "none");
+  expect(fleetIds.size).toBe(1);
+  const [fleetId] = [...fleetIds] as [string];
+  expect(fleetId).not.toBe("none");
   const hotplug = vmDriver({ imageDir, runDir: work, uri: URI });
   try {
+    expect((await hotplug.list({ name: "vms", id: fleetId })).map((o) => o.instanceId).sort()).toEqual(ids);
     await hotplug.attachDevice(
       target,
       `<interface type='user'><mac address='${MAC}'/><model type='virtio'/></interface>`,

@@ -9,14 +9,16 @@
  * <its first NIC, by name> } (a domain boots with none, so null until one is
  * plugged in), and the guest switches on commit.
  *
- *   sh tools/setup/libvirtd.sh           # as root: libvirtd + QEMU, once
+ *   sh tools/setup/private-libvirtd.sh   # as root, in a terminal of its own: prints its URI
  *   node tools/guest-image/dist/build.js --app apps/examples/vm-guest/src/main.ts --out /tmp/vm-image
- *   FROCTAL_GUEST_IMAGE=/tmp/vm-image froctal up apps/examples/vms
+ *   FROCTAL_LIBVIRT_URI='<that URI>' FROCTAL_GUEST_IMAGE=/tmp/vm-image froctal up apps/examples/vms
  *
  * Settings (environment, read when the module loads):
  *   FROCTAL_GUEST_IMAGE  folder with vmlinuz and initrd.img (required)
  *   VM_REPLICAS          how many guests (default 2)
- *   FROCTAL_LIBVIRT_URI  default qemu:///system
+ *   FROCTAL_LIBVIRT_URI  the libvirtd to run on: default qemu:///system (a system libvirtd of your
+ *                        own); tools/setup/private-libvirtd.sh and the tests give
+ *                        qemu:///system?socket=<its folder>/sock/libvirt-sock
  *   FROCTAL_VM_RUN_DIR   where channel sockets and console logs go (default /run/froctal/vms)
  */
 import { mkdirSync, readFileSync } from "node:fs";
