@@ -74,12 +74,15 @@ export async function up(options: UpOptions): Promise<Running> {
   const channels = driver.channels?.bind(driver);
   const bridge = channels === undefined ? undefined : new Bridge({ server });
   const bridging = bridge === undefined ? undefined : setInterval(() => bridge.sync(channels!()), 250);
+  // Reads the fleet's id (made and stored at the fleet's first `up`) before anything is launched under it.
   const restored = await core.restore();
-  if (restored.adopted.length + restored.forgotten.length + restored.orphansStopped.length > 0) {
+  const { adopted, forgotten, orphansStopped, unproven } = restored;
+  if (adopted.length + forgotten.length + orphansStopped.length + unproven.length > 0) {
     log.info(restored, `restored state from ${state.path}`);
   }
   core.start();
-  log.info({ url, fleet: options.fleet.name }, `froctal manager for fleet ${options.fleet.name} at ${url}`);
+  const fleet = options.fleet.name;
+  log.info({ url, fleet, fleetId: core.fleetId }, `froctal manager for fleet ${fleet} (id ${core.fleetId}) at ${url}`);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -306,3 +306,11 @@ export function ownerFromXml(xml: string): Owner | undefined {
     return undefined;
   }
 }
+
+/** Whether a libvirt URI names this machine (no host part, or a local transport). */
+export function isLocal(uri: string): boolean {
+  const match = /^[a-z]+(\+[a-z]+)?:\/\/([^/]*)\//i.exec(uri);
+  if (match === null) return false;
+  const [, transport, host] = match;
+  return (host === "" || host === "localhost") && (transport === undefined || transport === "+unix");
+}

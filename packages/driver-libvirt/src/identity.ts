@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 /** The UUIDv5 namespace froctal derives domain UUIDs in (itself the v5 UUID of FROCTAL_NS in the URL namespace). */
 const UUID_NAMESPACE = "bebbf52a-1d0d-5d56-86ec-d401efe00d8f";
 
-/** A domain's name and UUID, both derived from (fleet, instance id) alone. */
+/** A domain's name and UUID, both derived from (fleet, fleet id, instance id) alone. */
 export interface DomainIdentity {
   readonly name: string;
   readonly uuid: string;
@@ -11,20 +11,28 @@ export interface DomainIdentity {
 
 const FLEET = /^[A-Za-z0-9_-]+$/;
 const INSTANCE = /^[A-Za-z0-9_.-]+$/;
+/** The part of the fleet id a readable name carries: enough to tell apart two fleets of one name at a glance. */
+const TAG = /^[A-Za-z0-9]{8}/;
 /** Short enough that `<channelDir>/<name>.sock` stays within a unix socket path (108 bytes). */
 const MAX_READABLE_NAME = 64;
 
 /**
  * Deterministic, so that a start repeated after a timeout or a manager crash
  * names the same domain and libvirt refuses the duplicate on that host. The
- * readable form `froctal.<fleet>.<instance>` is unambiguous because a fleet in
- * it has no dot; anything else (or anything long) falls back to the UUID.
+ * UUID comes from the fleet id, which is unique, so two fleets of one name
+ * never make the same domain. The readable form
+ * `froctal.<fleet>.<first 8 characters of the fleet id>.<instance>` is
+ * unambiguous because neither fleet nor tag has a dot; anything else (or
+ * anything long) falls back to the UUID. Two fleets of one name whose ids
+ * share a tag (one chance in 2^32) clash on the name: libvirt refuses the
+ * second create, and the driver reports the domain as not its instance's.
  */
-export function domainIdentity(fleet: string, instanceId: string): DomainIdentity {
-  const uuid = uuidV5(`${fleet}\u0000${instanceId}`);
-  const readable = `froctal.${fleet}.${instanceId}`;
+export function domainIdentity(fleet: string, fleetId: string, instanceId: string): DomainIdentity {
+  const uuid = uuidV5(`${fleetId}\u0000${instanceId}`);
+  const tag = TAG.exec(fleetId)?.[0];
+  const readable = `froctal.${fleet}.${tag}.${instanceId}`;
   const name =
-    FLEET.test(fleet) && INSTANCE.test(instanceId) && readable.length <= MAX_READABLE_NAME
+    FLEET.test(fleet) && tag !== undefined && INSTANCE.test(instanceId) && readable.length <= MAX_READABLE_NAME
       ? readable
       : `froctal-${uuid}`;
   return { name, uuid };

@@ -59,6 +59,7 @@ export function observed(t: Tracked): LibvirtObservedInstance {
   return {
     instanceId: t.instanceId,
     fleet: t.ownership.fleet,
+    fleetId: t.ownership.fleetId,
     service: t.ownership.service,
     state: t.state === "gone" ? "stopped" : t.state,
     uri: t.uri,

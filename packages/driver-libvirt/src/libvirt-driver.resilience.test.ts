@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Bystander, probedConnections, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
+import { ALPHA, Bystander, probedConnections, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 import type { LibvirtDriverOptions } from "./options.js";
@@ -32,8 +32,8 @@ describe("libvirt driver: bounded, timed calls", () => {
     const { connect, probe } = probedConnections();
     const d = driver({ connect, maxInFlight: 3 });
     const specs = Array.from({ length: 12 }, () => specFor());
-    await Promise.all([...specs.map((s) => d.start(s)), d.list("alpha"), d.list("alpha")]);
-    expect((await d.list("alpha")).filter((o) => specs.some((s) => s.instanceId === o.instanceId))).toHaveLength(12);
+    await Promise.all([...specs.map((s) => d.start(s)), d.list(ALPHA), d.list(ALPHA)]);
+    expect((await d.list(ALPHA)).filter((o) => specs.some((s) => s.instanceId === o.instanceId))).toHaveLength(12);
     await Promise.all(specs.map((s) => d.stop(s.instanceId, { graceMs: 100 })));
     expect(probe.peak).toBeLessThanOrEqual(3);
     expect(probe.peak).toBeGreaterThan(1);
@@ -45,7 +45,7 @@ describe("libvirt driver: bounded, timed calls", () => {
     const d = driver({ connect, callTimeoutMs: 150 });
     const { of } = record(d);
     const spec = specFor();
-    await d.list("alpha");
+    await d.list(ALPHA);
     probe.stall.set("domainCreateXML", 400);
     const stalled = await rejection(d.start(spec));
     expect(stalled).toMatchObject({ code: "FROCTAL_E_TIMEOUT", retryable: true });
@@ -55,7 +55,7 @@ describe("libvirt driver: bounded, timed calls", () => {
     expect(probe.opened).toBeGreaterThanOrEqual(2);
     await d.start(spec);
     expect(probe.calls.filter((c) => c === "domainCreateXML")).toHaveLength(1);
-    expect(await bystander.ours()).toEqual([domainIdentity("alpha", spec.instanceId).name]);
+    expect(await bystander.ours()).toEqual([domainIdentity("alpha", ALPHA.id, spec.instanceId).name]);
   });
 });
 
@@ -87,7 +87,7 @@ describe("libvirt driver: reconnects", () => {
     const spec = specFor();
     await d.start(spec);
     probe.cut.add("connectListAllDomains");
-    await bystander.destroy(domainIdentity("alpha", spec.instanceId).name);
+    await bystander.destroy(domainIdentity("alpha", ALPHA.id, spec.instanceId).name);
     await vi.waitFor(() => expect(of(spec.instanceId)).toHaveLength(2), { timeout: 2000 });
     expect(of(spec.instanceId)[1]).toMatchObject({ kind: "exited", requested: false });
     expect(probe.opened).toBeGreaterThanOrEqual(2);

@@ -1,6 +1,16 @@
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Bystander, probedConnections, RUN_TAG, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
+import {
+  ALPHA,
+  Bystander,
+  GAMMA,
+  probedConnections,
+  RUN_TAG,
+  record,
+  rejection,
+  specFor,
+  TEMPLATES,
+} from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
 import type { LibvirtDriverOptions } from "./options.js";
@@ -30,7 +40,7 @@ afterEach(async () => {
 });
 
 function nameOf(instanceId: string): string {
-  return domainIdentity("alpha", instanceId).name;
+  return domainIdentity("alpha", ALPHA.id, instanceId).name;
 }
 
 describe("libvirt driver on the test driver: starting", () => {
@@ -45,19 +55,20 @@ describe("libvirt driver on the test driver: starting", () => {
     const xml = (await bystander.xml(nameOf(spec.instanceId)))!;
     const digest = createHash("sha256").update(spec.env.FROCTAL_TOKEN!).digest("hex");
     expect(xml).toContain(
-      `<froctal:instance xmlns:froctal="${FROCTAL_NS}" id="${spec.instanceId}" fleet="alpha" service="web"/>`,
+      `<froctal:instance xmlns:froctal="${FROCTAL_NS}" id="${spec.instanceId}" fleet="alpha" fleet-id="${ALPHA.id}" service="web"/>`,
     );
     expect(xml).not.toContain(spec.env.FROCTAL_TOKEN);
     expect(xml).not.toContain(digest);
     expect(xml).toContain(`/run/froctal/channels/${nameOf(spec.instanceId)}.sock`);
-    expect(await d.list("alpha")).toContainEqual({
+    expect(await d.list(ALPHA)).toContainEqual({
       instanceId: spec.instanceId,
       fleet: "alpha",
+      fleetId: ALPHA.id,
       service: "web",
       state: "running",
       uri: DEFAULT,
       domain: nameOf(spec.instanceId),
-      uuid: domainIdentity("alpha", spec.instanceId).uuid,
+      uuid: domainIdentity("alpha", ALPHA.id, spec.instanceId).uuid,
     });
   });
 
@@ -91,7 +102,21 @@ describe("libvirt driver on the test driver: starting", () => {
     const clash = await rejection(d.start(spec));
     expect(clash.code).toBe("FROCTAL_E_CONFIG");
     expect(clash.message).toMatch(/already exists|not instance/);
-    expect(await d.list("alpha")).toEqual([]);
+    expect(await d.list(ALPHA)).toEqual([]);
+  });
+
+  it("refuses a command service at once, as a config error that no retry mends, and creates nothing", async () => {
+    const { connect, probe } = probedConnections();
+    const d = driver({ connect });
+    const { events } = record(d);
+    const spec = { ...specFor(), image: undefined, command: ["/usr/bin/solo5-hvt", "app.hvt"] };
+    const refusal = await rejection(d.start(spec));
+    expect(refusal).toMatchObject({ code: "FROCTAL_E_CONFIG", retryable: false });
+    expect(refusal.message).toBe(
+      `FROCTAL_E_CONFIG: instance ${spec.instanceId} of service web gives a command (/usr/bin/solo5-hvt); the libvirt driver runs domains from templates named by an image, not commands: run this service on the process driver`,
+    );
+    expect(probe.calls.filter((c) => c.startsWith("domainCreate"))).toEqual([]);
+    expect(events).toEqual([]);
   });
 });
 
@@ -118,7 +143,7 @@ describe("libvirt driver on the test driver: stopping", () => {
     expect(probe.calls.filter((c) => c === "domainShutdown")).toHaveLength(1);
     expect(probe.calls).not.toContain("domainDestroy");
     expect(await bystander.ours()).toEqual([]);
-    expect(await d.list("alpha")).toEqual([]);
+    expect(await d.list(ALPHA)).toEqual([]);
   });
 
   it("destroys a domain that ignores shutdown once graceMs has passed; with no grace, at once", async () => {
@@ -179,7 +204,7 @@ describe("libvirt driver on the test driver: observing", () => {
       code: null,
       detail: `domain ${nameOf(spec.instanceId)} on ${DEFAULT} is gone`,
     });
-    expect(await d.list("alpha")).toEqual([]);
+    expect(await d.list(ALPHA)).toEqual([]);
     await d.start(spec);
     expect(of(spec.instanceId).map((e) => e.kind)).toEqual(["started", "exited", "started"]);
   });
@@ -187,11 +212,11 @@ describe("libvirt driver on the test driver: observing", () => {
   it("reports domains that appear and go for the fleets it was asked about only", async () => {
     const d = driver();
     const { events } = record(d);
-    await d.list("alpha");
+    await d.list(ALPHA);
     const other = createLibvirtDriver({ uris: [DEFAULT], templates: TEMPLATES, pollMs: 60_000 });
     open.push(other);
     const mine = specFor();
-    const theirs = specFor({ fleet: "gamma" });
+    const theirs = specFor({ fleet: GAMMA.name, fleetId: GAMMA.id });
     await other.start(mine);
     await other.start(theirs);
     await vi.waitFor(() => expect(events).toHaveLength(1));
@@ -200,8 +225,8 @@ describe("libvirt driver on the test driver: observing", () => {
       instanceId: mine.instanceId,
       detail: `domain ${nameOf(mine.instanceId)} on ${DEFAULT} is running`,
     });
-    expect((await d.list("gamma")).map((o) => o.instanceId)).toEqual([theirs.instanceId]);
-    await bystander.destroy(domainIdentity("gamma", theirs.instanceId).name);
+    expect((await d.list(GAMMA)).map((o) => o.instanceId)).toEqual([theirs.instanceId]);
+    await bystander.destroy(domainIdentity("gamma", GAMMA.id, theirs.instanceId).name);
     await vi.waitFor(() => expect(events).toHaveLength(2));
     expect(events[1]).toMatchObject({ kind: "exited", instanceId: theirs.instanceId, requested: false });
   });
@@ -216,13 +241,13 @@ describe("libvirt driver on the test driver: restart and close", () => {
     await first.start(b);
     await first.close();
     expect(await rejection(first.start(specFor()))).toMatchObject({ code: "FROCTAL_E_CLOSED" });
-    expect(await rejection(first.list("alpha"))).toMatchObject({ code: "FROCTAL_E_CLOSED" });
+    expect(await rejection(first.list(ALPHA))).toMatchObject({ code: "FROCTAL_E_CLOSED" });
     expect(await bystander.ours()).toEqual([nameOf(a.instanceId), nameOf(b.instanceId)].sort());
 
     const { connect, probe } = probedConnections();
     const second = driver({ connect });
     const { events } = record(second);
-    const adopted = await second.list("alpha");
+    const adopted = await second.list(ALPHA);
     expect(adopted.filter((o) => o.domain.includes(RUN_TAG)).map((o) => [o.instanceId, o.state])).toEqual(
       expect.arrayContaining([
         [a.instanceId, "running"],

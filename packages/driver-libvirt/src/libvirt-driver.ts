@@ -1,23 +1,24 @@
-import type { Disposer, Driver, DriverEvent, LaunchSpec, StopOptions } from "@froctal/manager";
-import { isolate, Listeners } from "@froctal/primitives";
+import type { Disposer, Driver, DriverEvent, FleetIdentity, LaunchSpec, StopOptions } from "@froctal/manager";
+import { Listeners } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { DomainState } from "@unraid/libvirt";
 import { failureOf } from "./errors.js";
-import { Host } from "./host.js";
+import { Host, isLocal } from "./host.js";
 import { domainIdentity } from "./identity.js";
 import { type InstanceState, isActive, type LibvirtObservedInstance, observed, type Tracked } from "./instance.js";
 import { Lanes } from "./lanes.js";
 import { gracePeriod, type LibvirtDriverOptions, type Settings, settingsFrom } from "./options.js";
-import { ownershipOf } from "./ownership.js";
+import { ownershipOf, sameInstance } from "./ownership.js";
 import { type Need, place } from "./placement.js";
+import { Poller } from "./poll.js";
 import { destroy, shutDown } from "./shutdown.js";
-import { absorb, createSite, type InstanceBook, loadOf, type Site } from "./site.js";
-import { renderDomain } from "./template.js";
+import { absorb, createSite, type InstanceBook, loadOf, type Site, unmarked } from "./site.js";
+import { commandRefused, renderDomain } from "./template.js";
 import { attachDevice, detachDevice } from "./virsh.js";
 
 /** The Driver port, plus device hot-plug (through virsh) and a list() that says where each domain is. */
 export interface LibvirtDriver extends Driver {
-  list(fleet: string): Promise<readonly LibvirtObservedInstance[]>;
+  list(fleet: FleetIdentity): Promise<readonly LibvirtObservedInstance[]>;
   /** Hot-plugs a device (one device element of domain XML) into a running instance. */
   attachDevice(instanceId: string, deviceXml: string): Promise<void>;
   /** Hot-unplugs a device from a running instance. */
@@ -44,18 +45,22 @@ class LibvirtDriverImpl implements LibvirtDriver {
   readonly #sites: Map<string, Site>;
   readonly #tracked = new Map<string, Tracked>();
   readonly #listeners = new Listeners<DriverEvent>();
-  /** Fleets this driver was asked about: events are reported for their instances only. */
+  /**
+   * The fleet ids this driver serves (asked about through start() or list()):
+   * only domains carrying one of them are its instances, tracked, reported
+   * and ever stopped. A fleet's name proves nothing: two fleets may share it.
+   */
   readonly #fleets = new Set<string>();
   readonly #lanes = new Lanes();
   /** Counts the driver's own changes, so a listing can tell which of them it predates. */
   #changes = 0;
-  #refreshingAll: Promise<void> | undefined;
   readonly #book: InstanceBook = {
     tracked: this.#tracked,
+    fleets: this.#fleets,
     busy: (t, since) => this.#busy(t, since),
     update: (t, state, detail) => this.#update(t, state, detail),
   };
-  #cancelPoll: Disposer | undefined;
+  readonly #poller: Poller;
   #closing: Promise<void> | undefined;
 
   constructor(settings: Settings) {
@@ -67,7 +72,14 @@ class LibvirtDriverImpl implements LibvirtDriver {
       connect: settings.connect,
     };
     this.#sites = new Map(settings.uris.map((uri) => [uri, createSite(new Host(uri, hostSettings))]));
-    this.#schedulePoll(0);
+    this.#poller = new Poller({
+      clock: settings.clock,
+      pollMs: settings.pollMs,
+      onPollError: settings.onPollError,
+      sites: () => this.#sites.values(),
+      refresh: (site) => this.#refreshSite(site),
+    });
+    this.#poller.schedule(0);
   }
 
   start(spec: LaunchSpec): Promise<void> {
@@ -81,12 +93,19 @@ class LibvirtDriverImpl implements LibvirtDriver {
     return this.#lanes.run(instanceId, "stop", () => this.#stop(instanceId, graceMs));
   }
 
-  async list(fleet: string): Promise<readonly LibvirtObservedInstance[]> {
-    if (this.#closing !== undefined) throw closedError(`fleet ${fleet} was not listed`);
-    this.#fleets.add(fleet);
-    await this.#refreshAll();
-    this.#requireListed(`the instances of fleet ${fleet} cannot all be known`);
-    return [...this.#tracked.values()].filter((t) => t.ownership.fleet === fleet && t.state !== "gone").map(observed);
+  /**
+   * The domains carrying the fleet's id, and those an earlier driver marked
+   * with the fleet's name and no id (fleetId undefined: never tracked, so
+   * never stopped by this driver).
+   */
+  async list(fleet: FleetIdentity): Promise<readonly LibvirtObservedInstance[]> {
+    if (this.#closing !== undefined) throw closedError(`fleet ${fleet.name} was not listed`);
+    this.#fleets.add(fleet.id);
+    await this.#poller.round();
+    this.#requireListed(`the instances of fleet ${fleet.name} cannot all be known`);
+    const ours = [...this.#tracked.values()].filter((t) => t.ownership.fleetId === fleet.id && t.state !== "gone");
+    const unproven = [...this.#sites.values()].flatMap((site) => unmarked(site, fleet.name));
+    return [...ours.map(observed), ...unproven];
   }
 
   watch(listener: (event: DriverEvent) => void): Disposer {
@@ -118,11 +137,11 @@ class LibvirtDriverImpl implements LibvirtDriver {
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
-      this.#cancelPoll?.();
+      const polled = this.#poller.stop();
       this.#listeners.clear();
       this.#closing = (async () => {
         await this.#lanes.settled();
-        await this.#refreshingAll;
+        await polled;
         await Promise.all([...this.#sites.values()].map((site) => site.host.close()));
       })();
     }
@@ -131,6 +150,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
 
   async #start(spec: LaunchSpec): Promise<void> {
     const { instanceId } = spec;
+    if (spec.command !== undefined) throw commandRefused(spec);
     const template = this.#settings.templates.get(spec.image);
     if (template === undefined) {
       const known = [...this.#settings.templates.keys()].join(", ");
@@ -139,12 +159,14 @@ class LibvirtDriverImpl implements LibvirtDriver {
         `instance ${instanceId} asks for the domain template "${spec.image}"; the libvirt driver has ${known}`,
       );
     }
-    this.#fleets.add(spec.fleet);
+    await this.#serve(spec.fleetId);
     const found = await this.#find(instanceId);
     if (found !== undefined && isActive(found.state)) return;
     // A stopped or crashed domain of this instance is started again in place, under its own name and UUID.
     const identity =
-      found === undefined ? domainIdentity(spec.fleet, instanceId) : { name: found.name, uuid: found.uuid };
+      found === undefined
+        ? domainIdentity(spec.fleet, spec.fleetId, instanceId)
+        : { name: found.name, uuid: found.uuid };
     const ownership = ownershipOf(spec);
     const channelPath = `${this.#settings.channelDir}/${identity.name}.sock`;
     const domain = renderDomain(spec.image, template, { spec, identity, channelPath, ownership });
@@ -227,8 +249,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
   async #isOurs(site: Site, entry: Tracked): Promise<boolean> {
     const domain = await site.host.lookup(entry.uuid);
     const owner = domain === undefined ? undefined : await site.host.ownerOf(domain, entry.name);
-    const ours = owner?.ownership.instanceId === entry.instanceId && owner.ownership.fleet === entry.ownership.fleet;
-    if (ours) return true;
+    if (owner !== undefined && sameInstance(owner.ownership, entry.ownership)) return true;
     throw new FroctalError(
       "FROCTAL_E_CONFIG",
       `a domain named ${entry.name} that is not instance ${entry.instanceId}'s already exists on ${site.host.uri}`,
@@ -251,6 +272,16 @@ class LibvirtDriverImpl implements LibvirtDriver {
     }
     const { virsh, virshTimeoutMs } = this.#settings;
     await change({ uri: t.uri, domain: t.uuid, xml, virsh, timeoutMs: virshTimeoutMs });
+  }
+
+  /**
+   * Serves a fleet id from now on. The listings so far passed over its
+   * domains, so the hosts are listed again before any of them is acted on.
+   */
+  async #serve(fleetId: string): Promise<void> {
+    if (this.#fleets.has(fleetId)) return;
+    this.#fleets.add(fleetId);
+    await this.#poller.round();
   }
 
   /**
@@ -297,36 +328,6 @@ class LibvirtDriverImpl implements LibvirtDriver {
     }
   }
 
-  #schedulePoll(delayMs: number): void {
-    if (this.#closing !== undefined) return;
-    this.#cancelPoll = this.#settings.clock.setTimeout(() => {
-      void this.#refreshAll().then(() => this.#schedulePoll(this.#settings.pollMs));
-    }, delayMs);
-  }
-
-  /**
-   * Lists every host (joining a round under way) except those waiting out a
-   * reconnect backoff; never rejects: failures go to onPollError.
-   */
-  #refreshAll(): Promise<void> {
-    if (this.#refreshingAll === undefined) {
-      const sites = [...this.#sites.values()].filter((site) => site.host.available);
-      this.#refreshingAll = Promise.all(
-        sites.map((site) =>
-          this.#refreshSite(site).catch((error: unknown) => {
-            const report = this.#settings.onPollError;
-            if (report !== undefined && error instanceof FroctalError) isolate(() => report(site.host.uri, error));
-          }),
-        ),
-      )
-        .then(() => undefined)
-        .finally(() => {
-          this.#refreshingAll = undefined;
-        });
-    }
-    return this.#refreshingAll;
-  }
-
   #refreshSite(site: Site): Promise<void> {
     if (site.refreshing === undefined) {
       const since = this.#changes;
@@ -357,7 +358,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
     t.reportedActive = active;
     const requested = t.stopRequested;
     if (!active) t.stopRequested = false;
-    if (!this.#fleets.has(t.ownership.fleet)) return;
+    if (t.ownership.fleetId === undefined || !this.#fleets.has(t.ownership.fleetId)) return;
     this.#emit(
       active
         ? { kind: "started", instanceId: t.instanceId, detail }
@@ -388,12 +389,4 @@ class LibvirtDriverImpl implements LibvirtDriver {
 
 function closedError(what: string): FroctalError {
   return new FroctalError("FROCTAL_E_CLOSED", `the libvirt driver is closed; ${what}`);
-}
-
-/** Whether a libvirt URI names this machine (no host part, or a local transport). */
-function isLocal(uri: string): boolean {
-  const match = /^[a-z]+(\+[a-z]+)?:\/\/([^/]*)\//i.exec(uri);
-  if (match === null) return false;
-  const [, transport, host] = match;
-  return (host === "" || host === "localhost") && (transport === undefined || transport === "+unix");
 }

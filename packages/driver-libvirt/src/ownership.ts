@@ -17,18 +17,30 @@ export const FROCTAL_NS = "https://froctal.dev/ns/1";
 export interface Ownership {
   readonly instanceId: string;
   readonly fleet: string;
+  /**
+   * The fleet's unique id, which alone proves whose the domain is (two fleets
+   * may share a name). Undefined for a domain an earlier driver made, which
+   * wrote the name only: such a domain is never adopted nor stopped.
+   */
+  readonly fleetId: string | undefined;
   readonly service: string;
 }
 
 export function ownershipOf(spec: LaunchSpec): Ownership {
-  return { instanceId: spec.instanceId, fleet: spec.fleet, service: spec.service };
+  return { instanceId: spec.instanceId, fleet: spec.fleet, fleetId: spec.fleetId, service: spec.service };
+}
+
+/** Whether two ownerships name the same instance of the same fleet id; one without a fleet id proves nothing. */
+export function sameInstance(a: Ownership, b: Ownership): boolean {
+  return a.instanceId === b.instanceId && a.fleetId !== undefined && a.fleetId === b.fleetId;
 }
 
 /** The element that goes inside `<metadata>`; one element with attributes, so it reads back in one step. */
 export function ownershipElement(o: Ownership): string {
+  const fleetId = o.fleetId === undefined ? "" : ` fleet-id="${escapeXml(o.fleetId)}"`;
   return (
     `<froctal:instance xmlns:froctal="${FROCTAL_NS}" id="${escapeXml(o.instanceId)}" fleet="${escapeXml(o.fleet)}"` +
-    ` service="${escapeXml(o.service)}"/>`
+    `${fleetId} service="${escapeXml(o.service)}"/>`
   );
 }
 
@@ -52,7 +64,8 @@ export function froctalElements(domain: XmlElement): XmlElement[] {
  * froctal metadata, and for one whose froctal element is incomplete or
  * repeated: a domain that does not say clearly whose it is, is nobody's.
  * Other attributes (an earlier driver wrote `token-sha256` and `generation`)
- * are ignored, so its domains are still adopted.
+ * are ignored. An element without `fleet-id` (earlier drivers) reads with
+ * `fleetId` undefined; an empty one is incomplete.
  */
 export function readOwnership(domain: XmlElement): Ownership | undefined {
   const elements = froctalElements(domain);
@@ -61,9 +74,10 @@ export function readOwnership(domain: XmlElement): Ownership | undefined {
   const get = (key: string) => element.attributes.get(key);
   const instanceId = get("id");
   const fleet = get("fleet");
+  const fleetId = get("fleet-id");
   const service = get("service");
-  if (!instanceId || !fleet || service === undefined) return undefined;
-  return { instanceId, fleet, service };
+  if (!instanceId || !fleet || fleetId === "" || service === undefined) return undefined;
+  return { instanceId, fleet, fleetId, service };
 }
 
 function localName(name: string): string {

@@ -8,6 +8,7 @@ import { type InstanceState, isActive, type Tracked } from "./instance.js";
 import { absorb, createSite, type InstanceBook, loadOf } from "./site.js";
 
 const URI = "test:///pure";
+const FLEET_ID = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
 
 /** A site whose host is never called: absorb() only reads listings it is handed. */
 function site() {
@@ -29,7 +30,7 @@ function record(instanceId: string | undefined, state: DomainState, memoryKiB = 
       ? undefined
       : {
           name: `froctal.alpha.${instanceId}`,
-          ownership: { instanceId, fleet: "alpha", service: "web" },
+          ownership: { instanceId, fleet: "alpha", fleetId: FLEET_ID, service: "web" },
         };
   return { uuid, state, memoryKiB, vcpus: 1, owner };
 }
@@ -40,6 +41,7 @@ function book(busyIds: string[] = []) {
   const tracked = new Map<string, Tracked>();
   const b: InstanceBook = {
     tracked,
+    fleets: new Set([FLEET_ID]),
     busy: (t, since) => t.touched > since || busyIds.includes(t.instanceId),
     update: (t: Tracked, state: InstanceState | "gone", detail: string) => {
       t.state = state;

@@ -9,6 +9,7 @@ import { child, parseXml } from "./xml.js";
 const spec = {
   instanceId: "web-1",
   fleet: "alpha",
+  fleetId: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
   service: "web",
   image: "guest",
   env: { FROCTAL_TOKEN: "t0ken", REGION: "eu <west>" },
@@ -16,7 +17,7 @@ const spec = {
 };
 
 function render(template: DomainTemplate) {
-  const identity = domainIdentity(spec.fleet, spec.instanceId);
+  const identity = domainIdentity(spec.fleet, spec.fleetId, spec.instanceId);
   return renderDomain("guest", template, {
     spec,
     identity,
@@ -45,13 +46,13 @@ describe("renderDomain", () => {
       xml: GUEST_XML.replace("{{args}}", "{{args}} region={{ env.REGION }}"),
     });
     const domain = parseXml(rendered.xml);
-    expect(child(domain, "name")?.text).toBe("froctal.alpha.web-1");
+    expect(child(domain, "name")?.text).toBe("froctal.alpha.a1a1a1a1.web-1");
     expect(child(child(domain, "os")!, "cmdline")?.text).toBe(
       "console=ttyS0 froctal.instance=web-1 --port 80 region=eu <west>",
     );
     expect(readOwnership(domain)).toEqual(ownershipOf(spec));
     expect(rendered.xml).not.toContain("t0ken");
-    expect(rendered.xml).toContain("/run/froctal/froctal.alpha.web-1.sock");
+    expect(rendered.xml).toContain("/run/froctal/froctal.alpha.a1a1a1a1.web-1.sock");
     expect(rendered).toMatchObject({ memoryKiB: 96 * 1024, vcpus: 1 });
   });
 

@@ -34,6 +34,14 @@ export interface RenderContext {
   readonly ownership: Ownership;
 }
 
+/** A spec's image names its template; a command (the process driver's) names none. Not retryable: no attempt mends it. */
+export function commandRefused(spec: LaunchSpec & { readonly command: readonly string[] }): FroctalError {
+  return new FroctalError(
+    "FROCTAL_E_CONFIG",
+    `instance ${spec.instanceId} of service ${spec.service} gives a command (${spec.command[0]}); the libvirt driver runs domains from templates named by an image, not commands: run this service on the process driver`,
+  );
+}
+
 const BUILT_IN = new Set(["name", "uuid", "instanceId", "fleet", "service", "channelPath", "args"]);
 const PLACEHOLDER = /\{\{(.*?)\}\}/g;
 const KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -132,7 +140,7 @@ function withOwnership(xml: string, element: string): string {
 }
 
 function sameOwnership(a: Ownership, b: Ownership): boolean {
-  return a.instanceId === b.instanceId && a.fleet === b.fleet && a.service === b.service;
+  return a.instanceId === b.instanceId && a.fleet === b.fleet && a.fleetId === b.fleetId && a.service === b.service;
 }
 
 /** libvirt's memory units, in bytes. */

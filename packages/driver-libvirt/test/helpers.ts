@@ -63,13 +63,23 @@ export const TEMPLATES = { guest: guestTemplate(), stubborn: guestTemplate(32, "
 export const RUN_TAG = randomBytes(3).toString("hex");
 let next = 0;
 
+/** The fleets of these tests: "alpha" (the default of specFor) and others, each with its own id. */
+export const ALPHA = { name: "alpha", id: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1" } as const;
+/** Another fleet named "alpha": same name, its own id. */
+export const OTHER_ALPHA = { name: "alpha", id: "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2" } as const;
+export const BETA = { name: "beta", id: "bebebebebebebebebebebebebebebebe" } as const;
+export const GAMMA = { name: "gamma", id: "9a9a9a9a9a9a9a9a9a9a9a9a9a9a9a9a" } as const;
+
+type ImageSpec = Extract<LaunchSpec, { readonly image: string }>;
+
 /** A launch spec with a fresh instance id, unique across test files even if they share test:///default. */
-export function specFor(extra: Partial<LaunchSpec> = {}): LaunchSpec {
+export function specFor(extra: Partial<ImageSpec> = {}): ImageSpec {
   next += 1;
   const instanceId = `i${RUN_TAG}-${next}`;
   return {
     instanceId,
-    fleet: "alpha",
+    fleet: ALPHA.name,
+    fleetId: ALPHA.id,
     service: "web",
     image: "guest",
     env: { FROCTAL_INSTANCE_ID: instanceId, FROCTAL_TOKEN: `secret-${instanceId}`, FROCTAL_MANAGER_URL: "ws://x" },

@@ -6,6 +6,7 @@ import { guestCommand, LIFELINE_ENV } from "./guest-command.js";
 const spec: LaunchSpec = {
   instanceId: "web-1",
   fleet: "f",
+  fleetId: "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
   service: "web",
   image: "/srv/web.mjs",
   env: { FROCTAL_INSTANCE_ID: "web-1", PATH: "/guest/bin" },
@@ -22,6 +23,18 @@ describe("guestCommand", () => {
     expect(command.args[0]).toBe("--require");
     expect(command.args[1]).toMatch(/preload[/\\]lifeline\.cjs$/);
     expect(existsSync(command.args[1]!)).toBe(true);
+  });
+
+  it("runs a command through sh only to exec it behind its lifeline watcher, its arguments untouched", () => {
+    const argv = ["./hvt", "--net:service=tap0", "a b", "$X"];
+    const command = guestCommand({ ...spec, image: undefined, args: undefined, command: argv }, "/srv/hvt", settings);
+    expect(command.file).toBe("/bin/sh");
+    expect(command.args[0]).toBe("-c");
+    expect(command.args[1]).toMatch(/froctal-lifeline/);
+    expect(command.args[1]).toMatch(/\nexec "\$0" "\$@" 3<&-$/);
+    expect(command.args.slice(2)).toEqual(["/srv/hvt", "--net:service=tap0", "a b", "$X"]);
+    expect(command.runs).toBe("/srv/hvt");
+    expect(command.env[LIFELINE_ENV]).toBe("3:700");
   });
 
   it("inherits only the listed variables, the spec's env winning", () => {

@@ -204,7 +204,7 @@ function spawnError(command: GuestCommand, cause: unknown): FroctalError {
   }
   return new FroctalError(
     "FROCTAL_E_CONFIG",
-    `instance ${command.instanceId} could not be spawned: ${command.file} failed to run ${command.image} (${why})`,
+    `instance ${command.instanceId} could not be spawned: ${command.file} failed to run ${command.runs} (${why})`,
     { cause },
   );
 }

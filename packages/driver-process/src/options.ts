@@ -9,7 +9,7 @@ export type LogStream = "stdout" | "stderr";
 export type LogSink = (instanceId: string, stream: LogStream, line: string) => void;
 
 export interface ProcessDriverOptions {
-  /** Directory that relative images resolve against. Default: the working directory when the driver is created. */
+  /** Directory that relative images and command paths resolve against. Default: the working directory when the driver is created. */
   readonly imageRoot?: string;
   /** Where guest output goes. Default: discarded (it is still read, so a guest never blocks on a full pipe). */
   readonly log?: LogSink;

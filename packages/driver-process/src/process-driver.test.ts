@@ -5,7 +5,7 @@ import type { Clock, Driver } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fixture, fixturesDir, isAlive, pidOf, record, specFor } from "../test/helpers.js";
+import { fixture, fixturesDir, isAlive, pidOf, record, specFor, TEST_FLEET } from "../test/helpers.js";
 import type { LogStream, ProcessDriverOptions } from "./options.js";
 import { createProcessDriver } from "./process-driver.js";
 
@@ -92,7 +92,7 @@ describe("process driver: launching", () => {
     });
     expect(lines).toEqual([{ instanceId: spec.instanceId, stream: "stderr", line: "giving up" }]);
     expect(events).toHaveLength(2);
-    expect(await driver.list("test")).toEqual([]);
+    expect(await driver.list(TEST_FLEET)).toEqual([]);
   });
 
   it("reports a crash as exited, not requested", async () => {
@@ -114,10 +114,10 @@ describe("process driver: launching", () => {
     expect(error.message).toContain(fixture("no-such-guest.mjs"));
     expect(error.message).toContain("does not exist");
     expect(events).toEqual([]);
-    expect(await driver.list("test")).toEqual([]);
+    expect(await driver.list(TEST_FLEET)).toEqual([]);
     // Nothing was left behind: the same instance can be started once the image is right.
     await driver.start({ ...spec, image: fixture("graceful.mjs") });
-    expect(await driver.list("test")).toHaveLength(1);
+    expect(await driver.list(TEST_FLEET)).toHaveLength(1);
   });
 
   it("rejects a directory as image", async () => {
@@ -140,7 +140,7 @@ describe("process driver: launching", () => {
       expect(error.message).toContain(notExecutable);
       expect(error.message).toContain("EACCES");
       expect(events).toEqual([]);
-      expect(await driver.list("test")).toEqual([]);
+      expect(await driver.list(TEST_FLEET)).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -153,7 +153,7 @@ describe("process driver: launching", () => {
     await Promise.all([driver.start(spec), driver.start(spec), driver.start(spec)]);
     await driver.start(spec);
     expect(of(spec.instanceId)).toHaveLength(1);
-    expect(await driver.list("test")).toHaveLength(1);
+    expect(await driver.list(TEST_FLEET)).toHaveLength(1);
   });
 });
 
@@ -175,7 +175,7 @@ describe("process driver: stopping", () => {
       detail: "stopped on request: exited with code 0",
     });
     expect(lines.map((l) => l.line)).toEqual(["ready", "stopping"]);
-    expect(await driver.list("test")).toEqual([]);
+    expect(await driver.list(TEST_FLEET)).toEqual([]);
   });
 
   it("kills a guest that ignores SIGTERM after graceMs, timed by the injected clock", async () => {
@@ -243,7 +243,7 @@ describe("process driver: stopping", () => {
     const [started, exited] = of(spec.instanceId);
     expect(isAlive(pidOf(started))).toBe(false);
     expect(exited).toMatchObject({ kind: "exited", requested: true });
-    expect(await driver.list("test")).toEqual([]);
+    expect(await driver.list(TEST_FLEET)).toEqual([]);
   });
 
   it("starts an instance afresh when start() comes while it is being stopped", async () => {
@@ -258,7 +258,7 @@ describe("process driver: stopping", () => {
     expect(events.map((e) => e.kind)).toEqual(["started", "exited", "started"]);
     expect(isAlive(pidOf(events[0]))).toBe(false);
     expect(isAlive(pidOf(events[2]))).toBe(true);
-    expect(await driver.list("test")).toHaveLength(1);
+    expect(await driver.list(TEST_FLEET)).toHaveLength(1);
   });
 
   it("refuses a grace period that is not a finite number >= 0", async () => {
@@ -270,22 +270,26 @@ describe("process driver: stopping", () => {
 });
 
 describe("process driver: list, watch, close", () => {
-  it("lists the running instances of one fleet", async () => {
+  it("lists the running instances of one fleet id, not those of another fleet of the same name", async () => {
     const { driver } = driverWithLog();
-    const a = specFor("graceful.mjs", { fleet: "blue", service: "web" });
-    const b = specFor("graceful.mjs", { fleet: "blue", service: "lb" });
-    const c = specFor("graceful.mjs", { fleet: "green" });
-    await Promise.all([driver.start(a), driver.start(b), driver.start(c)]);
-    const blue = await driver.list("blue");
-    expect([...blue].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(
+    const blue = { name: "blue", id: "b1a1b1a1b1a1b1a1b1a1b1a1b1a1b1a1" };
+    const otherBlue = { name: "blue", id: "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2" };
+    const a = specFor("graceful.mjs", { fleet: "blue", fleetId: blue.id, service: "web" });
+    const b = specFor("graceful.mjs", { fleet: "blue", fleetId: blue.id, service: "lb" });
+    const c = specFor("graceful.mjs", { fleet: "blue", fleetId: otherBlue.id });
+    const d = specFor("graceful.mjs", { fleet: "green", fleetId: "9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e" });
+    await Promise.all([driver.start(a), driver.start(b), driver.start(c), driver.start(d)]);
+    const listed = await driver.list(blue);
+    expect([...listed].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(
       [
-        { instanceId: a.instanceId, fleet: "blue", service: "web", state: "running" },
-        { instanceId: b.instanceId, fleet: "blue", service: "lb", state: "running" },
+        { instanceId: a.instanceId, fleet: "blue", fleetId: blue.id, service: "web", state: "running" },
+        { instanceId: b.instanceId, fleet: "blue", fleetId: blue.id, service: "lb", state: "running" },
       ].sort((x, y) => x.instanceId.localeCompare(y.instanceId)),
     );
+    expect((await driver.list(otherBlue)).map((i) => i.instanceId)).toEqual([c.instanceId]);
     await driver.stop(a.instanceId, { graceMs: 1000 });
-    expect((await driver.list("blue")).map((i) => i.instanceId)).toEqual([b.instanceId]);
-    expect(await driver.list("red")).toEqual([]);
+    expect((await driver.list(blue)).map((i) => i.instanceId)).toEqual([b.instanceId]);
+    expect(await driver.list({ name: "red", id: "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e" })).toEqual([]);
   });
 
   it("stops reporting to a listener once its disposer is called", async () => {
@@ -316,7 +320,7 @@ describe("process driver: list, watch, close", () => {
     await driver.close();
     expect((await late).code).toBe("FROCTAL_E_CLOSED");
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
-    expect(await driver.list("test")).toEqual([]);
+    expect(await driver.list(TEST_FLEET)).toEqual([]);
     // close() stopped watching first: the exits were not reported.
     expect(events.map((e) => e.kind)).toEqual(["started", "started", "started"]);
     const error = await rejection(driver.start(specFor("graceful.mjs")));

@@ -1,9 +1,17 @@
-import type { Disposer, Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
+import type {
+  Disposer,
+  Driver,
+  DriverEvent,
+  FleetIdentity,
+  LaunchSpec,
+  ObservedInstance,
+  StopOptions,
+} from "@froctal/manager";
 import { isolate, Listeners } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { type Guest, type GuestHooks, launchGuest } from "./guest.js";
-import { guestCommand } from "./guest-command.js";
-import { resolveImage } from "./image.js";
+import { guestCommand, guestEnv } from "./guest-command.js";
+import { resolveExecutable, resolveImage } from "./image.js";
 import { gracePeriod, type ProcessDriverOptions, type Settings, settingsFrom } from "./options.js";
 
 /** One instance id's slot, from the first start() until its process has exited. */
@@ -17,8 +25,8 @@ interface Entry {
 
 /**
  * The embedded default driver: every guest is a local child process running a
- * Node entry module. See the package README for what happens to the guests when
- * the manager dies, and why close() stops them.
+ * Node entry module or a command (any executable). See the package README for
+ * what happens to the guests when the manager dies, and why close() stops them.
  */
 export function createProcessDriver(options: ProcessDriverOptions = {}): Driver {
   return new ProcessDriver(settingsFrom(options));
@@ -60,11 +68,17 @@ class ProcessDriver implements Driver {
     await guest.stop(graceMs);
   }
 
-  async list(fleet: string): Promise<readonly ObservedInstance[]> {
+  /**
+   * The running children this driver launched for that fleet id. Its own
+   * children are all it can see: none of an earlier manager's outlives it
+   * (see the lifeline), so it never finds one marked with a name alone.
+   */
+  async list(fleet: FleetIdentity): Promise<readonly ObservedInstance[]> {
     const found: ObservedInstance[] = [];
     for (const { spec, guest } of this.#entries.values()) {
-      if (spec.fleet === fleet && guest?.running) {
-        found.push({ instanceId: spec.instanceId, fleet, service: spec.service, state: "running" });
+      if (spec.fleetId === fleet.id && guest?.running) {
+        const { instanceId, service } = spec;
+        found.push({ instanceId, fleet: spec.fleet, fleetId: spec.fleetId, service, state: "running" });
       }
     }
     return found;
@@ -106,11 +120,14 @@ class ProcessDriver implements Driver {
     };
     // Deferred a microtask, so it may refer to `entry`, which holds it.
     const launch = Promise.resolve().then(async () => {
-      const image = await resolveImage(spec.image, settings.imageRoot, instanceId);
+      const runs =
+        spec.command === undefined
+          ? await resolveImage(spec.image, settings.imageRoot, instanceId)
+          : await resolveExecutable(spec.command[0], settings.imageRoot, guestEnv(spec, settings).PATH, instanceId);
       if (this.#closing !== undefined) throw closedError(instanceId);
-      const guest = await launchGuest(guestCommand(spec, image, settings), settings, hooks);
+      const guest = await launchGuest(guestCommand(spec, runs, settings), settings, hooks);
       entry.guest = guest;
-      this.#emit({ kind: "started", instanceId, detail: `pid ${guest.pid} runs ${image}` });
+      this.#emit({ kind: "started", instanceId, detail: `pid ${guest.pid} runs ${runs}` });
       return guest;
     });
     const entry: Entry = { spec, launch, guest: undefined };

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Driver, DriverEvent, LaunchSpec } from "@froctal/manager";
 
@@ -10,14 +10,35 @@ export function fixture(name: string): string {
 
 let next = 0;
 
+/** The fleet every spec here belongs to unless a test says otherwise. */
+export const TEST_FLEET = { name: "test", id: "7e577e577e577e577e577e577e577e57" } as const;
+
+type ImageSpec = Extract<LaunchSpec, { readonly image: string }>;
+type CommandSpec = Extract<LaunchSpec, { readonly command: readonly string[] }>;
+
 /** A launch spec for one of the fixture guests, with a fresh instance id. */
-export function specFor(name: string, extra: Partial<LaunchSpec> = {}): LaunchSpec {
+export function specFor(name: string, extra: Partial<ImageSpec> = {}): ImageSpec {
   next += 1;
   return {
     instanceId: `${name.replace(/\.mjs$/, "")}-${process.pid}-${next}`,
-    fleet: "test",
+    fleet: TEST_FLEET.name,
+    fleetId: TEST_FLEET.id,
     service: name,
     image: fixture(name),
+    env: {},
+    ...extra,
+  };
+}
+
+/** A launch spec for a command (executable and arguments), with a fresh instance id. */
+export function commandSpec(command: readonly string[], extra: Partial<CommandSpec> = {}): CommandSpec {
+  next += 1;
+  return {
+    instanceId: `command-${process.pid}-${next}`,
+    fleet: TEST_FLEET.name,
+    fleetId: TEST_FLEET.id,
+    service: "command",
+    command,
     env: {},
     ...extra,
   };
@@ -38,6 +59,23 @@ export function isAlive(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** The live processes of process group `pgid`, the group leader included. */
+export function groupOf(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid pgrp ...": the fields after the last parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z") members.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
 }
 
 /** Everything a driver reports, in order. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { guestCommand } from "../src/guest-command.js";
-import { fixture, isAlive, specFor } from "./helpers.js";
+import { commandSpec, fixture, groupOf, isAlive, specFor } from "./helpers.js";
 
 let dir: string;
 const spawned: ChildProcess[] = [];
@@ -20,9 +20,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Starts a guest under a stand-in manager; resolves with both once the guest runs. */
-async function guestOfFakeManager(name: string, orphanGraceMs: number) {
-  const command = guestCommand(specFor(name), fixture(name), {
+/**
+ * Starts a guest under a stand-in manager; resolves with both once the guest
+ * runs. `asCommand`: the fixture runs as a command (`node <fixture>`, no
+ * preload), so the lifeline watcher is what must make it die.
+ */
+async function guestOfFakeManager(name: string, orphanGraceMs: number, asCommand = false) {
+  const spec = asCommand ? commandSpec([process.execPath, fixture(name)]) : specFor(name);
+  const command = guestCommand(spec, asCommand ? process.execPath : fixture(name), {
     execPath: process.execPath,
     inheritEnv: ["PATH"],
     orphanGraceMs,
@@ -58,5 +63,25 @@ describe("lifeline: guests die with their manager", () => {
     const sawTerm = performance.now();
     await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 3000 });
     expect(performance.now() - sawTerm).toBeGreaterThan(200);
+  });
+
+  it("a command guest gets SIGTERM when its manager is SIGKILLed, and its watcher goes with it", async () => {
+    const { manager, pid, printed } = await guestOfFakeManager("graceful.mjs", 5000, true);
+    expect(groupOf(pid)).toHaveLength(2);
+    manager.kill("SIGKILL");
+    await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 3000 });
+    expect(await printed()).toContain("stopping");
+    // Within a second of the guest's exit, not after the 5 s grace, the watcher SIGKILLs what is left, itself included.
+    await vi.waitFor(() => expect(groupOf(pid)).toEqual([]), { timeout: 2500 });
+  });
+
+  it("a command guest that ignores SIGTERM is SIGKILLed after the orphan grace period, in whole seconds", async () => {
+    const { manager, pid, printed } = await guestOfFakeManager("stubborn.mjs", 500, true);
+    manager.kill("SIGKILL");
+    await vi.waitFor(async () => expect(await printed()).toContain("ignoring SIGTERM"), { timeout: 3000 });
+    const sawTerm = performance.now();
+    await vi.waitFor(() => expect(groupOf(pid)).toEqual([]), { timeout: 3000 });
+    expect(isAlive(pid)).toBe(false);
+    expect(performance.now() - sawTerm).toBeGreaterThan(700);
   });
 });

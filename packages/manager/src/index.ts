@@ -21,7 +21,14 @@ export {
   type ServiceSpec,
   type ServiceView,
 } from "./policy/fleet.js";
-export type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "./ports/driver.js";
+export type {
+  Driver,
+  DriverEvent,
+  FleetIdentity,
+  LaunchSpec,
+  ObservedInstance,
+  StopOptions,
+} from "./ports/driver.js";
 export type { Admission, AgentSession, Channel, Ingest } from "./ports/ingest.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
 export {

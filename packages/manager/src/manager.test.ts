@@ -49,7 +49,8 @@ describe("Manager: determinism", () => {
 
   /** A scripted input trace: boots, load changes, a crash, drains, config answers (one nack). */
   async function script() {
-    const h = harness(fleet);
+    // The fleet id is fixed, as the nonce tag is: a replay repeats its driver calls exactly.
+    const h = harness(fleet, { fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1" });
     h.manager.start();
     await h.settle();
     const answered = new Map<string, number>();

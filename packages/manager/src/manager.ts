@@ -48,11 +48,28 @@ export class Manager {
   private readonly effects: Effects;
   private readonly disposers: Disposer[] = [];
   private started = false;
+  /**
+   * This fleet's id, which every guest is launched with. With a State port it
+   * is the state's, read by restore(); without one (tests, an embedding), one
+   * is made per run: no later manager could re-adopt this run's guests anyway
+   * (their tokens are kept nowhere), and none of them must pass for another's.
+   */
+  #fleetId: string | undefined;
+  /** The id this run uses when there is no State port: given, or 128 random bits as a state store makes them. */
+  readonly #runFleetId: string;
 
   constructor(private readonly options: ManagerOptions) {
     const { fleet, clock } = options;
     // A manager built without the CLI (an embedding, a test) gets the check `froctal up` makes.
     checkFleet(fleet);
+    if (options.state !== undefined && options.fleetId !== undefined) {
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        `fleet ${fleet.name} has a State port, which keeps its id: it cannot also be given one`,
+      );
+    }
+    this.#runFleetId = options.fleetId ?? randomToken();
+    this.#fleetId = options.state === undefined ? this.#runFleetId : undefined;
     const journal = (e: JournalEntry) => this.journal.write(e);
     const push = (input: TickInput) => this.ticker.push(input);
     const store = new FleetStore(fleet);
@@ -61,7 +78,13 @@ export class Manager {
     const executor = new Executor<Action>({
       clock,
       keyOf: actionKey,
-      perform: performer({ store, fleet, driver: options.driver, managerUrl: options.managerUrl }),
+      perform: performer({
+        store,
+        fleet,
+        fleetId: () => this.fleetId,
+        driver: options.driver,
+        managerUrl: options.managerUrl,
+      }),
       report: (outcome) => push({ kind: "outcome", outcome }),
       concurrency: options.concurrency ?? 8,
     });
@@ -108,16 +131,37 @@ export class Manager {
     return { ingest: ingest.stats, executor: executor.stats, ticker: ticker.stats, reactions };
   }
 
-  /** Re-adopts what durable state and the driver say still runs (durable/restore.ts). Call once, before start(). */
-  restore(): Promise<RestoreReport> {
+  /** The fleet's id (see #fleetId); with a State port, known once restore() has read it. */
+  get fleetId(): string {
+    if (this.#fleetId === undefined) {
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        `the id of fleet ${this.options.fleet.name} is kept in its state: call restore() before start()`,
+      );
+    }
+    return this.#fleetId;
+  }
+
+  /**
+   * Reads the fleet's id and re-adopts what durable state and the driver say
+   * still runs (durable/restore.ts). Call once, before start(); with a State
+   * port, start() refuses to run before it.
+   */
+  async restore(): Promise<RestoreReport> {
     const { fleet, state, driver, clock } = this.options;
     const { store, rollout, durability } = this;
-    return restore({ fleet, state, driver, clock, store, rollout, durability, journal: (e) => this.journal.write(e) });
+    const runFleetId = this.#runFleetId;
+    const journal = (e: JournalEntry) => this.journal.write(e);
+    const report = await restore({ fleet, state, runFleetId, driver, clock, store, rollout, durability, journal });
+    this.#fleetId = report.fleetId;
+    return report;
   }
 
   /** Starts reconciling: from here on, the fleet converges on its policy. */
   start(): void {
     if (this.started) return;
+    // Nothing is launched under an id the state does not hold.
+    void this.fleetId;
     this.started = true;
     this.disposers.push(this.options.driver.watch((event) => this.ticker.push({ kind: "driver", event })));
     this.disposers.push(...this.effects.start());

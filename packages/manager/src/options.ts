@@ -23,4 +23,10 @@ export interface ManagerOptions {
   readonly nonceTag?: string;
   /** Durable state (generations, instances, committed configs); without it nothing survives a restart. */
   readonly state?: StateStore;
+  /**
+   * The fleet's id when there is no `state` (default: made afresh for each
+   * run); a replay fixes it so that its driver calls repeat. With a `state`
+   * the id is the one kept there, and giving one here is refused.
+   */
+  readonly fleetId?: string;
 }

@@ -4,7 +4,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { record, removeTempDirs, tempDir, thrown } from "../test/helpers.js";
 import { openDatabaseFile, STATE_FILE_NAME } from "./database-file.js";
-import { APPLICATION_ID, SCHEMA_VERSION } from "./schema.js";
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
 import { openSqliteState } from "./sqlite-state.js";
 
 afterEach(removeTempDirs);
@@ -54,6 +54,31 @@ describe("database file: where and how privately", () => {
     expect(db.pragma("busy_timeout", { simple: true })).toBe(5000);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
+    db.close();
+  });
+});
+
+describe("database file: files of earlier versions", () => {
+  it("opens a file written before fleet ids: its records stay, its fleet gets an id, kept from then on", async () => {
+    const dir = await tempDir();
+    const path = join(dir, STATE_FILE_NAME);
+    craft(
+      path,
+      `${MIGRATIONS[0]} PRAGMA user_version = 1; PRAGMA application_id = ${APPLICATION_ID};
+       INSERT INTO generations VALUES ('f', 1000);
+       INSERT INTO instances VALUES ('f', 'web-0', 'web', 0, 'token-of-web-0', 'starting', 0, '');`,
+    );
+    const first = openSqliteState({ dir });
+    const loaded = first.load("f");
+    expect(loaded.fleetId).toMatch(/^[0-9a-f]{32}$/);
+    expect(loaded).toEqual({ fleetId: loaded.fleetId, reservedGeneration: 1000, instances: [record("web-0")] });
+    await first.close();
+    const second = openSqliteState({ dir });
+    expect(second.load("f")).toEqual(loaded);
+    await second.close();
+    const db = new BetterSqlite3(path);
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare("SELECT fleet, id FROM fleets").all()).toEqual([{ fleet: "f", id: loaded.fleetId }]);
     db.close();
   });
 });

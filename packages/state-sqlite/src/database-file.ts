@@ -37,7 +37,8 @@ export function openDatabaseFile(dir: string): { readonly db: Database; readonly
     // Refuse a foreign or newer file before the journal mode changes a byte of it.
     checkCompatible(db, path);
     configure(db, path);
-    migrate(db, path);
+    // A migration may have given fleets their ids: durable before anything is launched under them.
+    if (migrate(db, path)) db.pragma("wal_checkpoint(FULL)");
     return { db, path };
   } catch (cause) {
     db?.close();

@@ -31,9 +31,9 @@ describe("schema migrations", () => {
     migrate(db, path);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
-    expect(tables(db)).toEqual(["generations", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "instances"]);
     migrate(db, path);
-    expect(tables(db)).toEqual(["generations", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "instances"]);
   });
 
   it("runs only the steps after the file's version", async () => {
@@ -41,7 +41,37 @@ describe("schema migrations", () => {
     migrate(db, path, MIGRATIONS);
     migrate(db, path, [...MIGRATIONS, "CREATE TABLE later (x INTEGER) STRICT;"]);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
-    expect(tables(db)).toEqual(["generations", "instances", "later"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "instances", "later"]);
+  });
+
+  it("gives every fleet of a version-1 file its own id, and keeps its records", async () => {
+    const { db, path } = await scratch();
+    expect(migrate(db, path, MIGRATIONS.slice(0, 1))).toBe(true);
+    db.exec(`INSERT INTO generations VALUES ('f', 1000), ('g', 2000);
+      INSERT INTO instances VALUES ('f', 'web-1', 'web', 1, 'tok', 'ready', 3, '{}'), ('h', 'lb-1', 'lb', 1, 't', 'starting', 0, '');`);
+    const before = db.prepare("SELECT * FROM instances ORDER BY fleet").all();
+    expect(migrate(db, path)).toBe(true);
+    expect(db.pragma("user_version", { simple: true })).toBe(2);
+    const ids = db.prepare<{ fleet: string; id: string }>("SELECT fleet, id FROM fleets ORDER BY fleet").all();
+    expect(ids.map((row) => row.fleet)).toEqual(["f", "g", "h"]);
+    for (const { id } of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(ids.map((row) => row.id)).size).toBe(3);
+    expect(db.prepare("SELECT * FROM instances ORDER BY fleet").all()).toEqual(before);
+    expect(db.prepare("SELECT * FROM generations ORDER BY fleet").all()).toEqual([
+      { fleet: "f", reserved: 1000 },
+      { fleet: "g", reserved: 2000 },
+    ]);
+    expect(migrate(db, path)).toBe(false);
+  });
+
+  it("refuses a fleet id that is not 32 lowercase hex digits", async () => {
+    const { db, path } = await scratch();
+    migrate(db, path);
+    const put = db.prepare("INSERT INTO fleets VALUES (?, ?)");
+    for (const id of ["", "ABCDEF0123456789ABCDEF0123456789", "0123456789abcdef0123456789abcdeg", "0123"]) {
+      expect(() => put.run("f", id)).toThrow(/CHECK constraint failed/);
+    }
+    put.run("f", "0123456789abcdef0123456789abcdef");
   });
 
   it("leaves the file at its old version when a step fails", async () => {

@@ -8,6 +8,11 @@ import type { Database } from "better-sqlite3";
  *
  * STRICT tables make SQLite refuse a value of the wrong type (an ordinal of 1.5)
  * instead of storing it; the CHECKs keep numbers where a JS number reads back exactly.
+ *
+ * Version 2 gives each fleet an id (128 random bits, 32 lowercase hex digits):
+ * what froctal launches carries it, and only what carries it is ever stopped.
+ * A fleet already in the file gets its id here (SQLite's randomblob, seeded
+ * from the OS), a new one at its first load (sqlite-state.ts).
  */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE generations (
@@ -25,6 +30,12 @@ export const MIGRATIONS: readonly string[] = [
      config_json TEXT NOT NULL,
      PRIMARY KEY (fleet, id)
    ) STRICT, WITHOUT ROWID;`,
+  `CREATE TABLE fleets (
+     fleet TEXT PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*')
+   ) STRICT;
+   INSERT INTO fleets (fleet, id)
+     SELECT fleet, lower(hex(randomblob(16))) FROM (SELECT fleet FROM generations UNION SELECT fleet FROM instances);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -37,15 +48,19 @@ export const APPLICATION_ID = 0x46524f43;
  * one transaction: a failure leaves the file at the version it had. The write
  * lock is taken first (BEGIN IMMEDIATE), so two managers opening one file at
  * once cannot both migrate it. A file from a newer froctal is refused untouched.
+ * Returns whether it changed the file.
  */
-export function migrate(db: Database, path: string, migrations: readonly string[] = MIGRATIONS): void {
-  db.transaction(() => {
-    const version = checkCompatible(db, path, migrations.length);
-    if (version === migrations.length) return;
-    for (const step of migrations.slice(version)) db.exec(step);
-    db.pragma(`user_version = ${migrations.length}`);
-    db.pragma(`application_id = ${APPLICATION_ID}`);
-  }).immediate();
+export function migrate(db: Database, path: string, migrations: readonly string[] = MIGRATIONS): boolean {
+  return db
+    .transaction(() => {
+      const version = checkCompatible(db, path, migrations.length);
+      if (version === migrations.length) return false;
+      for (const step of migrations.slice(version)) db.exec(step);
+      db.pragma(`user_version = ${migrations.length}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      return true;
+    })
+    .immediate();
 }
 
 /**

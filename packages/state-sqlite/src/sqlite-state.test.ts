@@ -2,7 +2,7 @@ import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FroctalError } from "@froctal/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { record, removeTempDirs, tempDir, thrown } from "../test/helpers.js";
+import { contentOf, record, removeTempDirs, tempDir, thrown } from "../test/helpers.js";
 import { STATE_FILE_NAME } from "./database-file.js";
 import { openSqliteState, type SqliteState, type SqliteStateOptions } from "./sqlite-state.js";
 
@@ -27,12 +27,12 @@ describe("sqlite state: what it keeps", () => {
     store.reserveGenerations("f", 100);
     store.putInstance("f", b);
     store.putInstance("f", a);
-    expect(store.load("f")).toEqual({ reservedGeneration: 100, instances: [a, b] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 100, instances: [a, b] });
   });
 
   it("starts empty: generation 0, no instances", async () => {
     const store = openStore({ dir: await tempDir() });
-    expect(store.load("f")).toEqual({ reservedGeneration: 0, instances: [] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, instances: [] });
   });
 
   it("keeps everything across close and reopen", async () => {
@@ -43,7 +43,10 @@ describe("sqlite state: what it keeps", () => {
     first.putInstance("g", record("lb-0", { service: "lb" }));
     await first.close();
     const second = openStore({ dir });
-    expect(second.load("f")).toEqual({ reservedGeneration: 64, instances: [record("web-0", { generation: 3 })] });
+    expect(contentOf(second.load("f"))).toEqual({
+      reservedGeneration: 64,
+      instances: [record("web-0", { generation: 3 })],
+    });
     expect(second.load("g").instances).toEqual([record("lb-0", { service: "lb" })]);
   });
 
@@ -66,6 +69,30 @@ describe("sqlite state: what it keeps", () => {
     expect(store.load("f").reservedGeneration).toBe(51);
   });
 
+  it("gives a fleet its id at its first load, and the same id at every load after, across reopen", async () => {
+    const dir = await tempDir();
+    const first = openSqliteState({ dir });
+    const id = first.load("f").fleetId;
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(first.load("f").fleetId).toBe(id);
+    const other = first.load("g").fleetId;
+    expect(other).toMatch(/^[0-9a-f]{32}$/);
+    expect(other).not.toBe(id);
+    await first.close();
+    const second = openStore({ dir });
+    expect(second.load("f").fleetId).toBe(id);
+    expect(second.load("g").fleetId).toBe(other);
+  });
+
+  it("makes a new fleet's id durable before load returns: it is in the database file, not only its WAL", async () => {
+    const dir = await tempDir();
+    const copy = await tempDir();
+    const store = openStore({ dir });
+    const id = store.load("f").fleetId;
+    await copyFile(join(dir, STATE_FILE_NAME), join(copy, STATE_FILE_NAME));
+    expect(openStore({ dir: copy }).load("f").fleetId).toBe(id);
+  });
+
   it("keeps fleets apart, even for the same instance id", async () => {
     const store = openStore({ dir: await tempDir() });
     store.reserveGenerations("f", 10);
@@ -73,9 +100,12 @@ describe("sqlite state: what it keeps", () => {
     store.putInstance("f", record("web-0", { token: "f-token" }));
     store.putInstance("g", record("web-0", { token: "g-token" }));
     store.deleteInstance("g", "web-0");
-    expect(store.load("f")).toEqual({ reservedGeneration: 10, instances: [record("web-0", { token: "f-token" })] });
-    expect(store.load("g")).toEqual({ reservedGeneration: 99, instances: [] });
-    expect(store.load("h")).toEqual({ reservedGeneration: 0, instances: [] });
+    expect(contentOf(store.load("f"))).toEqual({
+      reservedGeneration: 10,
+      instances: [record("web-0", { token: "f-token" })],
+    });
+    expect(contentOf(store.load("g"))).toEqual({ reservedGeneration: 99, instances: [] });
+    expect(contentOf(store.load("h"))).toEqual({ reservedGeneration: 0, instances: [] });
   });
 
   it("forgets a deleted instance, and deleting an unknown one changes nothing", async () => {
@@ -100,7 +130,7 @@ describe("sqlite state: what it keeps", () => {
     store.putInstance("f", record("web-1"));
     await store.close();
     const flushed = openStore({ dir: copy });
-    expect(flushed.load("f")).toEqual({ reservedGeneration: 5, instances: [record("web-0")] });
+    expect(contentOf(flushed.load("f"))).toEqual({ reservedGeneration: 5, instances: [record("web-0")] });
     await copyFile(join(dir, STATE_FILE_NAME), join(copy, STATE_FILE_NAME));
     expect(openStore({ dir: copy }).load("f").instances).toHaveLength(2);
   });
@@ -115,7 +145,7 @@ describe("sqlite state: failures", () => {
     expect(thrown(() => store.reserveGenerations("f", -1)).code).toBe("FROCTAL_E_INTERNAL");
     expect(thrown(() => store.reserveGenerations("f", Number.NaN)).code).toBe("FROCTAL_E_INTERNAL");
     store.putInstance("f", record("web-1"));
-    expect(store.load("f")).toEqual({ reservedGeneration: 0, instances: [record("web-1")] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, instances: [record("web-1")] });
   });
 
   it("hands a refused write to onError instead, and loses only that write", async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { FleetState, InstanceRecord, StateStore } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 import type { Database, Statement, Transaction } from "better-sqlite3";
@@ -58,7 +59,7 @@ class SqliteStateStore implements SqliteState {
   readonly #reserve: Statement;
   readonly #put: Statement;
   readonly #delete: Statement;
-  readonly #load: Transaction<(fleet: string) => FleetState>;
+  readonly #load: Transaction<(fleet: string, newId: string) => { readonly made: boolean; readonly state: FleetState }>;
   #closed = false;
 
   constructor(db: Database, path: string, onError: (error: FroctalError) => void) {
@@ -80,17 +81,28 @@ class SqliteStateStore implements SqliteState {
       `SELECT id, service, ordinal, token, phase, generation, config_json
        FROM instances WHERE fleet = ? ORDER BY id`,
     );
-    // Both reads in one transaction: one snapshot, even while another connection writes.
-    this.#load = db.transaction((fleet: string) => ({
-      reservedGeneration: reserved.get(fleet)?.reserved ?? 0,
-      instances: instances.all(fleet).map(toRecord),
+    // A fleet's id is claimed once: a second manager on the same file, or a later load, reads the first one's.
+    const claim = db.prepare("INSERT INTO fleets (fleet, id) VALUES (?, ?) ON CONFLICT (fleet) DO NOTHING");
+    const fleetId = db.prepare<{ readonly id: string }>("SELECT id FROM fleets WHERE fleet = ?");
+    // The claim and every read in one transaction: one snapshot, even while another connection writes.
+    this.#load = db.transaction((fleet: string, newId: string) => ({
+      made: claim.run(fleet, newId).changes === 1,
+      state: {
+        fleetId: fleetId.get(fleet)!.id,
+        reservedGeneration: reserved.get(fleet)?.reserved ?? 0,
+        instances: instances.all(fleet).map(toRecord),
+      },
     }));
   }
 
+  /** Gives a fleet seen for the first time its id, and syncs the file before returning it (see StateStore.load). */
   load(fleet: string): FleetState {
     this.#ensureOpen("load()");
     try {
-      return this.#load(fleet);
+      // IMMEDIATE: the claim may write, so take the write lock before reading.
+      const { made, state } = this.#load.immediate(fleet, randomBytes(16).toString("hex"));
+      if (made) this.#checkpoint();
+      return state;
     } catch (cause) {
       throw sqliteFailure(cause, `the state of fleet ${quote(fleet)} could not be read from ${this.path}`);
     }

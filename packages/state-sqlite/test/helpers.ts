@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { InstanceRecord } from "@froctal/manager";
+import type { FleetState, InstanceRecord } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 import { expect } from "vitest";
 
@@ -41,4 +41,11 @@ export function thrown(run: () => unknown): FroctalError {
   }
   expect(error).toBeInstanceOf(FroctalError);
   return error as FroctalError;
+}
+
+/** A fleet's state without its id, which is random; checks the id is one (32 lowercase hex digits). */
+export function contentOf(state: FleetState): Omit<FleetState, "fleetId"> {
+  const { fleetId, ...content } = state;
+  expect(fleetId).toMatch(/^[0-9a-f]{32}$/);
+  return content;
 }

@@ -5,14 +5,14 @@
  * real driver in an end-to-end test.
  */
 
-import type { Driver, DriverEvent, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
+import type { Driver, DriverEvent, FleetIdentity, LaunchSpec, ObservedInstance, StopOptions } from "@froctal/manager";
 import type { Clock, Disposer } from "@froctal/primitives";
 import type { FroctalError } from "@froctal/protocol";
 
 export type DriverCall =
   | { readonly at: number; readonly op: "start"; readonly instanceId: string; readonly spec: LaunchSpec }
   | { readonly at: number; readonly op: "stop"; readonly instanceId: string; readonly options: StopOptions }
-  | { readonly at: number; readonly op: "list"; readonly fleet: string };
+  | { readonly at: number; readonly op: "list"; readonly fleet: FleetIdentity };
 
 export interface MemoryDriverOptions {
   readonly clock: Clock;
@@ -35,6 +35,8 @@ export class MemoryDriver implements Driver {
   readonly calls: DriverCall[] = [];
   /** Guests that run now, by instance id. */
   readonly running = new Map<string, LaunchSpec>();
+  /** Guests an earlier froctal launched, marked with their fleet's name and no fleet id (see runUnmarked). */
+  readonly unmarked = new Map<string, { readonly fleet: string; readonly service: string }>();
   private readonly listeners = new Set<(event: DriverEvent) => void>();
   private readonly failures: StartFailure[] = [];
   private readonly held = new Map<string, (() => void)[]>();
@@ -93,17 +95,28 @@ export class MemoryDriver implements Driver {
   }
 
   private exit(instanceId: string): void {
+    if (this.unmarked.delete(instanceId)) return;
     if (!this.running.delete(instanceId)) return;
     if (this.options.reportExited ?? true) {
       this.emit({ kind: "exited", instanceId, requested: true, code: 0, detail: "stopped" });
     }
   }
 
-  async list(fleet: string): Promise<readonly ObservedInstance[]> {
+  /** A guest as an earlier froctal left it: running, marked with a fleet's name only. list() reports it; stop() ends it. */
+  runUnmarked(instanceId: string, fleet: string, service: string): void {
+    this.unmarked.set(instanceId, { fleet, service });
+  }
+
+  async list(fleet: FleetIdentity): Promise<readonly ObservedInstance[]> {
     this.calls.push({ at: this.options.clock.now(), op: "list", fleet });
-    return [...this.running.values()]
-      .filter((s) => s.fleet === fleet)
-      .map((s) => ({ instanceId: s.instanceId, fleet: s.fleet, service: s.service, state: "running" as const }));
+    const state = "running" as const;
+    const ours = [...this.running.values()]
+      .filter((s) => s.fleetId === fleet.id)
+      .map((s) => ({ instanceId: s.instanceId, fleet: s.fleet, fleetId: s.fleetId, service: s.service, state }));
+    const unproven = [...this.unmarked]
+      .filter(([, u]) => u.fleet === fleet.name)
+      .map(([instanceId, u]) => ({ instanceId, fleet: u.fleet, fleetId: undefined, service: u.service, state }));
+    return [...ours, ...unproven];
   }
 
   watch(listener: (event: DriverEvent) => void): Disposer {

@@ -5,12 +5,20 @@
 import type { FleetState, InstanceRecord, StateStore } from "@froctal/manager";
 
 export class MemoryState implements StateStore {
+  /** Each fleet's id, made at its first load as a real store makes it. */
+  readonly fleetIds = new Map<string, string>();
   readonly generations = new Map<string, number>();
   readonly instances = new Map<string, Map<string, InstanceRecord>>();
   writes = 0;
 
   load(fleet: string): FleetState {
+    let fleetId = this.fleetIds.get(fleet);
+    if (fleetId === undefined) {
+      fleetId = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
+      this.fleetIds.set(fleet, fleetId);
+    }
     return {
+      fleetId,
       reservedGeneration: this.generations.get(fleet) ?? 0,
       instances: [...(this.instances.get(fleet)?.values() ?? [])],
     };

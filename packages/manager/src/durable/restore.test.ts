@@ -20,6 +20,7 @@ describe("Manager: restart and re-adoption through the State port", () => {
   it("a restarted manager re-adopts running instances with their tokens and configs, and never reuses a generation", async () => {
     const state = new MemoryState();
     const first = harness(fleet, { state });
+    expect((await first.manager.restore()).fleetId).toBe(state.fleetIds.get("keep"));
     first.manager.start();
     await first.settle();
     const a1 = first.boot("app-1");
@@ -53,11 +54,22 @@ describe("Manager: restart and re-adoption through the State port", () => {
       managerUrl: "ws://manager.test/agent",
       state,
     });
-    // A guest of this fleet the state has no record of: it can never connect, so it is stopped.
-    await first.driver.start({ instanceId: "app-99", fleet: "keep", service: "app", image: "app.js", env: {} });
+    // A guest carrying this fleet's id the state has no record of: it can never connect, so it is stopped.
+    const fleetId = first.manager.fleetId;
+    await first.driver.start({
+      instanceId: "app-99",
+      fleet: "keep",
+      fleetId,
+      service: "app",
+      image: "app.js",
+      env: {},
+    });
     const report = await second.restore();
+    expect(report.fleetId).toBe(fleetId);
+    expect(second.fleetId).toBe(fleetId);
     expect([...report.adopted].sort()).toEqual(["app-1", "app-2"]);
     expect(report.orphansStopped).toEqual(["app-99"]);
+    expect(report.unproven).toEqual([]);
     second.start();
     await settle(clock);
 
@@ -106,5 +118,78 @@ describe("Manager: restart and re-adoption through the State port", () => {
     // New instances continue the ordinals: no id is reused.
     expect(h.started()).toEqual(["app-1", "app-2"]);
     h.manager.close();
+  });
+
+  it("never stops a guest of another fleet with the same name, nor one carrying no fleet id; it journals the latter", async () => {
+    const state = new MemoryState();
+    const h = harness(fleet, { state });
+    const otherFleetId = "0123456789abcdef0123456789abcdef";
+    // Another fleet named "keep" (its own state, so its own id) runs on the same driver.
+    const spec = { fleet: "keep", service: "app", image: "app.js", env: {} };
+    await h.driver.start({ ...spec, instanceId: "app-7", fleetId: otherFleetId });
+    // An earlier froctal launched this one and marked it with the fleet's name only: it may be anyone's.
+    h.driver.runUnmarked("app-8", "keep", "app");
+    const report = await h.manager.restore();
+    const fleetId = state.fleetIds.get("keep")!;
+    expect(fleetId).toMatch(/^[0-9a-f]{32}$/);
+    expect(fleetId).not.toBe(otherFleetId);
+    expect(h.driver.callsOf("list").map((c) => c.fleet)).toEqual([{ name: "keep", id: fleetId }]);
+    expect(report).toEqual({
+      fleetId,
+      adopted: [],
+      forgotten: [],
+      orphansStopped: [],
+      unproven: ["app-8"],
+      generation: 0,
+    });
+    expect(h.journal.map((e) => [e.kind, e.instance, e.message])).toEqual([
+      [
+        "stop",
+        "app-8",
+        "not stopping app-8: it carries this fleet's name but no fleet id (an earlier froctal launched it), " +
+          "so it may be another fleet's; stop it by hand if it is this one's",
+      ],
+    ]);
+    h.manager.start();
+    await h.settle();
+    // This fleet launched its own two, under its own id; nothing was stopped.
+    expect(h.driver.callsOf("stop")).toEqual([]);
+    expect(h.driver.callsOf("start").map((c) => [c.instanceId, c.spec.fleetId])).toEqual([
+      ["app-7", otherFleetId],
+      ["app-1", fleetId],
+      ["app-2", fleetId],
+    ]);
+    expect([...h.driver.running.keys()]).toEqual(["app-7", "app-1", "app-2"]);
+    expect([...h.driver.unmarked.keys()]).toEqual(["app-8"]);
+    h.manager.close();
+  });
+
+  it("with a State port, refuses to start before restore() has read the fleet's id", () => {
+    const h = harness(fleet, { state: new MemoryState() });
+    expect(() => h.manager.start()).toThrow(
+      "FROCTAL_E_CONFIG: the id of fleet keep is kept in its state: call restore() before start()",
+    );
+    expect(h.driver.calls).toEqual([]);
+  });
+
+  it("takes a fleet id only without a State port: with one, the state's id is the fleet's", () => {
+    const options = { fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1" };
+    expect(harness(fleet, options).manager.fleetId).toBe(options.fleetId);
+    expect(() => harness(fleet, { ...options, state: new MemoryState() })).toThrow(
+      "FROCTAL_E_CONFIG: fleet keep has a State port, which keeps its id: it cannot also be given one",
+    );
+  });
+
+  it("without a State port, makes a fleet id per run: two runs never share one", async () => {
+    const a = harness(fleet);
+    const b = harness(fleet);
+    expect(a.manager.fleetId).toMatch(/^[0-9a-f]{32}$/);
+    expect(b.manager.fleetId).not.toBe(a.manager.fleetId);
+    expect((await a.manager.restore()).fleetId).toBe(a.manager.fleetId);
+    a.manager.start();
+    await a.settle();
+    expect(a.driver.callsOf("start").map((c) => c.spec.fleetId)).toEqual([a.manager.fleetId, a.manager.fleetId]);
+    a.manager.close();
+    b.manager.close();
   });
 });

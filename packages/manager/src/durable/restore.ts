@@ -1,15 +1,19 @@
 /**
- * Restart: reads durable state and re-adopts the instances the driver still
- * runs (same id, token, phase and committed configuration), forgets the
- * records of instances that are gone, and stops guests of this fleet it has
- * no record of (no token: they could never connect).
+ * Restart: reads durable state (the fleet's id first) and re-adopts the
+ * instances the driver still runs under that id (same instance id, token,
+ * phase and committed configuration), forgets the records of instances that
+ * are gone, and stops guests carrying this fleet's id it has no record of (no
+ * token: they could never connect). Only the id proves a guest is this
+ * fleet's: guests of another fleet of the same name carry another id and are
+ * not listed, and guests an earlier froctal marked with the name alone are
+ * left running, each with a journal line saying why.
  */
 import type { Clock } from "@froctal/primitives";
 import { action } from "mobx";
 import { timeoutsOf } from "../execute/timeouts.js";
 import { entryFor, type JournalEntry } from "../journal.js";
 import type { FleetSpec } from "../policy/fleet.js";
-import type { Driver } from "../ports/driver.js";
+import type { Driver, FleetIdentity } from "../ports/driver.js";
 import type { StateStore } from "../ports/state.js";
 import type { Rollout } from "../rollout/rollout.js";
 import type { FleetStore } from "../store/store.js";
@@ -17,15 +21,21 @@ import { ADOPTION_PATH, type Durability } from "./durability.js";
 
 /** What restore() found: instances re-adopted, records of instances that are gone, and unknown guests stopped. */
 export interface RestoreReport {
+  /** The fleet's id: the state's, or (without a state) the one the manager made for this run. */
+  readonly fleetId: string;
   readonly adopted: readonly string[];
   readonly forgotten: readonly string[];
   readonly orphansStopped: readonly string[];
+  /** Guests with this fleet's name and no fleet id (an earlier froctal's): not provably ours, so left running. */
+  readonly unproven: readonly string[];
   readonly generation: number;
 }
 
 export interface RestoreParts {
   readonly fleet: FleetSpec;
   readonly state: StateStore | undefined;
+  /** The fleet's id when there is no state to read it from: made by the manager for this run. */
+  readonly runFleetId: string;
   readonly driver: Driver;
   readonly clock: Clock;
   readonly store: FleetStore;
@@ -36,8 +46,12 @@ export interface RestoreParts {
 
 export async function restore(p: RestoreParts): Promise<RestoreReport> {
   const fleet = p.fleet.name;
-  const saved = p.state ? await p.state.load(fleet) : { reservedGeneration: 0, instances: [] };
-  const observed = await p.driver.list(fleet);
+  const saved = p.state ? await p.state.load(fleet) : { fleetId: p.runFleetId, reservedGeneration: 0, instances: [] };
+  const identity: FleetIdentity = { name: fleet, id: saved.fleetId };
+  const listed = await p.driver.list(identity);
+  // Only what carries this fleet's id is provably ours; a driver that lists more is not trusted with it.
+  const observed = listed.filter((o) => o.fleetId === identity.id);
+  const unproven = listed.filter((o) => o.fleetId === undefined && o.fleet === fleet && o.state !== "stopped");
   const running = new Set(observed.filter((o) => o.state === "running").map((o) => o.instanceId));
   const adopted: string[] = [];
   const forgotten: string[] = [];
@@ -59,6 +73,17 @@ export async function restore(p: RestoreParts): Promise<RestoreReport> {
       p.journal(entryFor(p.clock.wallNow(), "start", instance, `re-adopted ${instance.id} (${instance.phase})`));
     }
   })();
+  for (const o of unproven) {
+    p.journal({
+      at: p.clock.wallNow(),
+      kind: "stop",
+      service: o.service,
+      instance: o.instanceId,
+      message:
+        `not stopping ${o.instanceId}: it carries this fleet's name but no fleet id (an earlier froctal launched it), ` +
+        "so it may be another fleet's; stop it by hand if it is this one's",
+    });
+  }
   const known = new Set(saved.instances.map((r) => r.id));
   const orphans = observed.filter((o) => !known.has(o.instanceId) && o.state !== "stopped");
   for (const o of orphans) {
@@ -72,5 +97,12 @@ export async function restore(p: RestoreParts): Promise<RestoreReport> {
     await p.driver.stop(o.instanceId, { graceMs: timeoutsOf(p.fleet, o.service).stopGraceMs });
   }
   p.durability.persist(p.store.takeChanged());
-  return { adopted, forgotten, orphansStopped: orphans.map((o) => o.instanceId), generation: p.rollout.lastGeneration };
+  return {
+    fleetId: identity.id,
+    adopted,
+    forgotten,
+    orphansStopped: orphans.map((o) => o.instanceId),
+    unproven: unproven.map((o) => o.instanceId),
+    generation: p.rollout.lastGeneration,
+  };
 }

@@ -14,6 +14,8 @@ import { timeoutsOf } from "./timeouts.js";
 export interface World {
   readonly store: FleetStore;
   readonly fleet: FleetSpec;
+  /** The fleet's id, which marks every guest as this fleet's (read at launch: restore() may have set it). */
+  readonly fleetId: () => string;
   readonly driver: Driver;
   /** Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL. */
   readonly managerUrl: string;
@@ -27,12 +29,15 @@ export function performer(w: World): (action: Action) => Promise<void> {
         const instance = w.store.instance(action.instanceId);
         if (instance === undefined || instance.phase !== "requested") return;
         const spec = w.fleet.services[action.service]!;
+        // checkFleet (run by new Manager) let through exactly one of command and image.
+        const what =
+          spec.command !== undefined ? { command: spec.command } : { image: spec.image!, args: spec.args ?? [] };
         await w.driver.start({
           instanceId: action.instanceId,
           fleet: w.fleet.name,
+          fleetId: w.fleetId(),
           service: action.service,
-          image: spec.image,
-          args: spec.args ?? [],
+          ...what,
           env: {
             ...spec.env,
             FROCTAL_MANAGER_URL: w.managerUrl,

@@ -46,6 +46,26 @@ describe("defineFleet", () => {
     expect(problems(withWeb({ image: "" }))).toMatch(/service "web": image must be a non-empty string/);
   });
 
+  it("takes a command instead of an image: exactly one of them, the executable first", () => {
+    const shell = { name: "f", services: { sh: { command: ["./guest.sh", "--greeting", ""], replicas: 1 } } };
+    expect(defineFleet(shell)).toBe(shell);
+    expect(problems(withWeb({ command: ["/bin/true"] }))).toBe(
+      'FROCTAL_E_CONFIG: the fleet definition is invalid: service "web": image and command exclude each other; give one of them',
+    );
+    expect(problems({ name: "f", services: { web: { replicas: 1 } } })).toBe(
+      'FROCTAL_E_CONFIG: the fleet definition is invalid: service "web": give an image (a Node entry module) or a command (an executable and its arguments)',
+    );
+    const command = (c: unknown) => problems({ name: "f", services: { sh: { command: c as string[], replicas: 1 } } });
+    for (const bad of [[], [""], ["/bin/echo", 1], "/bin/echo hi", [["/bin/echo"]]]) {
+      expect(command(bad)).toBe(
+        'FROCTAL_E_CONFIG: the fleet definition is invalid: service "sh": command must be a list of strings, the executable first and not empty',
+      );
+    }
+    expect(problems({ name: "f", services: { sh: { command: ["/bin/echo"], args: ["hi"], replicas: 1 } } })).toBe(
+      'FROCTAL_E_CONFIG: the fleet definition is invalid: service "sh": args go with an image; a command holds its own arguments',
+    );
+  });
+
   it("needs whole, non-negative replicas, or a function", () => {
     for (const replicas of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(problems(withWeb({ replicas }))).toMatch(/replicas must be a whole number >= 0 or a function/);

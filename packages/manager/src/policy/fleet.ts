@@ -85,10 +85,25 @@ export interface ScaleBehavior {
   readonly maxStep?: number;
 }
 
+/** A service runs an `image` or a `command`: exactly one of them. */
 export interface ServiceSpec {
-  /** What to run, in the driver's terms (for the process driver: a Node entry module). */
-  readonly image: string;
+  /**
+   * What to run, in the driver's terms: for the process driver, the path of a
+   * Node entry module (absolute, or relative to the driver's image root); for
+   * libvirt, the name of a domain template.
+   */
+  readonly image?: string;
+  /** Arguments after the image. A command holds its own, so it takes none here. */
   readonly args?: readonly string[];
+  /**
+   * An executable and its arguments, for a guest not written for Node (a
+   * unikernel monitor, a shell script with a shebang): run as given, no shell
+   * in between, with the same FROCTAL_* environment an image gets. A first
+   * element with a slash is a path, absolute or relative to the driver's image
+   * root; without one it is looked up on the guest's PATH. The process driver
+   * runs commands; the libvirt driver refuses them at start.
+   */
+  readonly command?: readonly string[];
   /** Extra environment for the guests. */
   readonly env?: Readonly<Record<string, string>>;
   /** Fixed replica count, or a function of the service (and fleet) recommending one. */
@@ -190,7 +205,7 @@ function serviceProblems(name: string, s: unknown): string[] {
   const problems: string[] = [];
   if (!NAME.test(name)) problems.push(`${at}: the name must match ${NAME}`);
   if (!isObject(s)) return [...problems, `${at}: the spec must be an object { image, replicas, ... }`];
-  if (typeof s.image !== "string" || s.image.length === 0) problems.push(`${at}: image must be a non-empty string`);
+  problems.push(...launchProblems(at, s));
   if (!(typeof s.replicas === "function" || isWhole(s.replicas))) {
     problems.push(`${at}: replicas must be a whole number >= 0 or a function`);
   }
@@ -218,9 +233,7 @@ function serviceProblems(name: string, s: unknown): string[] {
       problems.push(`${at}: ${dir}.maxStep must be a whole number >= 1`);
     }
   }
-  if (s.args !== undefined && !(Array.isArray(s.args) && s.args.every((a) => typeof a === "string"))) {
-    problems.push(`${at}: args must be a list of strings`);
-  }
+  if (s.args !== undefined && !isStrings(s.args)) problems.push(`${at}: args must be a list of strings`);
   if (s.env !== undefined && !(isObject(s.env) && Object.values(s.env).every((v) => typeof v === "string"))) {
     problems.push(`${at}: env must be an object of strings`);
   }
@@ -230,5 +243,30 @@ function serviceProblems(name: string, s: unknown): string[] {
   if (s.config !== undefined && typeof s.config !== "function") {
     problems.push(`${at}: config must be a function (fleet, instance) => configuration`);
   }
+  return problems;
+}
+
+const isStrings = (v: unknown): v is readonly string[] => Array.isArray(v) && v.every((a) => typeof a === "string");
+
+/** What a service runs: an image or a command, exactly one, each well formed. */
+function launchProblems(at: string, s: Fields): string[] {
+  if (s.image !== undefined && s.command !== undefined) {
+    return [`${at}: image and command exclude each other; give one of them`];
+  }
+  if (s.command === undefined) {
+    if (typeof s.image !== "string" || s.image.length === 0) {
+      return [
+        s.image === undefined
+          ? `${at}: give an image (a Node entry module) or a command (an executable and its arguments)`
+          : `${at}: image must be a non-empty string`,
+      ];
+    }
+    return [];
+  }
+  const problems: string[] = [];
+  if (!isStrings(s.command) || s.command.length === 0 || s.command[0] === "") {
+    problems.push(`${at}: command must be a list of strings, the executable first and not empty`);
+  }
+  if (s.args !== undefined) problems.push(`${at}: args go with an image; a command holds its own arguments`);
   return problems;
 }

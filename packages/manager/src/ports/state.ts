@@ -27,13 +27,24 @@ export interface InstanceRecord {
 }
 
 export interface FleetState {
+  /**
+   * The fleet's id (FleetIdentity.id in ports/driver.ts): 128 random bits as
+   * 32 lowercase hex digits, made the first time the store loads the fleet
+   * and the same at every load after.
+   */
+  readonly fleetId: string;
   /** No generation at or below this has been or will be handed out again. */
   readonly reservedGeneration: number;
   readonly instances: readonly InstanceRecord[];
 }
 
 export interface StateStore {
-  /** Reads everything stored for a fleet (once, at start). */
+  /**
+   * Reads everything stored for a fleet (once, at start). A fleet the store
+   * has no id for yet (its first `froctal up`) is given one here, and the id
+   * is durable (flushed) before load returns: nothing may be launched under an
+   * id a restart would not find, since what carries no known id is never stopped.
+   */
   load(fleet: string): FleetState | Promise<FleetState>;
   /** Records that generations up to `upTo` may be in use. Atomic. */
   reserveGenerations(fleet: string, upTo: number): void;

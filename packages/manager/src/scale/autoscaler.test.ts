@@ -19,6 +19,7 @@ describe("Manager: scaling a service on a metric", () => {
         spec: {
           instanceId: "web-1",
           fleet: "shop",
+          fleetId: h.manager.fleetId,
           service: "web",
           image: "web.js",
           args: ["--port", "0"],
