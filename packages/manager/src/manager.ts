@@ -12,7 +12,7 @@ import { action } from "mobx";
 import { Durability } from "./durable/durability.js";
 import { type RestoreReport, restore } from "./durable/restore.js";
 import { Executor } from "./execute/executor.js";
-import { performer } from "./execute/perform.js";
+import { command, performer } from "./execute/perform.js";
 import { IngestAdapter } from "./ingest/adapter.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import type { ManagerOptions } from "./options.js";
@@ -96,6 +96,7 @@ export class Manager {
       timeoutMs: options.rolloutTimeoutMs ?? fleet.rollout?.timeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => history.record(o),
+      configure: command,
       reserve: (g) => durability.reserve(g),
       ...(options.nonceTag === undefined ? {} : { nonceTag: options.nonceTag }),
     });

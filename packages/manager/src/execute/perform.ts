@@ -1,15 +1,55 @@
 /**
- * One attempt of an action in the world: the only code that calls the driver
- * or writes a command frame for the reconciler. It runs outside ticks (the
- * executor calls it), so it reads plain facts only and changes nothing in the
- * store: what happened comes back as the action's outcome.
+ * The one door from the store to the world: the only code that calls the
+ * driver or writes a frame to a guest's session (perform.test.ts checks that
+ * no other file in src calls a session's send). `performer` runs one attempt
+ * of an action; the executor calls it outside ticks, so it reads plain facts
+ * only and changes nothing in the store: what happened comes back as the
+ * action's outcome. `command` writes one frame now, synchronously: the
+ * executor's drain attempts and the rollout's configuration steps both go
+ * through it, so no configuration step waits behind a driver call.
  */
-import { FroctalError } from "@froctal/protocol";
+import { FroctalError, type ManagerFrame } from "@froctal/protocol";
 import type { FleetSpec } from "../policy/fleet.js";
 import type { Driver } from "../ports/driver.js";
-import type { Action } from "../reconcile/action.js";
+import type { Action, Configure } from "../reconcile/action.js";
+import type { Instance } from "../store/instance.js";
 import type { FleetStore } from "../store/store.js";
 import { timeoutsOf } from "./timeouts.js";
+
+const utf8 = new TextEncoder();
+
+/** A frame for one guest: the reconciler's drain, or one step of a configuration generation. */
+export type Command = { readonly kind: "drain"; readonly deadlineMs: number; readonly reason: string } | Configure;
+
+/**
+ * Writes one command to the instance's current session, now. False when it has
+ * no session, or the connection is closed or too backed up to take the frame;
+ * throws FROCTAL_E_FRAME_TOO_LARGE as the session does. Never queued: a frame
+ * that could not be written is the caller's to retry or give up on.
+ */
+export function command(instance: Instance, c: Command): boolean {
+  return instance.session?.send(frameOf(c)) ?? false;
+}
+
+function frameOf(c: Command): ManagerFrame {
+  switch (c.kind) {
+    case "drain":
+      return { drain: { deadlineMs: c.deadlineMs, reason: c.reason } };
+    case "configure":
+      switch (c.step) {
+        case "prepare": {
+          const { generation, nonce, timeoutMs } = c;
+          return {
+            prepare: { generation, nonce, config: utf8.encode(c.json), mediaType: "application/json", timeoutMs },
+          };
+        }
+        case "commit":
+          return { commit: { generation: c.generation, nonce: c.nonce } };
+        case "abort":
+          return { abort: { generation: c.generation, nonce: c.nonce, reason: c.reason } };
+      }
+  }
+}
 
 export interface World {
   readonly store: FleetStore;
@@ -48,13 +88,13 @@ export function performer(w: World): (action: Action) => Promise<void> {
         return;
       }
       case "drain": {
-        const session = w.store.instance(action.instanceId)?.session;
-        if (session === undefined) {
+        const instance = w.store.instance(action.instanceId);
+        if (instance?.session === undefined) {
           throw new FroctalError("FROCTAL_E_CLOSED", `${action.instanceId} has no session to drain`);
         }
         const deadlineMs = timeoutsOf(w.fleet, action.service).drainTimeoutMs;
         // A backed-up connection refuses the frame: retryable, so the executor tries again with backoff.
-        if (!session.send({ drain: { deadlineMs, reason: action.reason } })) {
+        if (!command(instance, { kind: "drain", deadlineMs, reason: action.reason })) {
           throw new FroctalError(
             "FROCTAL_E_TRANSPORT",
             `the connection of ${action.instanceId} is backed up: its drain frame could not be sent`,

@@ -1,46 +1,11 @@
-import { VirtualClock } from "@froctal/primitives";
 import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
-import { configAck, FakeSession } from "@froctal/testkit";
+import { configAck } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { Instance } from "../store/instance.js";
-import { describeOutcome, type Participant, Rollout, type RolloutOutcome } from "./rollout.js";
+import { ack, nonceOf, setup } from "../../test/rollout.js";
+import { command } from "../execute/perform.js";
+import { Rollout, type RolloutOutcome } from "./rollout.js";
 
 const utf8 = new TextDecoder();
-
-function setup(lastGeneration = 0) {
-  const clock = new VirtualClock();
-  const outcomes: RolloutOutcome[] = [];
-  const rollout = new Rollout({ clock, timeoutMs: 5_000, lastGeneration, onOutcome: (o) => outcomes.push(o) });
-  const make = (id: string, committed = '{"v":0}') => {
-    const instance = new Instance(id, "router", 1, "t", 0);
-    instance.moveTo("ready");
-    instance.recordCommit(0, committed);
-    const session = new FakeSession(id, "s");
-    instance.session = session;
-    return { instance, session };
-  };
-  const a = make("a");
-  const b = make("b");
-  const both = (json: string): Participant[] => [
-    { instance: a.instance, json },
-    { instance: b.instance, json },
-  ];
-  return { clock, outcomes, rollout, a, b, both };
-}
-
-/** The nonce of the latest push of `gen` to an instance: every push has its own, and answers carry it back. */
-function nonceOf(instance: Instance, gen: number): string {
-  const pushes = (instance.session as FakeSession).sent("prepare").filter((p) => Number(p.generation) === gen);
-  return String(pushes.at(-1)?.nonce);
-}
-
-const ack = (
-  rollout: Rollout,
-  instance: Instance,
-  status: "prepared" | "committed" | "nacked",
-  gen: number,
-  reason = "",
-) => rollout.acknowledge(instance, configAck(gen, nonceOf(instance, gen), status, reason));
 
 describe("Rollout", () => {
   it("starts nothing for no participants", () => {
@@ -249,7 +214,13 @@ describe("Rollout", () => {
     rollout.close();
     // A manager restarted without its reservation hands generation 1 out again, with another configuration.
     const outcomes: RolloutOutcome[] = [];
-    const again = new Rollout({ clock, timeoutMs: 5_000, lastGeneration: 0, onOutcome: (o) => outcomes.push(o) });
+    const again = new Rollout({
+      clock,
+      timeoutMs: 5_000,
+      lastGeneration: 0,
+      onOutcome: (o) => outcomes.push(o),
+      configure: command,
+    });
     expect(again.begin(both('{"v":2}'))).toBe(1);
     expect([nonceOf(a.instance, 1), nonceOf(b.instance, 1)]).not.toContain(first.a);
     expect([nonceOf(a.instance, 1), nonceOf(b.instance, 1)]).not.toContain(first.b);
@@ -265,136 +236,5 @@ describe("Rollout", () => {
     ack(again, b.instance, "committed", 1);
     expect(outcomes).toMatchObject([{ generation: 1, result: "committed" }]);
     expect([a.instance.committedJson, b.instance.committedJson]).toEqual(['{"v":2}', '{"v":2}']);
-  });
-
-  it("records a nack answered in the commit phase: the guest runs what it reports, the reason is kept", () => {
-    const { rollout, a, b, both, outcomes } = setup();
-    rollout.begin(both('{"v":1}'));
-    ack(rollout, a.instance, "prepared", 1);
-    ack(rollout, b.instance, "prepared", 1);
-    const reason = "commit of generation 1 failed, generation 0 still runs: disk full";
-    rollout.acknowledge(b.instance, configAck(1, nonceOf(b.instance, 1), "nacked", reason));
-    expect(rollout.inFlight).toEqual({
-      generation: 1,
-      phase: "committing",
-      instances: ["a", "b"],
-      prepared: ["a", "b"],
-      committed: [],
-      failed: [{ instance: "b", running: 0, reason }],
-    });
-    ack(rollout, a.instance, "committed", 1);
-    expect(outcomes).toEqual([
-      {
-        generation: 1,
-        result: "committed",
-        instances: ["a", "b"],
-        results: [
-          { instance: "a", result: "committed" },
-          { instance: "b", result: "failed", running: 0, reason },
-        ],
-        at: 0,
-      },
-    ]);
-    expect(describeOutcome(outcomes[0]!)).toBe(
-      `generation 1 committed on a; b did not commit it and runs generation 0: ${reason}`,
-    );
-    // b still runs its old configuration, so the store still says so: it differs from the desired one again.
-    expect([a.instance.generation, a.instance.committedJson]).toEqual([1, '{"v":1}']);
-    expect([b.instance.generation, b.instance.committedJson]).toEqual([0, '{"v":0}']);
-    expect(b.session.sent("abort")).toEqual([]);
-  });
-
-  it("re-pushes to an instance whose commit failed, after a backoff that doubles while it keeps failing", () => {
-    const { rollout, clock, a, b, both } = setup();
-    const failCommit = (gen: number) => {
-      ack(rollout, b.instance, "prepared", gen);
-      rollout.acknowledge(b.instance, configAck(gen, nonceOf(b.instance, gen), "nacked", "disk full"));
-    };
-    rollout.begin(both("x"));
-    ack(rollout, a.instance, "prepared", 1);
-    failCommit(1);
-    ack(rollout, a.instance, "committed", 1);
-    expect(rollout.busy).toBe(false);
-    const onlyB: Participant[] = [{ instance: b.instance, json: "x" }];
-    const epoch = rollout.epoch;
-    expect(rollout.begin(onlyB)).toBeUndefined();
-    clock.advance(1_000);
-    expect(rollout.epoch).toBe(epoch + 1);
-    expect(rollout.begin(onlyB)).toBe(2);
-    expect(b.session.sent("prepare").at(-1)).toMatchObject({ generation: 2 });
-    failCommit(2);
-    clock.advance(1_999);
-    expect(rollout.begin(onlyB)).toBeUndefined();
-    clock.advance(1);
-    expect(rollout.begin(onlyB)).toBe(3);
-    ack(rollout, b.instance, "prepared", 3);
-    ack(rollout, b.instance, "committed", 3);
-    expect([b.instance.generation, b.instance.committedJson]).toEqual([3, "x"]);
-  });
-
-  it("a commit-phase nack reporting another running generation records it, with its configuration unknown", () => {
-    const { rollout, a, b, both, outcomes } = setup();
-    rollout.begin(both("x"));
-    ack(rollout, a.instance, "prepared", 1);
-    ack(rollout, b.instance, "prepared", 1);
-    ack(rollout, a.instance, "committed", 1);
-    rollout.acknowledge(b.instance, {
-      ...configAck(1, nonceOf(b.instance, 1), "nacked", "lost"),
-      runningGeneration: 4,
-    });
-    expect([b.instance.generation, b.instance.committedJson]).toEqual([4, ""]);
-    expect(outcomes).toMatchObject([{ results: [{ result: "committed" }, { result: "failed", running: 4 }] }]);
-  });
-
-  it("says who did not confirm a commit (disconnected or silent), without calling it committed", () => {
-    const { rollout, clock, a, b, both, outcomes } = setup();
-    const c = { instance: new Instance("c", "router", 3, "t", 0), session: new FakeSession("c", "s") };
-    c.instance.moveTo("ready");
-    c.instance.recordCommit(0, '{"v":0}');
-    c.instance.session = c.session;
-    rollout.begin([...both("x"), { instance: c.instance, json: "x" }]);
-    for (const i of [a.instance, b.instance, c.instance]) ack(rollout, i, "prepared", 1);
-    ack(rollout, a.instance, "committed", 1);
-    rollout.disconnected(b.instance);
-    expect(rollout.inFlight).toMatchObject({ committed: ["a"], failed: [] });
-    clock.advance(5_000);
-    expect(outcomes).toEqual([
-      {
-        generation: 1,
-        result: "committed",
-        instances: ["a", "b", "c"],
-        results: [
-          { instance: "a", result: "committed" },
-          { instance: "b", result: "unconfirmed", reason: "it disconnected after commit went out" },
-          { instance: "c", result: "unconfirmed", reason: "it did not confirm within 5000 ms" },
-        ],
-        at: 5_000,
-      },
-    ]);
-    expect(describeOutcome(outcomes[0]!)).toBe(
-      "generation 1 committed on a; b has not confirmed it (it disconnected after commit went out); " +
-        "c has not confirmed it (it did not confirm within 5000 ms)",
-    );
-    expect([b.instance.committedJson, c.instance.committedJson]).toEqual(['{"v":0}', '{"v":0}']);
-  });
-
-  it("takes the answer of a participant that disconnected after commit and came back while the generation ran", () => {
-    const { rollout, a, b, both, outcomes } = setup();
-    rollout.begin(both("x"));
-    ack(rollout, a.instance, "prepared", 1);
-    ack(rollout, b.instance, "prepared", 1);
-    rollout.disconnected(b.instance);
-    ack(rollout, b.instance, "committed", 1);
-    expect(outcomes).toEqual([]);
-    ack(rollout, a.instance, "committed", 1);
-    expect(outcomes).toMatchObject([
-      {
-        results: [
-          { instance: "a", result: "committed" },
-          { instance: "b", result: "committed" },
-        ],
-      },
-    ]);
-    expect([b.instance.generation, b.instance.committedJson]).toEqual([1, "x"]);
   });
 });

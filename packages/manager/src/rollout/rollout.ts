@@ -17,15 +17,19 @@
  * Every push has its own nonce (generation, a counter, and a tag drawn once
  * per Rollout, so a manager that restarted and reuses a generation does not
  * reuse a nonce): an answer is taken only with the nonce of its own push.
+ *
+ * The Rollout owns its generation in flight; it writes nothing itself. Each
+ * step (prepare, commit, abort) is a typed Configure handed to the injected
+ * `configure` (execute/perform.ts: `command`, the one door to the world),
+ * which writes it at once: a step is never queued behind a driver call.
  */
 
 import type { Clock, Disposer } from "@froctal/primitives";
 import type { ConfigAck } from "@froctal/protocol";
 import { ConfigAckStatus } from "@froctal/protocol";
 import { makeObservable, observable } from "mobx";
+import type { Configure } from "../reconcile/action.js";
 import type { Instance } from "../store/instance.js";
-
-const utf8 = new TextEncoder();
 
 export interface Participant {
   readonly instance: Instance;
@@ -100,6 +104,11 @@ export interface RolloutOptions {
   /** The last generation handed out (restored from durable state on restart). */
   readonly lastGeneration: number;
   readonly onOutcome: (outcome: RolloutOutcome) => void;
+  /**
+   * Writes one step to a participant's session now (execute/perform.ts: `command`); false when it could
+   * not be written (no session, closed, backed up).
+   */
+  readonly configure: (instance: Instance, step: Configure) => boolean;
   /** Called with each generation before it is first used, so it can be made durable (never reused). */
   readonly reserve?: (generation: number) => void;
   /** Part of every nonce, unique to this Rollout (default: 32 random bits); tests may fix it. */
@@ -180,17 +189,10 @@ export class Rollout {
       timer: this.options.clock.setTimeout(() => this.timedOut(), this.options.timeoutMs),
     };
     this.current = flight;
+    const { configure, timeoutMs } = this.options;
     for (const { participant: p, nonce } of byInstance.values()) {
-      const sent = p.instance.session?.send({
-        prepare: {
-          generation,
-          nonce,
-          config: utf8.encode(p.json),
-          mediaType: "application/json",
-          timeoutMs: this.options.timeoutMs,
-        },
-      });
-      if (!sent) {
+      // One that cannot be written cannot prepare: the generation aborts now rather than at its timeout.
+      if (!configure(p.instance, { kind: "configure", step: "prepare", generation, nonce, json: p.json, timeoutMs })) {
         this.abort(`${p.instance.id} could not be reached`);
         return generation;
       }
@@ -280,8 +282,10 @@ export class Rollout {
 
   private commit(flight: InFlight): void {
     flight.phase = "committing";
+    const { generation } = flight;
+    // One that cannot take it now is left to the commit timeout, or to its answer after a reconnect.
     for (const { participant: p, nonce } of flight.byInstance.values()) {
-      p.instance.session?.send({ commit: { generation: flight.generation, nonce } });
+      this.options.configure(p.instance, { kind: "configure", step: "commit", generation, nonce });
     }
   }
 
@@ -325,8 +329,10 @@ export class Rollout {
     }
     flight.timer();
     this.current = undefined;
+    const { generation } = flight;
+    // Best effort: one that misses it holds a prepared generation no commit will name, until the next push replaces it.
     for (const { participant: p, nonce } of flight.byInstance.values()) {
-      p.instance.session?.send({ abort: { generation: flight.generation, nonce, reason } });
+      this.options.configure(p.instance, { kind: "configure", step: "abort", generation, nonce, reason });
     }
     this.holdBack(flight.participants);
     this.options.onOutcome({
