@@ -2,8 +2,8 @@
 # Brings a fresh Debian machine with Node >= 20 to where froctal builds, runs and
 # tests; idempotent, and quick when everything is already in place.
 #   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
-#            QEMU for the VM tests); it installs packages only: the tests start the daemons they
-#            need themselves, with their own configuration (private-libvirtd.sh)
+#            QEMU for the VM tests, promtool for /metrics); it installs packages only: the tests
+#            start the daemons they need themselves, with their own configuration (private-libvirtd.sh)
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -45,6 +45,26 @@ if [ -n "$debs$refresh" ]; then
     echo "froctal setup: installing$debs"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs >/dev/null
   fi
+fi
+
+# promtool (the /metrics test lints with `promtool check metrics`) is only in Debian's prometheus
+# package, whose install may start a daemon on :9090: its one binary is unpacked here instead.
+promtool=tools/setup/.cache/promtool
+if [ "${1:-}" = "--test" ] && [ ! -x "$promtool" ]; then
+  echo "froctal setup: unpacking promtool from Debian's prometheus package"
+  deb=$(mktemp -d)
+  if ! (cd "$deb" && apt-get download prometheus >/dev/null 2>&1); then
+    # No package lists yet (a fresh container): fetch them, then try once more.
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
+    (cd "$deb" && apt-get download prometheus >/dev/null 2>&1) || {
+      echo "froctal: could not download Debian's prometheus package, which has promtool" >&2
+      exit 1
+    }
+  fi
+  dpkg-deb -x "$deb"/prometheus_*.deb "$deb/root"
+  mkdir -p "$(dirname "$promtool")"
+  cp "$deb/root/usr/bin/promtool" "$promtool"
+  rm -rf "$deb"
 fi
 
 # npm packages: `npm ci` only when package-lock.json changed since the last one.

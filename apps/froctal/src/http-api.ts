@@ -1,11 +1,20 @@
 /**
  * The manager's HTTP face on one port: GET /status (JSON for `froctal status`
- * and dashboards), GET /healthz, and the agents' WebSocket endpoint at /agent.
+ * and dashboards), GET /events (the journal, for `froctal events`), GET
+ * /metrics (Prometheus), GET /healthz, and the agents' WebSocket endpoint at /agent.
  */
 import { createServer, type Server } from "node:http";
 import type { Manager } from "@froctal/manager";
+import type { ServerStats } from "@froctal/server";
+import { journalSince } from "./events.js";
+import { createMetrics } from "./metrics.js";
 
-export function createHttpApi(current: () => Manager | undefined): Server {
+/** `edge` reads the agent server's counters for /metrics (undefined until it exists). */
+export function createHttpApi(
+  current: () => Manager | undefined,
+  edge: () => Readonly<ServerStats> | undefined = () => undefined,
+): Server {
+  const metrics = createMetrics();
   return createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const manager = current();
@@ -18,6 +27,22 @@ export function createHttpApi(current: () => Manager | undefined): Server {
     if (req.method === "GET" && url.pathname === "/status") {
       const body = JSON.stringify({ ...manager.status(), stats: manager.stats });
       res.writeHead(200, { "content-type": "application/json" }).end(body);
+      return;
+    }
+    if (req.method === "GET" && url.pathname === "/events") {
+      const after = Number(url.searchParams.get("after") ?? 0);
+      const body = JSON.stringify(journalSince(manager.journal, Number.isSafeInteger(after) ? after : 0));
+      res.writeHead(200, { "content-type": "application/json" }).end(body);
+      return;
+    }
+    if (req.method === "GET" && url.pathname === "/metrics") {
+      metrics.scrape({ manager, edge: edge() }).then(
+        (text) => res.writeHead(200, { "content-type": metrics.contentType }).end(text),
+        (error: unknown) =>
+          res
+            .writeHead(500, { "content-type": "application/json" })
+            .end(JSON.stringify({ code: "FROCTAL_E_INTERNAL", reason: String(error) })),
+      );
       return;
     }
     if (req.method === "GET" && url.pathname === "/healthz") {

@@ -10,6 +10,8 @@ export interface JournalEntry {
 
 export class Journal {
   private readonly entries: JournalEntry[] = [];
+  /** Entries ever written: the last kept entry is number `written` (from 1), so a reader can ask for what is new. */
+  readonly stats = { written: 0 };
 
   constructor(
     private readonly capacity: number,
@@ -18,6 +20,7 @@ export class Journal {
 
   write(entry: JournalEntry): void {
     this.entries.push(entry);
+    this.stats.written++;
     if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
     this.listener?.(entry);
   }

@@ -267,6 +267,27 @@ describe("createTicker", () => {
     expect(arrays.size).toBe(2);
   });
 
+  it("sums the time ticks take, and keeps the longest, on its own clock", () => {
+    const virtual = new VirtualClock();
+    // Each apply takes as many ms as the items it is given say; a throwing one is timed too.
+    let spent = 0;
+    const clock = { now: () => spent, wallNow: () => spent, setTimeout: virtual.setTimeout.bind(virtual) };
+    const ticker = createTicker<number>({
+      clock,
+      delayMs: 0,
+      apply: (items) => {
+        for (const ms of items) spent += ms;
+        if (items.includes(7)) throw new Error("boom");
+      },
+      onError: () => {},
+    });
+    for (const batch of [[3], [4, 1], [7]]) {
+      for (const ms of batch) ticker.push(ms);
+      virtual.advance(0);
+    }
+    expect(ticker.stats).toMatchObject({ ticks: 3, errors: 1, busyMs: 15, maxTickMs: 7 });
+  });
+
   it("refuses invalid options", () => {
     const clock = new VirtualClock();
     const apply = () => {};

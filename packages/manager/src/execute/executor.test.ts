@@ -216,6 +216,21 @@ describe("Executor", () => {
 });
 
 describe("Executor: in flight until settled", () => {
+  it("counts settled actions by kind and outcome when told how to read a kind", async () => {
+    const { executor, dispatch } = setup({ kindOf: (job) => job.key.split(":")[0]!, maxAttempts: 1 });
+    dispatch("start:a", async () => {});
+    dispatch("start:b", () => Promise.reject(terminal()));
+    dispatch("stop:a", async () => {});
+    await microtasks();
+    expect(executor.outcomes).toEqual({ start: { succeeded: 1, failed: 1 }, stop: { succeeded: 1, failed: 0 } });
+    // Without kindOf nothing is counted by kind (the totals still are).
+    const plain = setup();
+    plain.dispatch("start:a", async () => {});
+    await microtasks();
+    expect(plain.executor.outcomes).toEqual({});
+    expect(plain.executor.stats.succeeded).toBe(1);
+  });
+
   it("keeps a reported action's key in flight until the tick settles it, so a plan cannot repeat it meanwhile", async () => {
     const { executor, outcomes, dispatch } = setup({ settle: false });
     let runs = 0;

@@ -23,6 +23,8 @@ export interface ExecutorOptions<A> {
   readonly clock: Clock;
   /** The key an action is known by while in flight (built in one place, never parsed). */
   readonly keyOf: (action: A) => string;
+  /** The kind an action is counted under in `outcomes` (for /metrics); uncounted unless given. */
+  readonly kindOf?: (action: A) => string;
   /** Does the action in the world: one attempt. */
   readonly perform: (action: A) => Promise<void>;
   readonly report: (outcome: Outcome<A>) => void;
@@ -49,6 +51,8 @@ export class Executor<A> {
   private running = 0;
   private closed = false;
   readonly stats = { started: 0, succeeded: 0, failed: 0, retried: 0 };
+  /** Settled actions by kind (options.kindOf): a handful of kinds; a plain object, so /status shows it as JSON. */
+  readonly outcomes: Record<string, { succeeded: number; failed: number }> = {};
 
   constructor(private readonly options: ExecutorOptions<A>) {}
 
@@ -139,6 +143,13 @@ export class Executor<A> {
   private finish(job: Job<A>, error: FroctalError | undefined): void {
     if (error === undefined) this.stats.succeeded++;
     else this.stats.failed++;
+    const kind = this.options.kindOf?.(job.action);
+    if (kind !== undefined) {
+      this.outcomes[kind] ??= { succeeded: 0, failed: 0 };
+      const counts = this.outcomes[kind];
+      if (error === undefined) counts.succeeded++;
+      else counts.failed++;
+    }
     this.options.report({
       action: job.action,
       ok: error === undefined,

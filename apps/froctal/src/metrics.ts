@@ -1,0 +1,181 @@
+/**
+ * GET /metrics: the manager's counters in the Prometheus text format (0.0.4,
+ * not OpenMetrics), on a registry of our own (prom-client's default Node
+ * metrics fail `promtool check metrics`). Nothing is counted here: every value
+ * is read on scrape from counters the manager, its ticker, executor and
+ * rollout, and the agent server already keep, so the signal path pays nothing.
+ */
+import type { InstancePhase, Manager, ManagerStatus } from "@froctal/manager";
+import type { ServerStats } from "@froctal/server";
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** What one scrape reads: the manager, and the agent server's counters (undefined until it exists). */
+export interface MetricSources {
+  readonly manager: Manager;
+  readonly edge: Readonly<ServerStats> | undefined;
+}
+
+/** Every phase, so a service's count drops to 0 rather than vanishing; a Record, so a new phase must be added here. */
+const PHASES: Readonly<Record<InstancePhase, true>> = {
+  requested: true,
+  starting: true,
+  ready: true,
+  draining: true,
+  stopping: true,
+  gone: true,
+  failed: true,
+};
+/** The executor's action kinds, reported at 0 before their first outcome. */
+const ACTION_KINDS = ["start", "drain", "stop"] as const;
+
+interface Snapshot {
+  readonly stats: Manager["stats"];
+  readonly status: ManagerStatus;
+  readonly edge: Readonly<ServerStats> | undefined;
+}
+
+export interface Metrics {
+  readonly contentType: string;
+  /** The exposition text for the manager as it is now. */
+  scrape(sources: MetricSources): Promise<string>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  // Read once per scrape (status() walks every instance), then shared by every collect().
+  let now: Snapshot | undefined;
+  const read = (): Snapshot => {
+    if (now === undefined) throw new Error("metrics collected outside a scrape");
+    return now;
+  };
+  const registers = [registry];
+
+  /** A counter whose value is a total kept elsewhere: reset, then set to that total on each scrape. */
+  const total = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    values: (s: Snapshot) => Iterable<readonly [Partial<Record<L, string>>, number]>,
+  ) =>
+    new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of values(read())) this.inc(labels, value);
+      },
+    });
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    values: (s: Snapshot) => Iterable<readonly [Partial<Record<L, string>>, number]>,
+  ) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of values(read())) this.set(labels, value);
+      },
+    });
+
+  total(
+    "froctal_signals_ingested_total",
+    "Events and metric samples agents sent that the edge handed to the manager.",
+    [],
+    (s) => [[{}, s.edge?.signalsAccepted ?? 0]],
+  );
+  total(
+    "froctal_agent_rejections_total",
+    "Agent connections the edge refused or ended (bad frames, failed hellos, rate limits, timeouts), by error code.",
+    ["code"],
+    (s) => Object.entries(s.edge?.rejected ?? {}).map(([code, n]) => [{ code }, n] as const),
+  );
+  gauge("froctal_agent_connections", "Agent transport connections open now, with or without a session.", [], (s) => [
+    [{}, s.edge?.connections ?? 0],
+  ]);
+  gauge("froctal_agent_sessions", "Agent sessions (admitted connections) open now.", [], (s) => [
+    [{}, s.edge?.sessions ?? 0],
+  ]);
+
+  total("froctal_ticks_total", "Ticks the manager has applied.", [], (s) => [[{}, s.stats.ticker.ticks]]);
+  total("froctal_tick_inputs_total", "Inputs (signal batches, driver events, outcomes) applied by ticks.", [], (s) => [
+    [{}, s.stats.ticker.applied],
+  ]);
+  total(
+    "froctal_tick_seconds_total",
+    "Time spent applying ticks and running their reactions; divided by froctal_ticks_total, the mean tick duration.",
+    [],
+    (s) => [[{}, s.stats.ticker.busyMs / 1_000]],
+  );
+  gauge("froctal_tick_max_duration_seconds", "The longest single tick since the manager started.", [], (s) => [
+    [{}, s.stats.ticker.maxTickMs / 1_000],
+  ]);
+
+  total(
+    "froctal_actions_total",
+    "Actions the executor settled (start, drain, stop), by kind and outcome.",
+    ["kind", "outcome"],
+    (s) => {
+      const rows: (readonly [{ kind: string; outcome: string }, number])[] = [];
+      const kinds = new Set<string>([...ACTION_KINDS, ...Object.keys(s.stats.actions)]);
+      for (const kind of kinds) {
+        const counts = s.stats.actions[kind] ?? { succeeded: 0, failed: 0 };
+        rows.push([{ kind, outcome: "succeeded" }, counts.succeeded], [{ kind, outcome: "failed" }, counts.failed]);
+      }
+      return rows;
+    },
+  );
+  total("froctal_action_retries_total", "Action attempts the executor retried after a retryable error.", [], (s) => [
+    [{}, s.stats.executor.retried],
+  ]);
+
+  total("froctal_rollouts_total", "Configuration generations that ended, by outcome.", ["outcome"], (s) => [
+    [{ outcome: "committed" }, s.stats.rollouts.committed],
+    [{ outcome: "aborted" }, s.stats.rollouts.aborted],
+  ]);
+  gauge(
+    "froctal_rollout_last_duration_seconds",
+    "How long the last generation took, from prepare to its outcome (0 before the first).",
+    [],
+    (s) => [[{}, s.stats.rollouts.lastDurationMs / 1_000]],
+  );
+  gauge("froctal_config_generation", "The last configuration generation the manager rolled out.", [], (s) => [
+    [{}, s.status.generation],
+  ]);
+
+  gauge("froctal_instances", "Instances the manager tracks, by service and phase.", ["service", "phase"], (s) =>
+    s.status.services.flatMap((svc) => {
+      const counts = new Map<string, number>(Object.keys(PHASES).map((p) => [p, 0]));
+      for (const i of svc.instances) counts.set(i.phase, (counts.get(i.phase) ?? 0) + 1);
+      return [...counts].map(([phase, n]) => [{ service: svc.name, phase }, n] as const);
+    }),
+  );
+  gauge("froctal_service_target_replicas", "Replicas each service is being converged on.", ["service"], (s) =>
+    s.status.services.map((svc) => [{ service: svc.name }, svc.target] as const),
+  );
+  gauge("froctal_service_recommended_replicas", "Replicas each service's policy recommends now.", ["service"], (s) =>
+    s.status.services.map((svc) => [{ service: svc.name }, svc.recommended] as const),
+  );
+  total("froctal_journal_entries_total", "Decisions written to the journal (`froctal events`).", [], (s) => [
+    [{}, s.stats.journal.written],
+  ]);
+
+  return {
+    contentType: registry.contentType,
+    scrape({ manager, edge }) {
+      now = { stats: manager.stats, status: manager.status(), edge };
+      // prom-client runs every collect() synchronously inside metrics(), before its first await.
+      try {
+        return registry.metrics();
+      } finally {
+        now = undefined;
+      }
+    },
+  };
+}
