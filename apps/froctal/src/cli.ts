@@ -1,14 +1,16 @@
 /**
  * froctal: the dom0 binary. Subcommands: up (run a fleet), status (ask a running
- * manager), demo (the autoscale example with a built-in load ramp).
+ * manager), events (its decisions), replay (a recorded trace), demo (the autoscale example with a built-in load ramp).
  */
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { FroctalError } from "@froctal/protocol";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { runDemo } from "./demo.js";
+import { printEvents } from "./events.js";
 import { loadFleet } from "./load-fleet.js";
+import { runReplay } from "./replay.js";
 import { fetchStatus, renderStatus } from "./status.js";
 import { up } from "./up.js";
 
@@ -51,15 +53,18 @@ program
     "where generations, instances and configs survive restarts (default: per fleet, under $XDG_STATE_HOME or ~/.local/state)",
   )
   .option("--log-level <level>", "pino log level", "info")
+  .option("--record <file>", "write every accepted signal, outcome and tick to this trace (see froctal replay)")
   .action(
     async (
       fleetPath: string,
-      opts: { host: string; port: number; tickMs: number; stateDir?: string; logLevel: string },
+      opts: { host: string; port: number; tickMs: number; stateDir?: string; logLevel: string; record?: string },
     ) => {
       const log = pino({ level: opts.logLevel });
       const { fleet, driver } = await loadFleet(fleetPath);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
-      const running = await up({ fleet, driver, host: opts.host, port: opts.port, tickMs: opts.tickMs, stateDir, log });
+      const record = opts.record === undefined ? undefined : { file: opts.record, fleetModule: resolve(fleetPath) };
+      const { host, port, tickMs } = opts;
+      const running = await up({ fleet, driver, host, port, tickMs, stateDir, log, record });
       await untilSignal();
       await running.stop();
     },
@@ -76,6 +81,41 @@ program
   .action(async (opts: { url?: string; json?: boolean }) => {
     const status = await fetchStatus(opts.url ?? `http://127.0.0.1:${portFromEnv()}`);
     process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : `${renderStatus(status)}\n`);
+  });
+
+program
+  .command("events")
+  .description("print the manager's decisions and why, one line each (the journal); --follow for new ones")
+  .option(
+    "--url <url>",
+    `the manager's HTTP address (default: http://127.0.0.1:$${PORT_ENV}, else port ${DEFAULT_PORT})`,
+  )
+  .option("-f, --follow", "keep printing new decisions until interrupted (Ctrl-C)")
+  .action(async (opts: { url?: string; follow?: boolean }) => {
+    const stop = new AbortController();
+    const interrupt = () => stop.abort();
+    process.once("SIGINT", interrupt);
+    process.once("SIGTERM", interrupt);
+    try {
+      await printEvents(opts.url ?? `http://127.0.0.1:${portFromEnv()}`, {
+        follow: opts.follow === true,
+        signal: stop.signal,
+        write: (line) => process.stdout.write(`${line}\n`),
+      });
+    } finally {
+      process.off("SIGINT", interrupt);
+      process.off("SIGTERM", interrupt);
+    }
+  });
+
+program
+  .command("replay")
+  .description("run a fleet policy again on a trace of froctal up --record and print its decisions")
+  .argument("<file>", "the trace")
+  .option("--fleet <module>", "another fleet module: print what it would have decided otherwise, and when")
+  .option("--json", "one JSON object a decision")
+  .action(async (file: string, opts: { fleet?: string; json?: boolean }) => {
+    await runReplay({ file, fleet: opts.fleet, json: opts.json, write: (line) => process.stdout.write(`${line}\n`) });
   });
 
 program

@@ -31,11 +31,8 @@ export type {
 } from "./ports/driver.js";
 export type { Admission, AgentSession, Channel, Ingest } from "./ports/ingest.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
-export {
-  type CommitFailure,
-  describeOutcome,
-  type ParticipantResult,
-  type RolloutInFlight,
-  type RolloutOutcome,
-} from "./rollout/rollout.js";
+export type { Recorder } from "./record/record.js";
+export { type ReplayOptions, type ReplayReport, type ReplayStart, replay } from "./record/replay.js";
+export { describeOutcome } from "./rollout/history.js";
+export type { CommitFailure, ParticipantResult, RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";
 export type { InstanceStatus, ManagerStatus, ServiceStatus } from "./status.js";

@@ -18,6 +18,7 @@ import { Journal, type JournalEntry } from "./journal.js";
 import type { ManagerOptions } from "./options.js";
 import { checkFleet } from "./policy/fleet.js";
 import { type Action, actionKey } from "./reconcile/action.js";
+import { recording } from "./record/record.js";
 import { RolloutHistory } from "./rollout/history.js";
 import { Participants } from "./rollout/participants.js";
 import { Rollout } from "./rollout/rollout.js";
@@ -48,6 +49,8 @@ export class Manager {
   private readonly effects: Effects;
   private readonly disposers: Disposer[] = [];
   private started = false;
+  /** Queues a tick input from outside the core (recorded, when recording). */
+  readonly #push: (input: TickInput) => void;
   /**
    * This fleet's id, which every guest is launched with. With a State port it
    * is the state's, read by restore(); without one (tests, an embedding), one
@@ -71,13 +74,18 @@ export class Manager {
     this.#runFleetId = options.fleetId ?? randomToken();
     this.#fleetId = options.state === undefined ? this.#runFleetId : undefined;
     const journal = (e: JournalEntry) => this.journal.write(e);
-    const push = (input: TickInput) => this.ticker.push(input);
+    const enqueue = (input: TickInput) => this.ticker.push(input);
+    // With options.record, what comes from outside is recorded as it is queued (record/record.ts); the core's own timers are not.
+    const rec = recording(options, enqueue);
+    const push = rec.push;
+    this.#push = push;
     const store = new FleetStore(fleet);
-    const timers = new Timers(clock, push);
+    const timers = new Timers(clock, enqueue);
     const durability = new Durability(options.state, fleet.name, clock, journal);
     const executor = new Executor<Action>({
       clock,
       keyOf: actionKey,
+      kindOf: (a) => a.kind,
       perform: performer({
         store,
         fleet,
@@ -100,11 +108,15 @@ export class Manager {
       reserve: (g) => durability.reserve(g),
       ...(options.nonceTag === undefined ? {} : { nonceTag: options.nonceTag }),
     });
-    const issuer = { store, fleet, clock, timers, executor, token: options.token ?? randomToken, journal };
+    const issuer = { store, fleet, clock, timers, executor, token: rec.token, journal };
     const parts = { store, clock, journal, autoscaler, rollout, participants, executor, timers, durability };
     // The ingest adapter acknowledges a batch's events only once the tick has applied them.
     const tick = new Tick({ ...parts, applied: (batch) => this.ingest.applied(batch) });
-    this.ticker = createTicker<TickInput>({ clock, delayMs: options.tickMs ?? 0, apply: (inputs) => tick.run(inputs) });
+    this.ticker = createTicker<TickInput>({
+      clock,
+      delayMs: options.tickMs ?? 0,
+      apply: rec.tick((inputs) => tick.run(inputs)),
+    });
     this.effects = new Effects({
       fleet: fleet.name,
       clock,
@@ -129,7 +141,17 @@ export class Manager {
   get stats() {
     const { ingest, executor, ticker, effects, autoscaler } = this;
     const reactions = { errors: effects.stats.errors, policyErrors: autoscaler.stats.policyErrors };
-    return { ingest: ingest.stats, executor: executor.stats, ticker: ticker.stats, reactions };
+    const { outcomes: actions } = executor;
+    const { rollout, journal } = this;
+    return {
+      ingest: ingest.stats,
+      executor: executor.stats,
+      ticker: ticker.stats,
+      reactions,
+      actions,
+      rollouts: rollout.stats,
+      journal: journal.stats,
+    };
   }
 
   /** The fleet's id (see #fleetId); with a State port, known once restore() has read it. */
@@ -164,13 +186,19 @@ export class Manager {
     // Nothing is launched under an id the state does not hold.
     void this.fleetId;
     this.started = true;
-    this.disposers.push(this.options.driver.watch((event) => this.ticker.push({ kind: "driver", event })));
+    this.disposers.push(this.options.driver.watch((event) => this.#push({ kind: "driver", event })));
     this.disposers.push(...this.effects.start());
     this.ticker.push({ kind: "wake" });
   }
 
+  /** Runs a tick now on what is pending: a replay (record/replay.ts) ticks where the recorded run ticked. */
+  tick(): void {
+    this.ticker.flush();
+  }
+
   /** Sets every target to zero and waits (on the injected clock) until every instance is gone, or the timeout. */
   async shutdown(timeoutMs = 60_000): Promise<void> {
+    this.options.record?.({ at: this.options.clock.now(), shutdown: true });
     action(() => this.autoscaler.stopAll())();
     this.ticker.push({ kind: "wake" });
     const clock = this.options.clock;

@@ -3,6 +3,7 @@ import type { JournalEntry } from "./journal.js";
 import type { FleetSpec } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
 import type { StateStore } from "./ports/state.js";
+import type { Recorder } from "./record/record.js";
 
 /** What a Manager is made of: the fleet, and the ports and clock it runs on. */
 export interface ManagerOptions {
@@ -29,4 +30,10 @@ export interface ManagerOptions {
    * the id is the one kept there, and giving one here is refused.
    */
   readonly fleetId?: string;
+  /**
+   * Receives a trace record (proto/froctal/v1/trace.proto) for every tick input
+   * from outside the core, every token made and every tick boundary, in order
+   * (record/record.ts). Unset, recording costs nothing.
+   */
+  readonly record?: Recorder;
 }

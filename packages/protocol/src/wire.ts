@@ -36,3 +36,17 @@ export const LifecyclePhase = froctal.v1.LifecyclePhase;
 export type LifecyclePhase = froctal.v1.LifecyclePhase;
 export const ConfigAckStatus = froctal.v1.ConfigAckStatus;
 export type ConfigAckStatus = froctal.v1.ConfigAckStatus;
+
+export type TraceHeader = froctal.v1.TraceHeader.$Properties;
+export type TraceRecord = froctal.v1.TraceRecord.$Properties;
+export type TraceOutcome = froctal.v1.TraceOutcome.$Properties;
+export type TraceDriverEvent = froctal.v1.TraceDriverEvent.$Properties;
+export const DriverEventKind = froctal.v1.DriverEventKind;
+export type DriverEventKind = froctal.v1.DriverEventKind;
+export const ActionKind = froctal.v1.ActionKind;
+export type ActionKind = froctal.v1.ActionKind;
+/** Decoded messages: every scalar field present (proto3 defaults), `record` naming the oneof case. */
+export type DecodedTraceHeader = froctal.v1.TraceHeader;
+export type DecodedTraceRecord = froctal.v1.TraceRecord;
+export type DecodedTraceDriverEvent = froctal.v1.TraceDriverEvent;
+export type DecodedTraceOutcome = froctal.v1.TraceOutcome;

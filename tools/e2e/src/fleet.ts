@@ -26,15 +26,21 @@ export interface UpOptions {
   readonly stateDir?: string;
   /** Extra environment for the manager (the fleet module reads it when it loads). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra arguments for `froctal up` (e.g. --record FILE). */
+  readonly args?: readonly string[];
 }
 
 export async function upFleet(fleet: string, options: UpOptions = {}): Promise<RunningFleet> {
   // Each run keeps its durable state in a directory of its own (or the one given, to test a restart).
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "froctal-e2e-state-"));
-  const child = spawn(process.execPath, [bin, "up", join(root, fleet), "--port", "0", "--state-dir", stateDir], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, "up", join(root, fleet), "--port", "0", "--state-dir", stateDir, ...(options.args ?? [])],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+    },
+  );
   const logs: string[] = [];
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   createInterface({ input: child.stderr! }).on("line", (l) => logs.push(`stderr: ${l}`));

@@ -2,7 +2,8 @@ import { configAck, FakeSession } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { ack, nonceOf, setup } from "../../test/rollout.js";
 import { Instance } from "../store/instance.js";
-import { describeOutcome, type Participant } from "./rollout.js";
+import { describeOutcome } from "./history.js";
+import type { Participant } from "./rollout.js";
 
 const _utf8 = new TextDecoder();
 

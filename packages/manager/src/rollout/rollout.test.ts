@@ -63,6 +63,23 @@ describe("Rollout", () => {
     expect(rollout.lastGeneration).toBe(7);
   });
 
+  it("counts outcomes, and times each generation from prepare to its outcome, for /metrics", () => {
+    const { rollout, a, b, both, clock } = setup();
+    expect(rollout.stats).toEqual({ committed: 0, aborted: 0, lastDurationMs: 0 });
+    rollout.begin(both('{"v":1}'));
+    clock.advance(120);
+    ack(rollout, a.instance, "prepared", 1);
+    ack(rollout, b.instance, "prepared", 1);
+    clock.advance(30);
+    ack(rollout, a.instance, "committed", 1);
+    ack(rollout, b.instance, "committed", 1);
+    expect(rollout.stats).toEqual({ committed: 1, aborted: 0, lastDurationMs: 150 });
+    rollout.begin(both('{"v":2}'));
+    clock.advance(40);
+    ack(rollout, b.instance, "nacked", 2, "port in use");
+    expect(rollout.stats).toEqual({ committed: 1, aborted: 1, lastDurationMs: 40 });
+  });
+
   it("aborts everywhere on a nack; everyone keeps the configuration they had", () => {
     const { rollout, a, b, both, outcomes } = setup();
     rollout.begin(both('{"v":1}'));

@@ -95,6 +95,8 @@ interface InFlight {
   readonly unconfirmed: Map<string, string>;
   phase: "preparing" | "committing";
   timer: Disposer;
+  /** When prepare went out (clock.now()), for the rollout's duration in stats. */
+  readonly startedAt: number;
 }
 
 export interface RolloutOptions {
@@ -130,6 +132,9 @@ export class Rollout {
 
   /** Bumped whenever a generation ends or a retry comes due: the next round may start. */
   epoch = 0;
+
+  /** Counters for /metrics: outcomes since start, and how long the last generation took (prepare to outcome). */
+  readonly stats = { committed: 0, aborted: 0, lastDurationMs: 0 };
 
   constructor(private readonly options: RolloutOptions) {
     this.generation = options.lastGeneration;
@@ -187,6 +192,7 @@ export class Rollout {
       unconfirmed: new Map(),
       phase: "preparing",
       timer: this.options.clock.setTimeout(() => this.timedOut(), this.options.timeoutMs),
+      startedAt: this.options.clock.now(),
     };
     this.current = flight;
     const { configure, timeoutMs } = this.options;
@@ -309,6 +315,8 @@ export class Rollout {
     const refused = flight.participants.filter((p) => flight.failed.has(p.instance.id));
     if (refused.length > 0) this.holdBack(refused);
     else this.retry = undefined;
+    this.stats.committed++;
+    this.stats.lastDurationMs = this.options.clock.now() - flight.startedAt;
     this.options.onOutcome({
       generation: flight.generation,
       result: "committed",
@@ -335,6 +343,8 @@ export class Rollout {
       this.options.configure(p.instance, { kind: "configure", step: "abort", generation, nonce, reason });
     }
     this.holdBack(flight.participants);
+    this.stats.aborted++;
+    this.stats.lastDurationMs = this.options.clock.now() - flight.startedAt;
     this.options.onOutcome({
       generation: flight.generation,
       result: "aborted",
@@ -356,27 +366,6 @@ export class Rollout {
     this.retryTimer?.();
     this.retryTimer = this.options.clock.setTimeout(() => this.epoch++, delay);
   }
-}
-
-/** One line for the journal: what the generation did, and for whom it did not. */
-export function describeOutcome(outcome: RolloutOutcome): string {
-  const g = `generation ${outcome.generation}`;
-  if (outcome.result === "aborted") return `${g} aborted on ${outcome.instances.join(", ")}: ${outcome.reason}`;
-  const committed = outcome.results.filter((r) => r.result === "committed").map((r) => r.instance);
-  const parts = [`${g} committed on ${committed.length > 0 ? committed.join(", ") : "no instance"}`];
-  for (const r of outcome.results) {
-    switch (r.result) {
-      case "committed":
-        break;
-      case "failed":
-        parts.push(`${r.instance} did not commit it and runs generation ${r.running}: ${r.reason}`);
-        break;
-      case "unconfirmed":
-        parts.push(`${r.instance} has not confirmed it (${r.reason})`);
-        break;
-    }
-  }
-  return parts.join("; ");
 }
 
 function answered(flight: InFlight, id: string): boolean {
