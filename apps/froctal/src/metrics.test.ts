@@ -3,8 +3,10 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { TICK_BUCKET_BOUNDS_MS } from "@froctal/reactive";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { allReady, app, type RunningFleet, startFleet, webFleet } from "../test/running-fleet.js";
+import { histogramText } from "./metrics.js";
 
 /** Unpacked from Debian's prometheus package by tools/setup/ensure.sh --test. */
 const promtool = join(app, "../../tools/setup/.cache/promtool");
@@ -49,6 +51,42 @@ function sendTextMessage(port: number): Promise<void> {
   });
 }
 
+describe("histogramText", () => {
+  test("writes cumulative buckets in seconds, then _sum and _count, from per-bucket counts", () => {
+    const metric = { name: "froctal_tick_duration_seconds", help: "How long each tick took." };
+    // Ticks per bucket (not cumulative) for bounds 0.1 .. 500 ms, the last past every bound; 1,664.85 ms in all.
+    const text = histogramText(metric, TICK_BUCKET_BOUNDS_MS, [2, 1, 1, 1, 1, 1, 0, 1, 2], 1_664.85);
+    expect(text).toBe(
+      [
+        "# HELP froctal_tick_duration_seconds How long each tick took.",
+        "# TYPE froctal_tick_duration_seconds histogram",
+        'froctal_tick_duration_seconds_bucket{le="0.0001"} 2',
+        'froctal_tick_duration_seconds_bucket{le="0.0005"} 3',
+        'froctal_tick_duration_seconds_bucket{le="0.001"} 4',
+        'froctal_tick_duration_seconds_bucket{le="0.005"} 5',
+        'froctal_tick_duration_seconds_bucket{le="0.01"} 6',
+        'froctal_tick_duration_seconds_bucket{le="0.05"} 7',
+        'froctal_tick_duration_seconds_bucket{le="0.1"} 7',
+        'froctal_tick_duration_seconds_bucket{le="0.5"} 8',
+        'froctal_tick_duration_seconds_bucket{le="+Inf"} 10',
+        "froctal_tick_duration_seconds_sum 1.66485",
+        "froctal_tick_duration_seconds_count 10",
+        "",
+      ].join("\n"),
+    );
+    expect(() => histogramText(metric, TICK_BUCKET_BOUNDS_MS, [1, 2], 0)).toThrow(
+      "froctal_tick_duration_seconds: 2 bucket counts for 8 bounds",
+    );
+  });
+
+  test("a histogram of ticks that never ran is all zeros", () => {
+    const text = histogramText({ name: "x_seconds", help: "X." }, [1], [0, 0], 0);
+    expect(text).toBe(
+      '# HELP x_seconds X.\n# TYPE x_seconds histogram\nx_seconds_bucket{le="0.001"} 0\nx_seconds_bucket{le="+Inf"} 0\nx_seconds_sum 0\nx_seconds_count 0\n',
+    );
+  });
+});
+
 describe("GET /metrics", () => {
   let fleet: RunningFleet;
   beforeAll(async () => {
@@ -84,7 +122,8 @@ describe("GET /metrics", () => {
       "froctal_config_generation 0",
       // The scale decision and the two starts: `froctal events` prints the same three.
       "froctal_journal_entries_total 3",
-      "# TYPE froctal_tick_seconds_total counter",
+      "# TYPE froctal_tick_duration_seconds histogram",
+      "# TYPE froctal_tick_max_duration_seconds gauge",
       "# TYPE froctal_instances gauge",
     ]) {
       expect(lines).toContain(line);
@@ -92,6 +131,21 @@ describe("GET /metrics", () => {
     // Every guest sends gauges every second, and the ticker has run: these grow, so only their shape is fixed.
     expect(lines).toContainEqual(expect.stringMatching(/^froctal_signals_ingested_total [1-9]\d*$/));
     expect(lines).toContainEqual(expect.stringMatching(/^froctal_ticks_total [1-9]\d*$/));
+    // The histogram's sum replaced froctal_tick_seconds_total.
+    expect(lines.filter((l) => l.includes("froctal_tick_seconds_total"))).toEqual([]);
+    // Durations vary from run to run; the histogram's shape does not: every bucket, cumulative, and all of one moment.
+    const ticks = Number(lines.find((l) => l.startsWith("froctal_ticks_total "))!.split(" ")[1]);
+    const buckets = lines.filter((l) => l.startsWith("froctal_tick_duration_seconds_bucket{"));
+    expect(buckets.map((l) => l.split(" ")[0])).toEqual(
+      ["0.0001", "0.0005", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "+Inf"].map(
+        (le) => `froctal_tick_duration_seconds_bucket{le="${le}"}`,
+      ),
+    );
+    const counts = buckets.map((l) => Number(l.split(" ")[1]));
+    expect(counts.every((n, i) => i === 0 || n >= counts[i - 1]!)).toBe(true);
+    expect(counts.at(-1)).toBe(ticks);
+    expect(lines).toContain(`froctal_tick_duration_seconds_count ${ticks}`);
+    expect(lines).toContainEqual(expect.stringMatching(/^froctal_tick_duration_seconds_sum \d/));
 
     expect(
       existsSync(promtool),

@@ -4,8 +4,12 @@
  * metrics fail `promtool check metrics`). Nothing is counted here: every value
  * is read on scrape from counters the manager, its ticker, executor and
  * rollout, and the agent server already keep, so the signal path pays nothing.
+ * The tick-duration histogram is written here line by line (histogramText):
+ * prom-client's Histogram can only observe values one by one, and the ticker
+ * already keeps exact bucket counts and sum.
  */
 import type { InstancePhase, Manager, ManagerStatus } from "@froctal/manager";
+import { TICK_BUCKET_BOUNDS_MS } from "@froctal/reactive";
 import type { ServerStats } from "@froctal/server";
 import { Counter, Gauge, Registry } from "prom-client";
 
@@ -107,12 +111,7 @@ export function createMetrics(): Metrics {
   total("froctal_tick_inputs_total", "Inputs (signal batches, driver events, outcomes) applied by ticks.", [], (s) => [
     [{}, s.stats.ticker.applied],
   ]);
-  total(
-    "froctal_tick_seconds_total",
-    "Time spent applying ticks and running their reactions; divided by froctal_ticks_total, the mean tick duration.",
-    [],
-    (s) => [[{}, s.stats.ticker.busyMs / 1_000]],
-  );
+  // froctal_tick_duration_seconds, the histogram, is appended in scrape(); a histogram cannot tell the longest tick.
   gauge("froctal_tick_max_duration_seconds", "The longest single tick since the manager started.", [], (s) => [
     [{}, s.stats.ticker.maxTickMs / 1_000],
   ]);
@@ -168,14 +167,53 @@ export function createMetrics(): Metrics {
 
   return {
     contentType: registry.contentType,
-    scrape({ manager, edge }) {
+    async scrape({ manager, edge }) {
       now = { stats: manager.stats, status: manager.status(), edge };
-      // prom-client runs every collect() synchronously inside metrics(), before its first await.
+      // prom-client runs every collect() synchronously inside metrics(), before its first await;
+      // the histogram is read in the same turn, so every value is of the same moment.
+      let text: Promise<string>;
+      let ticks: string;
       try {
-        return registry.metrics();
+        text = registry.metrics();
+        const { tickBuckets, busyMs } = now.stats.ticker;
+        ticks = histogramText(TICK_HISTOGRAM, TICK_BUCKET_BOUNDS_MS, tickBuckets, busyMs);
       } finally {
         now = undefined;
       }
+      return `${await text}\n${ticks}`;
     },
   };
+}
+
+const TICK_HISTOGRAM = {
+  name: "froctal_tick_duration_seconds",
+  help: "How long each tick took, applying its inputs and running the reactions they triggered.",
+} as const;
+
+/**
+ * A histogram in the text format (0.0.4) from counts kept elsewhere: `counts`
+ * per bucket, not cumulative, with one more entry than `boundsMs` (the ticks
+ * past every bound); `sumMs` the sum of what was observed. Bounds are written
+ * in seconds; each bucket line counts everything up to its bound, and +Inf,
+ * like _count, everything. Ends with a newline, as prom-client's text does.
+ */
+export function histogramText(
+  metric: { readonly name: string; readonly help: string },
+  boundsMs: readonly number[],
+  counts: readonly number[],
+  sumMs: number,
+): string {
+  if (counts.length !== boundsMs.length + 1) {
+    throw new Error(`${metric.name}: ${counts.length} bucket counts for ${boundsMs.length} bounds`);
+  }
+  const { name } = metric;
+  const lines = [`# HELP ${name} ${metric.help}`, `# TYPE ${name} histogram`];
+  let below = 0;
+  for (let i = 0; i < counts.length; i++) {
+    below += counts[i]!;
+    const le = i < boundsMs.length ? String(boundsMs[i]! / 1_000) : "+Inf";
+    lines.push(`${name}_bucket{le="${le}"} ${below}`);
+  }
+  lines.push(`${name}_sum ${sumMs / 1_000}`, `${name}_count ${below}`);
+  return `${lines.join("\n")}\n`;
 }

@@ -51,9 +51,7 @@ describe("TraceFile", () => {
     expect(seen).toEqual(["token", "closed"]);
     expect(error).toBeInstanceOf(FroctalError);
     expect((error as Error).message).toMatch(
-      new RegExp(
-        `^FROCTAL_E_FRAME_MALFORMED: ${cut}: the trace is damaged at byte offset ${bytes.length - tick}: truncated: `,
-      ),
+      new RegExp(`^FROCTAL_E_TRACE: ${cut}: the trace is damaged at byte offset ${bytes.length - tick}: truncated: `),
     );
   });
 
@@ -62,9 +60,7 @@ describe("TraceFile", () => {
     expect(() => readTraceFile(missing)).toThrow(`FROCTAL_E_NOT_FOUND: cannot read the trace ${missing}: ENOENT`);
     const text = join(dir, "text.trace");
     writeFileSync(text, "not a trace\n");
-    expect(() => readTraceFile(text)).toThrow(
-      `FROCTAL_E_FRAME_MALFORMED: ${text}: not a froctal trace (at byte offset 0: `,
-    );
+    expect(() => readTraceFile(text)).toThrow(`FROCTAL_E_TRACE: ${text}: not a froctal trace (at byte offset 0: `);
   });
 
   it("refuses a file it cannot create", () => {

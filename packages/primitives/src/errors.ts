@@ -12,6 +12,12 @@ export const ErrorCodes = {
   FROCTAL_E_FRAME_INVALID: { retryable: false },
   /** A well-formed frame arrived at the wrong time (no hello first, a second hello...). */
   FROCTAL_E_FRAME_UNEXPECTED: { retryable: false },
+  /**
+   * A trace file (record/replay) is refused: foreign, of a format version this
+   * froctal does not read, or with a truncated, damaged or contract-breaking
+   * record; the sentence names the byte offset where reading stopped.
+   */
+  FROCTAL_E_TRACE: { retryable: false },
   /** The peers share no protocol version. */
   FROCTAL_E_VERSION: { retryable: false },
   /** The instance is unknown or its token does not match. */

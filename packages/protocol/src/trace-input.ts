@@ -45,7 +45,7 @@ export type TraceInput = { readonly at: number } & (
     }
 );
 
-/** Checks one decoded record; throws FroctalError naming `offset` for one that breaks the contract. */
+/** Checks one decoded record; throws FROCTAL_E_TRACE naming `offset` for one that breaks the contract. */
 export function toTraceInput(r: DecodedTraceRecord, offset: number): TraceInput {
   const at = r.at;
   try {
@@ -100,11 +100,11 @@ export function toTraceInput(r: DecodedTraceRecord, offset: number): TraceInput 
         break;
     }
   } catch (cause) {
-    const why = toFroctalError(cause, "FROCTAL_E_FRAME_INVALID").sentence;
-    throw new FroctalError("FROCTAL_E_FRAME_INVALID", `the trace record at byte offset ${offset} is invalid: ${why}`);
+    const why = toFroctalError(cause, "FROCTAL_E_TRACE").sentence;
+    throw new FroctalError("FROCTAL_E_TRACE", `the trace record at byte offset ${offset} is invalid: ${why}`);
   }
   throw new FroctalError(
-    "FROCTAL_E_FRAME_INVALID",
+    "FROCTAL_E_TRACE",
     `the trace record at byte offset ${offset} carries a ${r.record ?? "nothing"} this froctal does not know`,
   );
 }

@@ -126,7 +126,7 @@ describe("trace files", () => {
       }
       expect(entries.length).toBe(whole);
       expect(error).toBeInstanceOf(FroctalError);
-      expect((error as FroctalError).code).toBe("FROCTAL_E_FRAME_MALFORMED");
+      expect((error as FroctalError).code).toBe("FROCTAL_E_TRACE");
       expect((error as FroctalError).message).toContain(
         `the trace is damaged at byte offset ${offsets[whole]}: truncated`,
       );
@@ -142,14 +142,14 @@ describe("trace files", () => {
     ];
     for (const bytes of foreign) {
       expect(() => readTrace(bytes)).toThrow(FroctalError);
-      expect(() => readTrace(bytes)).toThrow(/^FROCTAL_E_FRAME_MALFORMED: not a froctal trace \(at byte offset 0: /);
+      expect(() => readTrace(bytes)).toThrow(/^FROCTAL_E_TRACE: not a froctal trace \(at byte offset 0: /);
     }
   });
 
   it("refuse a trace of a format version it does not know", () => {
     const v2 = encodeDelimited(v1.TraceHeader.encode({ magic: TRACE_MAGIC, version: 2 }).finish());
     expect(() => readTrace(v2)).toThrow(
-      "FROCTAL_E_VERSION: the trace is of format version 2; this froctal reads version 1 (at byte offset 0)",
+      "FROCTAL_E_TRACE: the trace is of format version 2; this froctal reads version 1 (at byte offset 0)",
     );
   });
 
@@ -166,8 +166,9 @@ describe("trace files", () => {
       const { entries, error } = readAll(concat(header, bodies[0]!, tail));
       expect(entries.length).toBe(1);
       expect((error as FroctalError).message).toContain(
-        `the trace is damaged at byte offset ${header.length + bodies[0]!.length}: ${why}`,
+        `FROCTAL_E_TRACE: the trace is damaged at byte offset ${header.length + bodies[0]!.length}: ${why}`,
       );
+      expect((error as FroctalError).retryable).toBe(false);
     }
   });
 });
@@ -215,11 +216,9 @@ describe("trace inputs", () => {
       error = e;
     }
     expect(seen).toEqual(["token"]);
-    expect((error as FroctalError).code).toBe("FROCTAL_E_FRAME_INVALID");
+    expect((error as FroctalError).code).toBe("FROCTAL_E_TRACE");
     expect((error as FroctalError).message).toMatch(
-      new RegExp(
-        `^FROCTAL_E_FRAME_INVALID: the trace record at byte offset ${header.length + bodies[0]!.length} is invalid: `,
-      ),
+      new RegExp(`^FROCTAL_E_TRACE: the trace record at byte offset ${header.length + bodies[0]!.length} is invalid: `),
     );
   });
 });

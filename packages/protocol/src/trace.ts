@@ -41,7 +41,7 @@ export interface Trace {
   /** Bytes the header took: the first record's offset. */
   readonly headerBytes: number;
   /**
-   * The records in file order. Throws FROCTAL_E_FRAME_MALFORMED naming the
+   * The records in file order. Throws FROCTAL_E_TRACE naming the
    * byte offset of the first record that is truncated or not a record, after
    * yielding every record before it.
    */
@@ -53,7 +53,7 @@ export interface Trace {
 /** Reads a trace file's bytes; refuses, naming byte 0, a file that is not a trace of a version this reader knows. */
 export function readTrace(bytes: Uint8Array): Trace {
   const foreign = (why: string): never => {
-    throw new FroctalError("FROCTAL_E_FRAME_MALFORMED", `not a froctal trace (at byte offset 0: ${why})`);
+    throw new FroctalError("FROCTAL_E_TRACE", `not a froctal trace (at byte offset 0: ${why})`);
   };
   const first = frameAt(bytes, 0);
   if (typeof first === "string") return foreign(first);
@@ -66,7 +66,7 @@ export function readTrace(bytes: Uint8Array): Trace {
   if (header.magic !== TRACE_MAGIC) return foreign(`it does not begin with the magic "${TRACE_MAGIC}"`);
   if (header.version !== TRACE_VERSION) {
     throw new FroctalError(
-      "FROCTAL_E_VERSION",
+      "FROCTAL_E_TRACE",
       `the trace is of format version ${header.version}; this froctal reads version ${TRACE_VERSION} (at byte offset 0)`,
     );
   }
@@ -99,7 +99,7 @@ function* records(bytes: Uint8Array, from: number): Generator<TraceEntry, void, 
 }
 
 function bad(offset: number, why: string): FroctalError {
-  return new FroctalError("FROCTAL_E_FRAME_MALFORMED", `the trace is damaged at byte offset ${offset}: ${why}`);
+  return new FroctalError("FROCTAL_E_TRACE", `the trace is damaged at byte offset ${offset}: ${why}`);
 }
 
 // A varint length of a record we could ever accept fits in 4 bytes (< 2^28).

@@ -7,6 +7,6 @@
 export type { EffectOptions } from "./effect.js";
 export { effect } from "./effect.js";
 export type { Ticker, TickerOptions, TickerState, TickerStats } from "./ticker.js";
-export { createTicker } from "./ticker.js";
+export { createTicker, TICK_BUCKET_BOUNDS_MS } from "./ticker.js";
 export type { AbortSignalLike, Behaviour, Until, UntilOptions } from "./until.js";
 export { until } from "./until.js";

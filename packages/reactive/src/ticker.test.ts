@@ -1,7 +1,7 @@
 import { VirtualClock } from "@froctal/primitives";
 import { autorun, observable, reaction } from "mobx";
 import { describe, expect, it } from "vitest";
-import { createTicker, type TickerOptions } from "./ticker.js";
+import { createTicker, TICK_BUCKET_BOUNDS_MS, type TickerOptions } from "./ticker.js";
 
 /** A ticker on a virtual clock that records each batch (copied: the array is lent). */
 function setup(options: Partial<TickerOptions<number>> = {}) {
@@ -286,6 +286,42 @@ describe("createTicker", () => {
       virtual.advance(0);
     }
     expect(ticker.stats).toMatchObject({ ticks: 3, errors: 1, busyMs: 15, maxTickMs: 7 });
+  });
+
+  it("counts ticks into duration buckets whose upper bounds are inclusive", () => {
+    const clock = new VirtualClock();
+    // Each apply moves the virtual clock on by the ms its items say: ticks of known duration.
+    const ticker = createTicker<number>({
+      clock,
+      delayMs: 1_000,
+      apply: (items) => {
+        for (const ms of items) clock.advance(ms);
+      },
+    });
+    expect(TICK_BUCKET_BOUNDS_MS).toEqual([0.1, 0.5, 1, 5, 10, 50, 100, 500]);
+    expect(ticker.stats.tickBuckets).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const run = (batches: number[][]) => {
+      for (const batch of batches) {
+        for (const ms of batch) ticker.push(ms);
+        ticker.flush();
+      }
+    };
+    // Bounds are inclusive: 0 and 0.1 fall in the first bucket, 0.25 in the second.
+    run([[0], [0.1], [0.25]]);
+    // Back onto a whole ms, so that the durations below come out exact (0.35 + 0.65 === 1).
+    clock.advance(0.65);
+    expect(clock.now()).toBe(1);
+    // 1, 5, 7 (3 + 4 in one tick), 50 and 100 one to a bucket; 100.5 and 500 in (100, 500]; 501 and 1000 past every bound.
+    run([[1], [5], [3, 4], [50], [100], [100.5], [500], [501], [1_000]]);
+    expect(ticker.stats.tickBuckets).toEqual([2, 1, 1, 1, 1, 1, 1, 2, 2]);
+    expect(ticker.stats).toMatchObject({ ticks: 12, maxTickMs: 1_000 });
+    expect(ticker.stats.busyMs).toBeCloseTo(2_264.85, 9);
+    // Counted in place: the same array, read by reference (as /metrics does).
+    const buckets = ticker.stats.tickBuckets;
+    ticker.push(0.4);
+    ticker.flush();
+    expect(buckets).toBe(ticker.stats.tickBuckets);
+    expect(buckets).toEqual([2, 2, 1, 1, 1, 1, 1, 2, 2]);
   });
 
   it("refuses invalid options", () => {

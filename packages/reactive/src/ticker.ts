@@ -31,6 +31,14 @@ export interface TickerOptions<T> {
   readonly name?: string;
 }
 
+/**
+ * The upper bounds, ms and inclusive, of the tick-duration histogram's buckets
+ * (TickerStats.tickBuckets); a last bucket past them counts longer ticks.
+ * Fixed, so keeping them is a scan of 8 numbers a tick; they span 0.1 ms (a
+ * tick of a few inputs) to 0.5 s (a tick long enough to stall what follows).
+ */
+export const TICK_BUCKET_BOUNDS_MS: readonly number[] = [0.1, 0.5, 1, 5, 10, 50, 100, 500];
+
 /** Counters, updated in place: read them whenever, they cost nothing to keep. */
 export interface TickerStats {
   /** Ticks run (apply called). */
@@ -49,6 +57,14 @@ export interface TickerStats {
   readonly busyMs: number;
   /** The longest single tick, ms on the injected clock. */
   readonly maxTickMs: number;
+  /**
+   * Ticks by duration, NOT cumulative: entry i counts ticks that took more
+   * than TICK_BUCKET_BOUNDS_MS[i - 1] and at most TICK_BUCKET_BOUNDS_MS[i]; the
+   * last entry (index TICK_BUCKET_BOUNDS_MS.length) counts the ones longer than
+   * every bound. They sum to ticks; a histogram's cumulative buckets are their
+   * running sums. One array for the ticker's life, updated in place.
+   */
+  readonly tickBuckets: readonly number[];
 }
 
 export type TickerState = "open" | "disposed" | "failed";
@@ -100,7 +116,17 @@ export function createTicker<T>(options: TickerOptions<T>): Ticker<T> {
   }
   const applyInAction = action(`${name}.tick`, options.apply);
 
-  const stats = { ticks: 0, applied: 0, pending: 0, dropped: 0, errors: 0, maxBatch: 0, busyMs: 0, maxTickMs: 0 };
+  const stats = {
+    ticks: 0,
+    applied: 0,
+    pending: 0,
+    dropped: 0,
+    errors: 0,
+    maxBatch: 0,
+    busyMs: 0,
+    maxTickMs: 0,
+    tickBuckets: TICK_BUCKET_BOUNDS_MS.map(() => 0).concat(0),
+  };
   let state: TickerState = "open";
   // FIFO of chunks, each at most maxItems long; the last one takes pushes.
   const chunks: T[][] = [[]];
@@ -197,6 +223,10 @@ export function createTicker<T>(options: TickerOptions<T>): Ticker<T> {
       const took = clock.now() - began;
       stats.busyMs += took;
       if (took > stats.maxTickMs) stats.maxTickMs = took;
+      // A fixed scan of 8 bounds: O(1) a tick, nothing allocated.
+      let bucket = 0;
+      while (bucket < TICK_BUCKET_BOUNDS_MS.length && took > TICK_BUCKET_BOUNDS_MS[bucket]!) bucket++;
+      stats.tickBuckets[bucket] = stats.tickBuckets[bucket]! + 1;
     }
     if (failure !== undefined) report(failure.error);
   };

@@ -6,6 +6,7 @@ import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
 import { memory } from "./memory.js";
 import { protocol } from "./protocol.js";
+import { replaySpeed } from "./replay-speed.js";
 import { rollout } from "./rollout.js";
 
 export interface Benchmark {
@@ -34,5 +35,10 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     issue: "libvirt",
     title: "launch -> registered (process, VM); libvirt calls/s on the test driver",
     run: boot,
+  },
+  replay: {
+    issue: "dashboard (record and replay)",
+    title: "replay of a recorded trace, signals/s, vs. the same run's live ingest of the same signals",
+    run: replaySpeed,
   },
 };

@@ -7,7 +7,7 @@
  * work being timed runs while it is timed.
  */
 
-import { Manager } from "@froctal/manager";
+import { type JournalEntry, Manager, type Recorder } from "@froctal/manager";
 import { VirtualClock } from "@froctal/primitives";
 import { CountingDriver, type CountingSession } from "@froctal/testkit";
 import { benchFleet, join, type Launched, launched, metricNames } from "./fleet.js";
@@ -33,6 +33,11 @@ export interface TrackedFleetOptions {
   readonly joinChunk?: number;
   /** What the replicas function reads of "load" (default "sum"). */
   readonly reads?: "sum" | "max";
+  /** Records what comes from outside, as `froctal up --record` does (the replay benchmark). */
+  readonly record?: Recorder;
+  /** The config nonces' tag: a replay must be given the recording's. */
+  readonly nonceTag?: string;
+  readonly onJournal?: (entry: JournalEntry) => void;
 }
 
 export async function trackedFleet(options: TrackedFleetOptions): Promise<TrackedFleet> {
@@ -46,6 +51,9 @@ export async function trackedFleet(options: TrackedFleetOptions): Promise<Tracke
     clock,
     managerUrl: "ws://127.0.0.1:9/agent",
     tickMs: 0,
+    ...(options.record === undefined ? {} : { record: options.record }),
+    ...(options.nonceTag === undefined ? {} : { nonceTag: options.nonceTag }),
+    ...(options.onJournal === undefined ? {} : { onJournal: options.onJournal }),
   });
   const tick = () => {
     clock.advance(0);

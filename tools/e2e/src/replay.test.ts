@@ -112,12 +112,10 @@ test("a replay of a recorded autoscale run repeats its decisions; another policy
   const refused = await froctal("replay", cut);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toMatch(
-    /^froctal: FROCTAL_E_FRAME_MALFORMED: .*cut.trace: the trace is damaged at byte offset \d+: truncated: /,
+    /^froctal: FROCTAL_E_TRACE: .*cut.trace: the trace is damaged at byte offset \d+: truncated: /,
   );
   // A file that is no trace at all.
   const refusedForeign = await froctal("replay", bin);
   expect(refusedForeign.code).toBe(2);
-  expect(refusedForeign.stderr).toMatch(
-    /^froctal: FROCTAL_E_FRAME_MALFORMED: .*not a froctal trace \(at byte offset 0: /,
-  );
+  expect(refusedForeign.stderr).toMatch(/^froctal: FROCTAL_E_TRACE: .*not a froctal trace \(at byte offset 0: /);
 });
