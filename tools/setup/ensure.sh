@@ -3,7 +3,8 @@
 # tests; idempotent, and quick when everything is already in place.
 #   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
 #            QEMU for the VM tests, promtool for /metrics); it installs packages only: the tests
-#            start the daemons they need themselves, with their own configuration (private-libvirtd.sh)
+#            start the daemons they need themselves, with their own configuration (private-libvirtd.sh);
+#            and Debian's chromium with a font for the dashboard's browser test (about 10 s to install here)
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -32,6 +33,10 @@ if [ "${1:-}" = "--test" ]; then
   # The README's own commands, which a test runs as written, read JSON with curl and jq.
   command -v curl >/dev/null 2>&1 || debs="$debs curl"
   command -v jq >/dev/null 2>&1 || debs="$debs jq"
+  # The dashboard's browser test drives Debian's chromium through playwright-core (whose own browser
+  # downloads cannot work here); without a font its screenshots are blank and its text empty.
+  [ -x /usr/bin/chromium ] || debs="$debs chromium"
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || debs="$debs fonts-dejavu-core"
   # ... built from Debian's packages with `apt-get download`, which needs current package lists.
   [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi

@@ -1,22 +1,31 @@
 /**
  * The manager's HTTP face on one port: GET /status (JSON for `froctal status`
  * and dashboards), GET /events (the journal, for `froctal events`), GET
- * /metrics (Prometheus), GET /healthz, and the agents' WebSocket endpoint at /agent.
+ * /metrics (Prometheus), GET /healthz, the dashboard (`/`, its assets and its
+ * live stream: dashboard.ts), and the agents' WebSocket endpoint at /agent.
  */
 import { createServer, type Server } from "node:http";
 import type { Manager } from "@froctal/manager";
 import type { ServerStats } from "@froctal/server";
+import { createDashboard, TOKEN_ENV } from "./dashboard.js";
 import { journalSince } from "./events.js";
 import { createMetrics } from "./metrics.js";
 
-/** `edge` reads the agent server's counters for /metrics (undefined until it exists). */
+/**
+ * `edge` reads the agent server's counters for /metrics (undefined until it exists); `dashboardToken` is
+ * what the dashboard asks for when the port is not bound to loopback.
+ */
 export function createHttpApi(
   current: () => Manager | undefined,
   edge: () => Readonly<ServerStats> | undefined = () => undefined,
+  dashboardToken: string | undefined = process.env[TOKEN_ENV],
 ): Server {
   const metrics = createMetrics();
-  return createServer((req, res) => {
+  const dashboard = createDashboard({ current, address: () => server.address(), token: dashboardToken });
+  const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
+    // The page and its assets load while the manager starts; its stream waits for the manager.
+    if (dashboard.handle(req, res, url)) return;
     const manager = current();
     if (manager === undefined) {
       res
@@ -53,4 +62,11 @@ export function createHttpApi(
       .writeHead(404, { "content-type": "application/json" })
       .end(JSON.stringify({ code: "FROCTAL_E_NOT_FOUND", reason: `no route ${req.method} ${url.pathname}` }));
   });
+  // The port's close() waits for every connection to end, and a dashboard's stream never ends on its own.
+  const close = server.close.bind(server);
+  server.close = (callback) => {
+    dashboard.close();
+    return close(callback);
+  };
+  return server;
 }

@@ -1,0 +1,179 @@
+/**
+ * The dashboard's live feed: one Server-Sent Events stream of fleet snapshots.
+ * One timer for every open page: at most every `intervalMs` it projects the
+ * manager's status into a compact snapshot and sends it only if it changed, so
+ * an idle fleet costs one projection a tick and no bytes. Thousands of
+ * instances stay cheap: each service sends its counts by phase and its summed
+ * load, and only its first `maxRows` instances as rows.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { describeOutcome, type Manager, type ManagerStatus } from "@froctal/manager";
+import { journalSince, type KeptJournal, type NumberedEntry } from "./events.js";
+
+/** Instance rows sent per service; the rest are counted in `hidden` (and in `phases`). */
+export const MAX_ROWS = 50;
+/** Journal entries each snapshot carries (the page keeps its own longer timeline by `seq`). */
+export const JOURNAL_TAIL = 30;
+
+export interface DashboardInstance {
+  readonly id: string;
+  readonly phase: string;
+  readonly generation: number;
+  readonly connected: boolean;
+  readonly load: number | null;
+  readonly devices: number;
+}
+
+export interface DashboardService {
+  readonly name: string;
+  readonly target: number;
+  readonly recommended: number;
+  readonly why: string;
+  readonly failure: string | null;
+  readonly ready: number;
+  readonly total: number;
+  /** Instances by phase, all of them. */
+  readonly phases: Readonly<Record<string, number>>;
+  /** The sum of the load metric over the instances that report it (null if none does). */
+  readonly load: number | null;
+  readonly instances: readonly DashboardInstance[];
+  /** Instances not sent as rows. */
+  readonly hidden: number;
+}
+
+export interface DashboardRollout {
+  readonly generation: number;
+  readonly phase: "preparing" | "committing";
+  readonly instances: number;
+  /** Names capped at MAX_ROWS; the counts are exact. */
+  readonly prepared: readonly string[];
+  readonly preparedCount: number;
+  readonly committed: readonly string[];
+  readonly committedCount: number;
+  readonly failed: readonly string[];
+}
+
+/** What the page receives: a whole picture each time, so a page that missed some needs nothing else. */
+export interface DashboardSnapshot {
+  readonly fleet: string;
+  readonly generation: number;
+  readonly services: readonly DashboardService[];
+  readonly rollout: DashboardRollout | null;
+  /** The last finished rollout, as the journal words it. */
+  readonly lastRollout: string | null;
+  /** Journal entries ever written, and the last few, numbered as GET /events numbers them. */
+  readonly written: number;
+  readonly journal: readonly NumberedEntry[];
+}
+
+/** A pure projection of the manager's status and journal. */
+export function projectDashboard(status: ManagerStatus, journal: KeptJournal): DashboardSnapshot {
+  const services = status.services.map((s): DashboardService => {
+    const phases: Record<string, number> = {};
+    let load: number | null = null;
+    for (const i of s.instances) {
+      phases[i.phase] = (phases[i.phase] ?? 0) + 1;
+      if (i.load !== null) load = (load ?? 0) + i.load;
+    }
+    return {
+      name: s.name,
+      target: s.target,
+      recommended: s.recommended,
+      why: s.why,
+      failure: s.failure,
+      ready: phases.ready ?? 0,
+      total: s.instances.length,
+      phases,
+      load,
+      instances: s.instances.slice(0, MAX_ROWS).map((i) => ({
+        id: i.id,
+        phase: i.phase,
+        generation: i.generation,
+        connected: i.connected,
+        load: i.load,
+        devices: i.devices.length,
+      })),
+      hidden: Math.max(0, s.instances.length - MAX_ROWS),
+    };
+  });
+  const r = status.rollout;
+  const last = status.rollouts.at(-1);
+  const { written } = journal.stats;
+  return {
+    fleet: status.fleet,
+    generation: status.generation,
+    services,
+    rollout:
+      r === null
+        ? null
+        : {
+            generation: r.generation,
+            phase: r.phase,
+            instances: r.instances.length,
+            prepared: r.prepared.slice(0, MAX_ROWS),
+            preparedCount: r.prepared.length,
+            committed: r.committed.slice(0, MAX_ROWS),
+            committedCount: r.committed.length,
+            failed: r.failed.slice(0, MAX_ROWS).map((f) => `${f.instance}: ${f.reason}`),
+          },
+    lastRollout: last === undefined ? null : describeOutcome(last),
+    written,
+    journal: journalSince(journal, Math.max(0, written - JOURNAL_TAIL)).entries,
+  };
+}
+
+export interface DashboardStream {
+  /** Answers GET on the stream's path: the current snapshot at once, then every change. */
+  open(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends every open stream and the timer (the port is closing). */
+  close(): void;
+  readonly clients: number;
+}
+
+export function createDashboardStream(current: () => Manager | undefined, intervalMs = 500): DashboardStream {
+  const clients = new Set<ServerResponse>();
+  let last = "";
+  let timer: NodeJS.Timeout | undefined;
+  const snapshot = (): string | undefined => {
+    const manager = current();
+    return manager === undefined ? undefined : JSON.stringify(projectDashboard(manager.status(), manager.journal));
+  };
+  const tick = () => {
+    const body = snapshot();
+    if (body === undefined || body === last) return;
+    last = body;
+    for (const res of clients) res.write(`data: ${body}\n\n`);
+  };
+  return {
+    open(req, res) {
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
+      // Tells EventSource how long to wait before reconnecting after the manager restarts.
+      res.write("retry: 1000\n\n");
+      const body = snapshot();
+      if (body !== undefined) res.write(`data: ${body}\n\n`);
+      clients.add(res);
+      timer ??= setInterval(tick, intervalMs);
+      req.once("close", () => {
+        clients.delete(res);
+        if (clients.size === 0 && timer !== undefined) {
+          clearInterval(timer);
+          timer = undefined;
+          last = "";
+        }
+      });
+    },
+    close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      for (const res of clients) res.end();
+      clients.clear();
+    },
+    get clients() {
+      return clients.size;
+    },
+  };
+}
