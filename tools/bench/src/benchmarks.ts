@@ -1,5 +1,6 @@
 /** The benchmarks by the name given on the command line, in the order `bench` runs them. */
 import { boot } from "./boot.js";
+import { dashboard } from "./dashboard.js";
 import type { Report } from "./figures.js";
 import { incrementality } from "./incrementality.js";
 import { ingest } from "./ingest.js";
@@ -40,5 +41,10 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     issue: "dashboard (record and replay)",
     title: "replay of a recorded trace, signals/s, vs. the same run's live ingest of the same signals",
     run: replaySpeed,
+  },
+  dashboard: {
+    issue: "dashboard",
+    title: "the dashboard stream's cost at 10,000 tracked instances: bytes/s, manager CPU with / without a client",
+    run: dashboard,
   },
 };

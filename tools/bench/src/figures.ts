@@ -4,7 +4,16 @@
  * target; a missed target is news for the reader, never a failed run.
  */
 
-export type Unit = "signals/s" | "share" | "ns/signal" | "ms" | "bytes" | "bytes/instance" | "times" | "percent-cpu";
+export type Unit =
+  | "signals/s"
+  | "share"
+  | "ns/signal"
+  | "ms"
+  | "bytes"
+  | "bytes/s"
+  | "bytes/instance"
+  | "times"
+  | "percent-cpu";
 
 export interface Target {
   readonly cmp: ">=" | "<=";
@@ -45,12 +54,14 @@ export function format(value: number, unit: Unit): string {
       return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
     case "bytes":
       return `${whole.format(value)} B`;
+    case "bytes/s":
+      return `${whole.format(value)} B/s`;
     case "bytes/instance":
       return `${whole.format(value)} B/instance`;
     case "times":
       return `${value.toFixed(2)}x`;
     case "percent-cpu":
-      return `${value.toFixed(0)} % of a core`;
+      return `${value.toFixed(value < 10 ? 1 : 0)} % of a core`;
   }
 }
 
