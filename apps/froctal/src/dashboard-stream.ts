@@ -7,68 +7,18 @@
  * load, and only its first `maxRows` instances as rows.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServiceCard, Snapshot } from "@froctal/dashboard/snapshot";
 import { describeOutcome, type Manager, type ManagerStatus } from "@froctal/manager";
-import { journalSince, type KeptJournal, type NumberedEntry } from "./events.js";
+import { journalSince, type KeptJournal } from "./events.js";
 
 /** Instance rows sent per service; the rest are counted in `hidden` (and in `phases`). */
 export const MAX_ROWS = 50;
 /** Journal entries each snapshot carries (the page keeps its own longer timeline by `seq`). */
 export const JOURNAL_TAIL = 30;
 
-export interface DashboardInstance {
-  readonly id: string;
-  readonly phase: string;
-  readonly generation: number;
-  readonly connected: boolean;
-  readonly load: number | null;
-  readonly devices: number;
-}
-
-export interface DashboardService {
-  readonly name: string;
-  readonly target: number;
-  readonly recommended: number;
-  readonly why: string;
-  readonly failure: string | null;
-  readonly ready: number;
-  readonly total: number;
-  /** Instances by phase, all of them. */
-  readonly phases: Readonly<Record<string, number>>;
-  /** The sum of the load metric over the instances that report it (null if none does). */
-  readonly load: number | null;
-  readonly instances: readonly DashboardInstance[];
-  /** Instances not sent as rows. */
-  readonly hidden: number;
-}
-
-export interface DashboardRollout {
-  readonly generation: number;
-  readonly phase: "preparing" | "committing";
-  readonly instances: number;
-  /** Names capped at MAX_ROWS; the counts are exact. */
-  readonly prepared: readonly string[];
-  readonly preparedCount: number;
-  readonly committed: readonly string[];
-  readonly committedCount: number;
-  readonly failed: readonly string[];
-}
-
-/** What the page receives: a whole picture each time, so a page that missed some needs nothing else. */
-export interface DashboardSnapshot {
-  readonly fleet: string;
-  readonly generation: number;
-  readonly services: readonly DashboardService[];
-  readonly rollout: DashboardRollout | null;
-  /** The last finished rollout, as the journal words it. */
-  readonly lastRollout: string | null;
-  /** Journal entries ever written, and the last few, numbered as GET /events numbers them. */
-  readonly written: number;
-  readonly journal: readonly NumberedEntry[];
-}
-
 /** A pure projection of the manager's status and journal. */
-export function projectDashboard(status: ManagerStatus, journal: KeptJournal): DashboardSnapshot {
-  const services = status.services.map((s): DashboardService => {
+export function projectDashboard(status: ManagerStatus, journal: KeptJournal): Snapshot {
+  const services = status.services.map((s): ServiceCard => {
     const phases: Record<string, number> = {};
     let load: number | null = null;
     for (const i of s.instances) {

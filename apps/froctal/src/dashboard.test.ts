@@ -8,9 +8,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Snapshot } from "@froctal/dashboard/snapshot";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { allReady, bin, type RunningFleet, startFleet, webFleet } from "../test/running-fleet.js";
-import type { DashboardSnapshot } from "./dashboard-stream.js";
 
 /** Reads a stream's events until `count` data events came; returns them parsed, and the response's headers. */
 async function firstEvents(url: string, count: number): Promise<{ type: string | null; events: unknown[] }> {
@@ -62,7 +62,7 @@ describe("on a loopback bind", () => {
   test("streams the fleet as the page shows it: counts per service, every row, the journal numbered as /events", async () => {
     const { type, events } = await firstEvents(new URL("/dashboard/stream", fleet.url).href, 1);
     expect(type).toBe("text/event-stream");
-    const snapshot = events[0] as DashboardSnapshot;
+    const snapshot = events[0] as Snapshot;
     const status = await fleet.status();
     const web = snapshot.services.find((s) => s.name === "web")!;
     expect({ ...web, instances: web.instances.map((i) => [i.id, i.phase, i.connected, i.devices]) }).toEqual({
@@ -157,7 +157,7 @@ describe("on a non-loopback bind", () => {
       expect(await status("/dashboard/stream?token=s3cret")).toEqual(["/dashboard/stream?token=s3cret", 403]);
       expect(await status("/?token=s3cret-token")).toEqual(["/?token=s3cret-token", 200]);
       const { events } = await firstEvents(new URL("/dashboard/stream?token=s3cret-token", m.url).href, 1);
-      expect((events[0] as DashboardSnapshot).fleet).toBe("dash-open");
+      expect((events[0] as Snapshot).fleet).toBe("dash-open");
     } finally {
       await m.stop();
     }

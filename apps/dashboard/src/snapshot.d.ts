@@ -1,11 +1,15 @@
 /**
- * What the manager's stream (GET /dashboard/stream) sends: a copy of
- * DashboardSnapshot in apps/froctal/src/dashboard-stream.ts, kept here so the
- * page depends on no Node package. The browser test (tools/e2e) reads what the
- * page renders from a live manager, so the two cannot drift unnoticed.
+ * The contract of the manager's dashboard stream (GET /dashboard/stream): what
+ * apps/froctal/src/dashboard-stream.ts projects and this page renders. Types
+ * only, so the page depends on no Node package and the manager on no page code;
+ * froctal imports it as @froctal/dashboard/snapshot.
  */
+
+/** A journal entry numbered as GET /events numbers it. */
 export interface JournalLine {
+  /** 1 for the first entry the manager ever wrote. */
   readonly seq: number;
+  /** Wall time, ms since the epoch. */
   readonly at: number;
   readonly kind: string;
   readonly service?: string;
@@ -30,9 +34,12 @@ export interface ServiceCard {
   readonly failure: string | null;
   readonly ready: number;
   readonly total: number;
+  /** Instances by phase, all of them. */
   readonly phases: Readonly<Record<string, number>>;
+  /** The sum of the load metric over the instances that report it (null if none does). */
   readonly load: number | null;
   readonly instances: readonly InstanceRow[];
+  /** Instances not sent as rows. */
   readonly hidden: number;
 }
 
@@ -40,6 +47,7 @@ export interface RolloutView {
   readonly generation: number;
   readonly phase: "preparing" | "committing";
   readonly instances: number;
+  /** Names capped at MAX_ROWS; the counts are exact. */
   readonly prepared: readonly string[];
   readonly preparedCount: number;
   readonly committed: readonly string[];
@@ -47,12 +55,15 @@ export interface RolloutView {
   readonly failed: readonly string[];
 }
 
+/** What the page receives: a whole picture each time, so a page that missed some needs nothing else. */
 export interface Snapshot {
   readonly fleet: string;
   readonly generation: number;
   readonly services: readonly ServiceCard[];
   readonly rollout: RolloutView | null;
+  /** The last finished rollout, as the journal words it. */
   readonly lastRollout: string | null;
+  /** Journal entries ever written, and the last few, numbered as GET /events numbers them. */
   readonly written: number;
   readonly journal: readonly JournalLine[];
 }
