@@ -2,9 +2,10 @@ import { FroctalError, VirtualClock } from "@froctal/primitives";
 import { drained, elapse, MemoryDriver, settle } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { expectNoRepeats, harness, webFleet } from "../test/harness.js";
+import { mixedFleet, playScript } from "../test/scripted-run.js";
 import type { JournalEntry } from "./journal.js";
 import { Manager } from "./manager.js";
-import { defineFleet, type FleetSpec, type ServiceView } from "./policy/fleet.js";
+import { defineFleet, type FleetSpec } from "./policy/fleet.js";
 
 describe("Manager: shutdown", () => {
   it("drains and stops every instance, then resolves", async () => {
@@ -35,62 +36,13 @@ describe("Manager: shutdown", () => {
 });
 
 describe("Manager: determinism", () => {
-  const fleet = defineFleet({
-    name: "mixed",
-    services: {
-      web: { ...webFleet.services.web, drainTimeoutMs: 3_000 },
-      router: {
-        image: "router.js",
-        replicas: (_s: ServiceView, f) => Math.max(1, f.service("web").ready.length - 1),
-        config: (f, i) => ({ peers: f.service("web").ready.map((w) => w.id), self: i.id }),
-      },
-    },
-  });
-
   /** A scripted input trace: boots, load changes, a crash, drains, config answers (one nack). */
   async function script() {
     // The fleet id is fixed, as the nonce tag is: a replay repeats its driver calls exactly.
-    const h = harness(fleet, { fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1" });
+    const h = harness(mixedFleet, { fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1" });
     h.manager.start();
     await h.settle();
-    const answered = new Map<string, number>();
-    /** Every connected guest answers what it was sent since last time; router-6 refuses its first prepare. */
-    const answer = async () => {
-      for (const id of [...h.manager.store.instances.keys()]) {
-        const a = h.agent(id);
-        const frames = a.session?.frames ?? [];
-        for (const f of frames.slice(answered.get(id) ?? 0)) {
-          if (f.prepare) a.answer(id === "router-6" && !answered.has("nacked") ? "nacked" : "prepared");
-          if (f.prepare && id === "router-6") answered.set("nacked", 1);
-          if (f.commit) a.answer("committed");
-          if (f.drain) a.send({ events: [drained()] });
-        }
-        answered.set(id, frames.length);
-      }
-      await h.settle();
-    };
-    const bootNew = async (metrics: Record<string, number>) => {
-      for (const id of h.started())
-        if (h.agent(id).session === undefined && h.manager.store.instance(id)) h.boot(id, metrics);
-      await h.settle();
-    };
-    await bootNew({ inflight: 35 });
-    for (let t = 0; t < 20; t++) {
-      await bootNew({ inflight: 1 });
-      await answer();
-      await h.elapse(100);
-    }
-    h.driver.crash("web-3");
-    for (let t = 0; t < 30; t++) {
-      await bootNew({ inflight: 1 });
-      await answer();
-      await h.elapse(100);
-    }
-    h.agent("web-1").send({ metrics: { inflight: 4 } });
-    for (let t = 0; t < 100; t++) {
-      await answer();
-      await h.elapse(100);
-    }
+    await playScript(h, { disconnectCrashed: false });
     const frames = [...h.manager.store.instances.keys()].map((id) => h.agent(id).session?.frames ?? []);
     h.manager.close();
     expectNoRepeats(h);

@@ -5,25 +5,14 @@ import {
   readTrace,
   type TraceRecord,
 } from "@froctal/protocol";
-import { drained } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { harness, webFleet } from "../../test/harness.js";
+import { harness } from "../../test/harness.js";
+import { mixedFleet, playScript } from "../../test/scripted-run.js";
 import type { JournalEntry } from "../journal.js";
-import { defineFleet, type FleetSpec, type ServiceView } from "../policy/fleet.js";
+import { defineFleet, type FleetSpec } from "../policy/fleet.js";
 import { replay } from "./replay.js";
 
-const web = { ...webFleet.services.web!, drainTimeoutMs: 3_000 };
-const fleet = defineFleet({
-  name: "mixed",
-  services: {
-    web,
-    router: {
-      image: "router.js",
-      replicas: (_s: ServiceView, f) => Math.max(1, f.service("web").ready.length - 1),
-      config: (f, i) => ({ peers: f.service("web").ready.map((w) => w.id), self: i.id }),
-    },
-  },
-});
+const fleet = mixedFleet;
 const DECISIONS = new Set<JournalEntry["kind"]>(["scale", "start", "drain", "stop", "rollout"]);
 const decisions = (journal: readonly JournalEntry[]) => journal.filter((e) => DECISIONS.has(e.kind));
 
@@ -33,44 +22,7 @@ async function recordedRun() {
   const h = harness(fleet, { fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1", record: (r) => records.push(r) });
   h.manager.start();
   await h.settle();
-  const answered = new Map<string, number>();
-  const answer = async () => {
-    for (const id of [...h.manager.store.instances.keys()]) {
-      const a = h.agent(id);
-      const frames = a.session?.frames ?? [];
-      for (const f of frames.slice(answered.get(id) ?? 0)) {
-        if (f.prepare) a.answer(id === "router-6" && !answered.has("nacked") ? "nacked" : "prepared");
-        if (f.prepare && id === "router-6") answered.set("nacked", 1);
-        if (f.commit) a.answer("committed");
-        if (f.drain) a.send({ events: [drained()] });
-      }
-      answered.set(id, frames.length);
-    }
-    await h.settle();
-  };
-  const bootNew = async (metrics: Record<string, number>) => {
-    for (const id of h.started())
-      if (h.agent(id).session === undefined && h.manager.store.instance(id)) h.boot(id, metrics);
-    await h.settle();
-  };
-  await bootNew({ inflight: 35 });
-  for (let t = 0; t < 20; t++) {
-    await bootNew({ inflight: 1 });
-    await answer();
-    await h.elapse(100);
-  }
-  h.driver.crash("web-3");
-  h.agent("web-3").disconnect("the guest crashed");
-  for (let t = 0; t < 30; t++) {
-    await bootNew({ inflight: 1 });
-    await answer();
-    await h.elapse(100);
-  }
-  h.agent("web-1").send({ metrics: { inflight: 4 } });
-  for (let t = 0; t < 100; t++) {
-    await answer();
-    await h.elapse(100);
-  }
+  await playScript(h, { disconnectCrashed: true });
   h.manager.close();
   const bytes = toFile(records, h.manager.fleetId);
   const launches = h.driver
@@ -120,7 +72,7 @@ describe("record and replay", () => {
     const { bytes, journal } = await recordedRun();
     const capped = defineFleet({
       ...fleet,
-      services: { ...fleet.services, web: { ...web, max: 2 } },
+      services: { ...fleet.services, web: { ...fleet.services.web!, max: 2 } },
     });
     const replayed = decisions((await replayOf(bytes, capped)).journal);
     const live = decisions(journal);
