@@ -7,35 +7,27 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Driver } from "@froctal/manager";
-import { FroctalError } from "@froctal/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { commandSpec, fixture, fixturesDir, groupOf, isAlive, pidOf, record } from "../test/helpers.js";
-import type { LogStream } from "./options.js";
-import { createProcessDriver } from "./process-driver.js";
+import {
+  commandSpec,
+  driverWithLog,
+  fixture,
+  fixturesDir,
+  groupOf,
+  isAlive,
+  pidOf,
+  record,
+  rejection,
+} from "../test/helpers.js";
 
 const open: Driver[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((driver) => driver.close()));
 });
 
-function driverWithLog(imageRoot?: string) {
-  const lines: { instanceId: string; stream: LogStream; line: string }[] = [];
-  const driver = createProcessDriver({
-    log: (instanceId, stream, line) => lines.push({ instanceId, stream, line }),
-    closeGraceMs: 100,
-    ...(imageRoot === undefined ? {} : { imageRoot }),
-  });
-  open.push(driver);
+function withLog(imageRoot?: string) {
+  const { driver, lines } = driverWithLog(open, imageRoot === undefined ? {} : { imageRoot });
   return { driver, lines, ...record(driver) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
 }
 
 /** What env.mjs printed: its env and arguments. */
@@ -49,7 +41,7 @@ describe("process driver: commands", () => {
   it("runs a command as given: every argument exactly, no shell, the same minimal env as an image", async () => {
     process.env.FROCTAL_TEST_LEAK = "manager only";
     try {
-      const { driver, lines, of } = driverWithLog();
+      const { driver, lines, of } = withLog();
       const args = ["a b", "", "$HOME", "*", "it's", '"quoted"', "line\nbreak", "--", "-c"];
       const spec = commandSpec([process.execPath, fixture("env.mjs"), ...args], {
         env: { FROCTAL_INSTANCE_ID: "i-1", FROCTAL_TOKEN: "t0ken", FROCTAL_MANAGER_URL: "ws://m/agent", PATH },
@@ -73,7 +65,7 @@ describe("process driver: commands", () => {
   });
 
   it("runs a shell script by its shebang, relative to imageRoot, and stops it with its group, watcher included", async () => {
-    const { driver, lines, of } = driverWithLog(fixturesDir);
+    const { driver, lines, of } = withLog(fixturesDir);
     const spec = commandSpec(["./env.sh", "x y"], { env: { PATH } });
     await driver.start(spec);
     await vi.waitFor(() => expect(lines).toHaveLength(1));
@@ -95,7 +87,7 @@ describe("process driver: commands", () => {
   });
 
   it("looks a bare name up on the guest's PATH, and leaves nothing behind when the guest exits on its own", async () => {
-    const { driver, of } = driverWithLog();
+    const { driver, of } = withLog();
     const exiting = commandSpec(["node", fixture("exit3.mjs")], { env: { PATH } });
     await driver.start(exiting);
     await vi.waitFor(() => expect(of(exiting.instanceId)).toHaveLength(2));
@@ -114,7 +106,7 @@ describe("process driver: commands", () => {
       const notExecutable = join(dir, "guest.sh");
       await writeFile(notExecutable, "#!/bin/sh\necho never\n");
       await chmod(notExecutable, 0o644);
-      const { driver, events } = driverWithLog(dir);
+      const { driver, events } = withLog(dir);
       const refusal = async (command: string[], env: Record<string, string> = { PATH }) => {
         const spec = commandSpec(command, { env });
         const error = await rejection(driver.start(spec));

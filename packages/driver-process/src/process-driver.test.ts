@@ -3,50 +3,34 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock, Driver } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
-import { FroctalError } from "@froctal/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fixture, fixturesDir, isAlive, pidOf, record, specFor, TEST_FLEET } from "../test/helpers.js";
-import type { LogStream, ProcessDriverOptions } from "./options.js";
+import {
+  driverWithLog,
+  fixture,
+  fixturesDir,
+  isAlive,
+  pidOf,
+  record,
+  rejection,
+  specFor,
+  TEST_FLEET,
+} from "../test/helpers.js";
+import type { ProcessDriverOptions } from "./options.js";
 import { createProcessDriver } from "./process-driver.js";
-
-interface Line {
-  readonly instanceId: string;
-  readonly stream: LogStream;
-  readonly line: string;
-}
 
 const open: Driver[] = [];
 
-/** A driver whose guests' lines are kept, closed after each test whatever happens. */
-function driverWithLog(options: ProcessDriverOptions = {}): { driver: Driver; lines: Line[] } {
-  const lines: Line[] = [];
-  const driver = createProcessDriver({
-    log: (instanceId, stream, line) => lines.push({ instanceId, stream, line }),
-    closeGraceMs: 100,
-    ...options,
-  });
-  open.push(driver);
-  return { driver, lines };
-}
+const withLog = (options: ProcessDriverOptions = {}) => driverWithLog(open, options);
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((driver) => driver.close()));
 });
 
-async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (cause: unknown) => cause,
-  );
-  expect(error).toBeInstanceOf(FroctalError);
-  return error as FroctalError;
-}
-
 describe("process driver: launching", () => {
   it("hands the spec's env and args to the guest over a minimal inherited env", async () => {
     process.env.FROCTAL_TEST_LEAK = "manager only";
     try {
-      const { driver, lines } = driverWithLog();
+      const { driver, lines } = withLog();
       const spec = specFor("env.mjs", {
         env: { FROCTAL_INSTANCE_ID: "i-1", FROCTAL_TOKEN: "t0ken", PATH: "/nowhere:/usr/bin" },
         args: ["--port", "8080"],
@@ -69,13 +53,13 @@ describe("process driver: launching", () => {
   });
 
   it("resolves a relative image against imageRoot", async () => {
-    const { driver, lines } = driverWithLog({ imageRoot: fixturesDir });
+    const { driver, lines } = withLog({ imageRoot: fixturesDir });
     await driver.start(specFor("graceful.mjs", { image: "graceful.mjs" }));
     await vi.waitFor(() => expect(lines.map((l) => l.line)).toEqual(["ready"]));
   });
 
   it("reports started, then exited with the exit code, and logs what the guest printed first", async () => {
-    const { driver, lines } = driverWithLog();
+    const { driver, lines } = withLog();
     const { events, of } = record(driver);
     const spec = specFor("exit3.mjs");
     await driver.start(spec);
@@ -96,7 +80,7 @@ describe("process driver: launching", () => {
   });
 
   it("reports a crash as exited, not requested", async () => {
-    const { driver, lines } = driverWithLog();
+    const { driver, lines } = withLog();
     const { of } = record(driver);
     const spec = specFor("crash.mjs");
     await driver.start(spec);
@@ -106,7 +90,7 @@ describe("process driver: launching", () => {
   });
 
   it("rejects a missing image with FROCTAL_E_CONFIG naming the path, and reports nothing", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { events } = record(driver);
     const spec = specFor("env.mjs", { image: fixture("no-such-guest.mjs") });
     const error = await rejection(driver.start(spec));
@@ -121,7 +105,7 @@ describe("process driver: launching", () => {
   });
 
   it("rejects a directory as image", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const error = await rejection(driver.start(specFor("env.mjs", { image: fixturesDir })));
     expect(error.code).toBe("FROCTAL_E_CONFIG");
     expect(error.message).toContain("is not a file");
@@ -133,7 +117,7 @@ describe("process driver: launching", () => {
       const notExecutable = join(dir, "node");
       await writeFile(notExecutable, "not a program");
       await chmod(notExecutable, 0o644);
-      const { driver } = driverWithLog({ execPath: notExecutable });
+      const { driver } = withLog({ execPath: notExecutable });
       const { events } = record(driver);
       const error = await rejection(driver.start(specFor("env.mjs")));
       expect(error.code).toBe("FROCTAL_E_CONFIG");
@@ -147,7 +131,7 @@ describe("process driver: launching", () => {
   });
 
   it("starts an instance once however often start() is called", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { of } = record(driver);
     const spec = specFor("graceful.mjs");
     await Promise.all([driver.start(spec), driver.start(spec), driver.start(spec)]);
@@ -159,7 +143,7 @@ describe("process driver: launching", () => {
 
 describe("process driver: stopping", () => {
   it("stops with SIGTERM: requested, the guest's own exit code, resolved once it is gone", async () => {
-    const { driver, lines } = driverWithLog();
+    const { driver, lines } = withLog();
     const { of } = record(driver);
     const spec = specFor("graceful.mjs");
     await driver.start(spec);
@@ -188,7 +172,7 @@ describe("process driver: stopping", () => {
         return systemClock.setTimeout(fn, ms);
       },
     };
-    const { driver, lines } = driverWithLog({ clock });
+    const { driver, lines } = withLog({ clock });
     const { of } = record(driver);
     const spec = specFor("stubborn.mjs");
     await driver.start(spec);
@@ -210,7 +194,7 @@ describe("process driver: stopping", () => {
   });
 
   it("treats stop() of an instance that does not run as done", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { events } = record(driver);
     await driver.stop("never-started", { graceMs: 100 });
     const spec = specFor("exit3.mjs");
@@ -221,7 +205,7 @@ describe("process driver: stopping", () => {
   });
 
   it("stops once however often stop() is called", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { of } = record(driver);
     const spec = specFor("graceful.mjs");
     await driver.start(spec);
@@ -234,7 +218,7 @@ describe("process driver: stopping", () => {
   });
 
   it("stops an instance whose start is still in flight", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { of } = record(driver);
     const spec = specFor("graceful.mjs");
     const starting = driver.start(spec);
@@ -247,7 +231,7 @@ describe("process driver: stopping", () => {
   });
 
   it("starts an instance afresh when start() comes while it is being stopped", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const { of } = record(driver);
     const spec = specFor("stubborn.mjs");
     await driver.start(spec);
@@ -262,7 +246,7 @@ describe("process driver: stopping", () => {
   });
 
   it("refuses a grace period that is not a finite number >= 0", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     for (const graceMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
       expect((await rejection(driver.stop("any", { graceMs }))).code).toBe("FROCTAL_E_CONFIG");
     }
@@ -271,7 +255,7 @@ describe("process driver: stopping", () => {
 
 describe("process driver: list, watch, close", () => {
   it("lists the running instances of one fleet id, not those of another fleet of the same name", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const blue = { name: "blue", id: "b1a1b1a1b1a1b1a1b1a1b1a1b1a1b1a1" };
     const otherBlue = { name: "blue", id: "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2" };
     const a = specFor("graceful.mjs", { fleet: "blue", fleetId: blue.id, service: "web" });
@@ -293,7 +277,7 @@ describe("process driver: list, watch, close", () => {
   });
 
   it("stops reporting to a listener once its disposer is called", async () => {
-    const { driver } = driverWithLog();
+    const { driver } = withLog();
     const kept = record(driver);
     const dropped: string[] = [];
     const dispose = driver.watch((event) => dropped.push(event.kind));
@@ -331,7 +315,7 @@ describe("process driver: list, watch, close", () => {
 
 describe("process driver: guest output", () => {
   it("cuts a very long line, keeps the next ones, and flushes a last partial line before exited", async () => {
-    const { driver, lines } = driverWithLog({ maxLineBytes: 1000 });
+    const { driver, lines } = withLog({ maxLineBytes: 1000 });
     const order: string[] = [];
     driver.watch((event) => order.push(event.kind));
     const spec = specFor("long-line.mjs");
@@ -345,7 +329,7 @@ describe("process driver: guest output", () => {
   });
 
   it("never mixes two guests' lines, though they write in halves at the same time", async () => {
-    const { driver, lines } = driverWithLog();
+    const { driver, lines } = withLog();
     const { of } = record(driver);
     const a = specFor("chatter.mjs", { args: ["alpha", "300"] });
     const b = specFor("chatter.mjs", { args: ["beta", "300"] });

@@ -1,6 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Driver, DriverEvent, LaunchSpec } from "@froctal/manager";
+import { FroctalError } from "@froctal/protocol";
+import { expect } from "vitest";
+import type { LogStream, ProcessDriverOptions } from "../src/options.js";
+import { createProcessDriver } from "../src/process-driver.js";
 
 export const fixturesDir = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
@@ -90,4 +94,35 @@ export function pidOf(event: DriverEvent | undefined): number {
   const match = event?.kind === "started" ? /^pid (\d+) /.exec(event.detail) : null;
   if (match === null) throw new Error(`not a started event: ${JSON.stringify(event)}`);
   return Number(match[1]);
+}
+
+export interface LogLine {
+  readonly instanceId: string;
+  readonly stream: LogStream;
+  readonly line: string;
+}
+
+/** A driver whose guests' lines are kept; it joins `open`, which the test file closes after each test. */
+export function driverWithLog(
+  open: Driver[],
+  options: ProcessDriverOptions = {},
+): { driver: Driver; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const driver = createProcessDriver({
+    log: (instanceId, stream, line) => lines.push({ instanceId, stream, line }),
+    closeGraceMs: 100,
+    ...options,
+  });
+  open.push(driver);
+  return { driver, lines };
+}
+
+/** The FroctalError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
+  const error = await promise.then(
+    () => undefined,
+    (cause: unknown) => cause,
+  );
+  expect(error).toBeInstanceOf(FroctalError);
+  return error as FroctalError;
 }
