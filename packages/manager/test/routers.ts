@@ -4,7 +4,9 @@
  * a fake guest was asked to prepare.
  */
 import type { FakeAgent } from "@froctal/testkit";
+import { expect } from "vitest";
 import { defineFleet } from "../src/policy/fleet.js";
+import { harness } from "./harness.js";
 
 const utf8 = new TextDecoder();
 
@@ -30,3 +32,25 @@ export const prepares = (a: FakeAgent) =>
 
 /** A router's configuration as canonical JSON. */
 export const json = (mode: string, self: string) => JSON.stringify({ mode, self });
+
+/** Two routers up, connected, and on their first configuration. */
+export async function twoRoutersRunning() {
+  const h = harness(routerFleet);
+  h.manager.start();
+  await h.settle();
+  const r1 = h.boot("router-1");
+  const r2 = h.boot("router-2");
+  await h.settle();
+  // Until both were connected a generation could not reach them; the retry comes within a second.
+  for (let i = 0; i < 20 && prepares(r2).length === 0; i++) await h.elapse(100);
+  expect(prepares(r1)).toHaveLength(1);
+  for (const status of ["prepared", "committed"] as const) {
+    r1.answer(status);
+    r2.answer(status);
+    await h.settle();
+  }
+  const i1 = h.manager.store.instance("router-1")!;
+  const i2 = h.manager.store.instance("router-2")!;
+  expect([i1.committedJson, i2.committedJson]).toEqual([json("base", "router-1"), json("base", "router-2")]);
+  return { h, r1, r2, i1, i2 };
+}

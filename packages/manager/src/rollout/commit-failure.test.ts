@@ -1,24 +1,11 @@
 import { ConfigAckStatus } from "@froctal/protocol";
 import { app } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { harness } from "../../test/harness.js";
-import { json, prepares, routerFleet } from "../../test/routers.js";
+import { json, prepares, twoRoutersRunning } from "../../test/routers.js";
 
 describe("Manager: a commit that fails on one guest", () => {
   it("is recorded as what the guest runs, shown in status and the journal, and re-pushed to that guest", async () => {
-    const h = harness(routerFleet);
-    h.manager.start();
-    await h.settle();
-    const r1 = h.boot("router-1");
-    const r2 = h.boot("router-2");
-    await h.settle();
-    for (let i = 0; i < 20 && prepares(r2).length === 0; i++) await h.elapse(100);
-    for (const status of ["prepared", "committed"] as const) {
-      r1.answer(status);
-      r2.answer(status);
-      await h.settle();
-    }
-    const i2 = h.manager.store.instance("router-2")!;
+    const { h, r1, r2, i2 } = await twoRoutersRunning();
     const first = i2.generation;
     expect(i2.committedJson).toBe(json("base", "router-2"));
 

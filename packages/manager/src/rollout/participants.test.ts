@@ -1,30 +1,11 @@
 import { app, type FakeAgent } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { type Harness, harness } from "../../test/harness.js";
-import { json, prepares, routerFleet } from "../../test/routers.js";
+import type { Harness } from "../../test/harness.js";
+import { json, prepares, twoRoutersRunning } from "../../test/routers.js";
 
 describe("Manager: configuration rollout", () => {
   /** The nonce of the latest prepare pushed to a guest. */
   const nonceOf = (a: FakeAgent) => a.session!.sent("prepare").at(-1)!.nonce;
-
-  /** Two routers up, connected, and on their first configuration. */
-  async function running() {
-    const h = harness(routerFleet);
-    h.manager.start();
-    await h.settle();
-    const r1 = h.boot("router-1");
-    const r2 = h.boot("router-2");
-    await h.settle();
-    // Until both were connected a generation could not reach them; the retry comes within a second.
-    for (let i = 0; i < 20 && prepares(r2).length === 0; i++) await h.elapse(100);
-    expect(prepares(r1)).toHaveLength(1);
-    await answerAll(h, [r1, r2], "prepared");
-    await answerAll(h, [r1, r2], "committed");
-    const i1 = h.manager.store.instance("router-1")!;
-    const i2 = h.manager.store.instance("router-2")!;
-    expect([i1.committedJson, i2.committedJson]).toEqual([json("base", "router-1"), json("base", "router-2")]);
-    return { h, r1, r2, i1, i2 };
-  }
 
   async function answerAll(h: Harness, agents: FakeAgent[], status: "prepared" | "committed") {
     for (const a of agents) a.answer(status);
@@ -32,7 +13,7 @@ describe("Manager: configuration rollout", () => {
   }
 
   it("commits only once every participant prepared", async () => {
-    const { h, r1, r2, i1 } = await running();
+    const { h, r1, r2, i1 } = await twoRoutersRunning();
     r1.send({ events: [app("mode", "fast")] });
     await h.settle();
     const g = prepares(r1).at(-1)!.generation;
@@ -60,7 +41,7 @@ describe("Manager: configuration rollout", () => {
   });
 
   it("aborts everywhere on a nack; each instance keeps its previous configuration; retries after a backoff", async () => {
-    const { h, r1, r2, i1, i2 } = await running();
+    const { h, r1, r2, i1, i2 } = await twoRoutersRunning();
     const before = [i1.committedJson, i2.committedJson];
     r1.send({ events: [app("mode", "fast")] });
     await h.settle();
@@ -83,7 +64,7 @@ describe("Manager: configuration rollout", () => {
   });
 
   it("coalesces changes that arrive mid-generation into the next generation", async () => {
-    const { h, r1, r2, i1, i2 } = await running();
+    const { h, r1, r2, i1, i2 } = await twoRoutersRunning();
     r1.send({ events: [app("mode", "a")] });
     await h.settle();
     const g = prepares(r1).at(-1)!.generation;
@@ -119,7 +100,7 @@ describe("Manager: configuration rollout", () => {
   });
 
   it("a participant that disconnects before it prepared aborts the generation", async () => {
-    const { h, r1, r2, i2 } = await running();
+    const { h, r1, r2, i2 } = await twoRoutersRunning();
     r1.send({ events: [app("mode", "fast")] });
     await h.settle();
     const g = prepares(r1).at(-1)!.generation;
