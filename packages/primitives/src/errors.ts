@@ -48,6 +48,10 @@ export const ErrorCodes = {
   FROCTAL_E_REENTRANT: { retryable: false },
   /** The machine is out of a resource (processes, file descriptors, memory); it may pass. */
   FROCTAL_E_RESOURCES: { retryable: true },
+  /** No connected host can take an instance (none, all lost, or none meets its service's constraints); it may pass. */
+  FROCTAL_E_NO_HOST: { retryable: true },
+  /** The host running an instance went silent; the action may be tried again once it is back or replaced. */
+  FROCTAL_E_HOST_LOST: { retryable: true },
   /** An HTTP API route or an object it names does not exist. */
   FROCTAL_E_NOT_FOUND: { retryable: false },
   /** An unexpected internal failure; a bug report is welcome. */

@@ -71,7 +71,14 @@ describe("database file: files of earlier versions", () => {
     const first = openSqliteState({ dir });
     const loaded = first.load("f");
     expect(loaded.fleetId).toMatch(/^[0-9a-f]{32}$/);
-    expect(loaded).toEqual({ fleetId: loaded.fleetId, reservedGeneration: 1000, instances: [record("web-0")] });
+    expect(loaded.hostSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(loaded).toEqual({
+      fleetId: loaded.fleetId,
+      hostSecret: loaded.hostSecret,
+      hosts: [],
+      reservedGeneration: 1000,
+      instances: [record("web-0")],
+    });
     await first.close();
     const second = openSqliteState({ dir });
     expect(second.load("f")).toEqual(loaded);

@@ -31,9 +31,9 @@ describe("schema migrations", () => {
     migrate(db, path);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
-    expect(tables(db)).toEqual(["fleets", "generations", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances"]);
     migrate(db, path);
-    expect(tables(db)).toEqual(["fleets", "generations", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances"]);
   });
 
   it("runs only the steps after the file's version", async () => {
@@ -41,7 +41,7 @@ describe("schema migrations", () => {
     migrate(db, path, MIGRATIONS);
     migrate(db, path, [...MIGRATIONS, "CREATE TABLE later (x INTEGER) STRICT;"]);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
-    expect(tables(db)).toEqual(["fleets", "generations", "instances", "later"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances", "later"]);
   });
 
   it("gives every fleet of a version-1 file its own id, and keeps its records", async () => {
@@ -50,7 +50,7 @@ describe("schema migrations", () => {
     db.exec(`INSERT INTO generations VALUES ('f', 1000), ('g', 2000);
       INSERT INTO instances VALUES ('f', 'web-1', 'web', 1, 'tok', 'ready', 3, '{}'), ('h', 'lb-1', 'lb', 1, 't', 'starting', 0, '');`);
     const before = db.prepare("SELECT * FROM instances ORDER BY fleet").all();
-    expect(migrate(db, path)).toBe(true);
+    expect(migrate(db, path, MIGRATIONS.slice(0, 2))).toBe(true);
     expect(db.pragma("user_version", { simple: true })).toBe(2);
     const ids = db.prepare<{ fleet: string; id: string }>("SELECT fleet, id FROM fleets ORDER BY fleet").all();
     expect(ids.map((row) => row.fleet)).toEqual(["f", "g", "h"]);
@@ -61,7 +61,20 @@ describe("schema migrations", () => {
       { fleet: "f", reserved: 1000 },
       { fleet: "g", reserved: 2000 },
     ]);
-    expect(migrate(db, path)).toBe(false);
+    expect(migrate(db, path, MIGRATIONS.slice(0, 2))).toBe(false);
+  });
+
+  it("gives every fleet of a version-2 file its own host secret and no hosts", async () => {
+    const { db, path } = await scratch();
+    migrate(db, path, MIGRATIONS.slice(0, 2));
+    db.exec(`INSERT INTO fleets VALUES ('f', '${"a".repeat(32)}'), ('g', '${"b".repeat(32)}');`);
+    expect(migrate(db, path)).toBe(true);
+    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    const secrets = db.prepare<{ fleet: string; secret: string }>("SELECT * FROM host_secrets ORDER BY fleet").all();
+    expect(secrets.map((row) => row.fleet)).toEqual(["f", "g"]);
+    for (const { secret } of secrets) expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(secrets[0]!.secret).not.toBe(secrets[1]!.secret);
+    expect(db.prepare("SELECT * FROM hosts").all()).toEqual([]);
   });
 
   it("refuses a fleet id that is not 32 lowercase hex digits", async () => {

@@ -13,6 +13,11 @@ import type { Database } from "better-sqlite3";
  * what froctal launches carries it, and only what carries it is ever stopped.
  * A fleet already in the file gets its id here (SQLite's randomblob, seeded
  * from the OS), a new one at its first load (sqlite-state.ts).
+ *
+ * Version 3 gives each fleet a host secret (256 random bits, 64 hex digits),
+ * from which each host's credential is derived, and keeps the ids of the hosts
+ * that ever joined the fleet: a restarted manager waits for them before it
+ * decides which guests are gone.
  */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE generations (
@@ -36,6 +41,16 @@ export const MIGRATIONS: readonly string[] = [
    ) STRICT;
    INSERT INTO fleets (fleet, id)
      SELECT fleet, lower(hex(randomblob(16))) FROM (SELECT fleet FROM generations UNION SELECT fleet FROM instances);`,
+  `CREATE TABLE host_secrets (
+     fleet TEXT PRIMARY KEY,
+     secret TEXT NOT NULL CHECK (length(secret) = 64 AND secret NOT GLOB '*[^0-9a-f]*')
+   ) STRICT;
+   INSERT INTO host_secrets (fleet, secret) SELECT fleet, lower(hex(randomblob(32))) FROM fleets;
+   CREATE TABLE hosts (
+     fleet TEXT NOT NULL,
+     id TEXT NOT NULL,
+     PRIMARY KEY (fleet, id)
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -108,6 +108,25 @@ describe("sqlite state: what it keeps", () => {
     expect(contentOf(store.load("h"))).toEqual({ reservedGeneration: 0, instances: [] });
   });
 
+  it("keeps a fleet's host secret and the hosts that joined it across reopens, per fleet", async () => {
+    const dir = await tempDir();
+    const store = openStore({ dir });
+    const first = store.load("f");
+    expect(first.hostSecret).toMatch(/^[0-9a-f]{64}$/);
+    store.putHost("f", "b");
+    store.putHost("f", "a");
+    store.putHost("f", "a");
+    store.putHost("g", "c");
+    await store.close();
+    const again = openStore({ dir });
+    const f = again.load("f");
+    expect(f.hostSecret).toBe(first.hostSecret);
+    expect(f.hosts).toEqual(["a", "b"]);
+    const g = again.load("g");
+    expect(g.hosts).toEqual(["c"]);
+    expect(g.hostSecret).not.toBe(first.hostSecret);
+  });
+
   it("forgets a deleted instance, and deleting an unknown one changes nothing", async () => {
     const store = openStore({ dir: await tempDir() });
     store.putInstance("f", record("web-0"));

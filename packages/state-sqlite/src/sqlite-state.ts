@@ -59,7 +59,10 @@ class SqliteStateStore implements SqliteState {
   readonly #reserve: Statement;
   readonly #put: Statement;
   readonly #delete: Statement;
-  readonly #load: Transaction<(fleet: string, newId: string) => { readonly made: boolean; readonly state: FleetState }>;
+  readonly #putHost: Statement;
+  readonly #load: Transaction<
+    (fleet: string, newId: string, newSecret: string) => { readonly made: boolean; readonly state: FleetState }
+  >;
   #closed = false;
 
   constructor(db: Database, path: string, onError: (error: FroctalError) => void) {
@@ -76,6 +79,7 @@ class SqliteStateStore implements SqliteState {
        VALUES (@fleet, @id, @service, @ordinal, @token, @phase, @generation, @configJson)`,
     );
     this.#delete = db.prepare("DELETE FROM instances WHERE fleet = ? AND id = ?");
+    this.#putHost = db.prepare("INSERT INTO hosts (fleet, id) VALUES (?, ?) ON CONFLICT DO NOTHING");
     const reserved = db.prepare<{ readonly reserved: number }>("SELECT reserved FROM generations WHERE fleet = ?");
     const instances = db.prepare<InstanceRow>(
       `SELECT id, service, ordinal, token, phase, generation, config_json
@@ -84,11 +88,18 @@ class SqliteStateStore implements SqliteState {
     // A fleet's id is claimed once: a second manager on the same file, or a later load, reads the first one's.
     const claim = db.prepare("INSERT INTO fleets (fleet, id) VALUES (?, ?) ON CONFLICT (fleet) DO NOTHING");
     const fleetId = db.prepare<{ readonly id: string }>("SELECT id FROM fleets WHERE fleet = ?");
+    const claimSecret = db.prepare(
+      "INSERT INTO host_secrets (fleet, secret) VALUES (?, ?) ON CONFLICT (fleet) DO NOTHING",
+    );
+    const hostSecret = db.prepare<{ readonly secret: string }>("SELECT secret FROM host_secrets WHERE fleet = ?");
+    const hosts = db.prepare<{ readonly id: string }>("SELECT id FROM hosts WHERE fleet = ? ORDER BY id");
     // The claim and every read in one transaction: one snapshot, even while another connection writes.
-    this.#load = db.transaction((fleet: string, newId: string) => ({
-      made: claim.run(fleet, newId).changes === 1,
+    this.#load = db.transaction((fleet: string, newId: string, newSecret: string) => ({
+      made: (claim.run(fleet, newId).changes | claimSecret.run(fleet, newSecret).changes) === 1,
       state: {
         fleetId: fleetId.get(fleet)!.id,
+        hostSecret: hostSecret.get(fleet)!.secret,
+        hosts: hosts.all(fleet).map((row) => row.id),
         reservedGeneration: reserved.get(fleet)?.reserved ?? 0,
         instances: instances.all(fleet).map(toRecord),
       },
@@ -100,7 +111,11 @@ class SqliteStateStore implements SqliteState {
     this.#ensureOpen("load()");
     try {
       // IMMEDIATE: the claim may write, so take the write lock before reading.
-      const { made, state } = this.#load.immediate(fleet, randomBytes(16).toString("hex"));
+      const { made, state } = this.#load.immediate(
+        fleet,
+        randomBytes(16).toString("hex"),
+        randomBytes(32).toString("hex"),
+      );
       if (made) this.#checkpoint();
       return state;
     } catch (cause) {
@@ -132,6 +147,12 @@ class SqliteStateStore implements SqliteState {
   deleteInstance(fleet: string, instanceId: string): void {
     this.#write("deleteInstance()", `the deletion of instance ${quote(instanceId)} from fleet ${quote(fleet)}`, () =>
       this.#delete.run(fleet, instanceId),
+    );
+  }
+
+  putHost(fleet: string, hostId: string): void {
+    this.#write("putHost()", `the record of host ${quote(hostId)} in fleet ${quote(fleet)}`, () =>
+      this.#putHost.run(fleet, hostId),
     );
   }
 

@@ -44,8 +44,10 @@ export function thrown(run: () => unknown): FroctalError {
 }
 
 /** A fleet's state without its id, which is random; checks the id is one (32 lowercase hex digits). */
-export function contentOf(state: FleetState): Omit<FleetState, "fleetId"> {
-  const { fleetId, ...content } = state;
+export function contentOf(state: FleetState): Omit<FleetState, "fleetId" | "hostSecret" | "hosts"> {
+  const { fleetId, hostSecret, hosts, ...content } = state;
   expect(fleetId).toMatch(/^[0-9a-f]{32}$/);
+  expect(hostSecret).toMatch(/^[0-9a-f]{64}$/);
+  expect(hosts).toEqual([]);
   return content;
 }

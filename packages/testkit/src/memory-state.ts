@@ -7,6 +7,8 @@ import type { FleetState, InstanceRecord, StateStore } from "@froctal/manager";
 export class MemoryState implements StateStore {
   /** Each fleet's id, made at its first load as a real store makes it. */
   readonly fleetIds = new Map<string, string>();
+  readonly hostSecrets = new Map<string, string>();
+  readonly hosts = new Map<string, Set<string>>();
   readonly generations = new Map<string, number>();
   readonly instances = new Map<string, Map<string, InstanceRecord>>();
   writes = 0;
@@ -17,8 +19,13 @@ export class MemoryState implements StateStore {
       fleetId = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
       this.fleetIds.set(fleet, fleetId);
     }
+    const hostSecret =
+      this.hostSecrets.get(fleet) ?? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+    this.hostSecrets.set(fleet, hostSecret);
     return {
       fleetId,
+      hostSecret,
+      hosts: [...(this.hosts.get(fleet) ?? [])].sort(),
       reservedGeneration: this.generations.get(fleet) ?? 0,
       instances: [...(this.instances.get(fleet)?.values() ?? [])],
     };
@@ -39,6 +46,13 @@ export class MemoryState implements StateStore {
   deleteInstance(fleet: string, instanceId: string): void {
     this.writes++;
     this.instances.get(fleet)?.delete(instanceId);
+  }
+
+  putHost(fleet: string, hostId: string): void {
+    this.writes++;
+    const hosts = this.hosts.get(fleet) ?? new Set<string>();
+    this.hosts.set(fleet, hosts);
+    hosts.add(hostId);
   }
 
   async flush(): Promise<void> {}

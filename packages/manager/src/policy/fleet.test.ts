@@ -137,6 +137,14 @@ describe("defineFleet", () => {
       /service "web": config must be a function/,
     );
     expect(any({ ...withWeb({}), rollout: { timeoutMs: 0 } })).toMatch(/rollout.timeoutMs must be a number of ms > 0/);
+    expect(any(withWeb({ needs: ["kvm", ""] }))).toMatch(/service "web": needs must be a list of host feature names/);
+    expect(any(withWeb({ needs: "kvm" as unknown as string[] }))).toMatch(/needs must be a list of host feature names/);
+    expect(any({ ...withWeb({}), placement: "spread" as unknown as FleetSpec["placement"] })).toMatch(
+      /placement must be a function \(service, hosts\) => host id/,
+    );
+    expect(() =>
+      defineFleet({ ...withWeb({ needs: ["kvm"] }), placement: (_service, hosts) => hosts[0]?.id }),
+    ).not.toThrow();
     expect(() =>
       defineFleet({ ...withWeb({ args: ["-v"], env: { A: "1" } }), rollout: { timeoutMs: 100 } }),
     ).not.toThrow();

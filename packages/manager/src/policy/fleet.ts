@@ -106,6 +106,8 @@ export interface ServiceSpec {
   readonly command?: readonly string[];
   /** Extra environment for the guests. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Host features an instance of this service needs ("hotplug-nic"): it is placed only on a host that has them all. */
+  readonly needs?: readonly string[];
   /** Fixed replica count, or a function of the service (and fleet) recommending one. */
   readonly replicas: number | ((service: ServiceView, fleet: FleetView) => Recommendation);
   readonly min?: number;
@@ -128,9 +130,30 @@ export interface ServiceSpec {
   readonly config?: (fleet: FleetView, instance: InstanceView) => unknown;
 }
 
+/** A host as placement sees it: one machine that runs guests (see `froctal host`). */
+export interface HostView {
+  readonly id: string;
+  readonly cpus: number;
+  readonly memoryBytes: number;
+  readonly features: readonly string[];
+  /** Instances of the fleet placed on it. */
+  readonly guests: number;
+  /** Instances of this service placed on it. */
+  guestsOf(service: string): number;
+}
+
+/**
+ * Picks the host for a new instance of `service` among `hosts` (those up and
+ * meeting the service's `needs`, never empty), by id; undefined places it
+ * nowhere for now (the start fails and is retried). Must be pure.
+ */
+export type Placement = (service: string, hosts: readonly HostView[]) => string | undefined;
+
 export interface FleetSpec {
   readonly name: string;
   readonly services: Readonly<Record<string, ServiceSpec>>;
+  /** Where instances run when the fleet has several hosts. Default: spread each service, then the least loaded host per CPU. */
+  readonly placement?: Placement;
   readonly rollout?: {
     /** How long participants have to prepare (and to confirm a commit) before the generation aborts, ms (default 5000). */
     readonly timeoutMs?: number;
@@ -191,6 +214,9 @@ function fleetProblems(spec: unknown): string[] {
     if (names.length === 0) problems.push("a fleet needs at least one service");
     for (const name of names) problems.push(...serviceProblems(name, spec.services[name]));
   }
+  if (spec.placement !== undefined && typeof spec.placement !== "function") {
+    problems.push("placement must be a function (service, hosts) => host id");
+  }
   if (spec.rollout !== undefined) {
     const timeoutMs = isObject(spec.rollout) ? spec.rollout.timeoutMs : undefined;
     if (!isObject(spec.rollout) || (timeoutMs !== undefined && !(isMs(timeoutMs) && timeoutMs > 0))) {
@@ -234,6 +260,9 @@ function serviceProblems(name: string, s: unknown): string[] {
     }
   }
   if (s.args !== undefined && !isStrings(s.args)) problems.push(`${at}: args must be a list of strings`);
+  if (s.needs !== undefined && !(isStrings(s.needs) && s.needs.every((n) => n.length > 0))) {
+    problems.push(`${at}: needs must be a list of host feature names`);
+  }
   if (s.env !== undefined && !(isObject(s.env) && Object.values(s.env).every((v) => typeof v === "string"))) {
     problems.push(`${at}: env must be an object of strings`);
   }

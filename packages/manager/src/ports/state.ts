@@ -33,6 +33,13 @@ export interface FleetState {
    * and the same at every load after.
    */
   readonly fleetId: string;
+  /**
+   * 256 random bits as 64 lowercase hex digits, made with the fleet id and kept
+   * as long: each host's credential is derived from it (see driver-hosts).
+   */
+  readonly hostSecret: string;
+  /** The ids of the hosts that ever joined the fleet: a restart waits for them before deciding what is gone. */
+  readonly hosts: readonly string[];
   /** No generation at or below this has been or will be handed out again. */
   readonly reservedGeneration: number;
   readonly instances: readonly InstanceRecord[];
@@ -52,6 +59,8 @@ export interface StateStore {
   putInstance(fleet: string, record: InstanceRecord): void;
   /** Forgets an instance that is gone. Atomic; no-op if unknown. */
   deleteInstance(fleet: string, instanceId: string): void;
+  /** Records that a host joined the fleet. Atomic; no-op if known. */
+  putHost(fleet: string, hostId: string): void;
   /** Waits until every write issued so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -150,12 +150,20 @@ async function microtasks(turns = 20): Promise<void> {
 
 /** The recorded run's fleet id and reserved generation; nothing else is kept. */
 function traceState(start: ReplayStart): StateStore {
-  const saved = { fleetId: start.fleetId, reservedGeneration: start.reservedGeneration, instances: [] };
+  // A replay places nothing on hosts: the secret is never used, so none is made.
+  const saved = {
+    fleetId: start.fleetId,
+    hostSecret: "",
+    hosts: [],
+    reservedGeneration: start.reservedGeneration,
+    instances: [],
+  };
   return {
     load: () => saved,
     reserveGenerations: () => {},
     putInstance: () => {},
     deleteInstance: () => {},
+    putHost: () => {},
     flush: async () => {},
     close: async () => {},
   };
