@@ -2,7 +2,7 @@ import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { FroctalError } from "@froctal/protocol";
 import BetterSqlite3, { type Database } from "better-sqlite3";
-import { checkCompatible, migrate } from "./schema.js";
+import { checkCompatible, MIGRATIONS, migrate } from "./schema.js";
 
 /** The database's name inside the manager's state directory. */
 export const STATE_FILE_NAME = "froctal.db";
@@ -16,14 +16,19 @@ export const STATE_FILE_NAME = "froctal.db";
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Opens (creating if needed) `dir/froctal.db`: the directory with mode 0700, the
- * file with mode 0600, because it holds every instance's token. The WAL and
+ * Opens (creating if needed) `dir/<name>` (the manager's `froctal.db`, a host's
+ * `host.db`): the directory with mode 0700, the file with mode 0600, because
+ * it holds every instance's token. The WAL and
  * shared-memory files SQLite creates beside it take the database file's mode.
  * Returns the database configured and migrated to the current schema; anything
  * that stops that is FROCTAL_E_CONFIG naming the path.
  */
-export function openDatabaseFile(dir: string): { readonly db: Database; readonly path: string } {
-  const path = join(dir, STATE_FILE_NAME);
+export function openDatabaseFile(
+  dir: string,
+  name: string = STATE_FILE_NAME,
+  migrations: readonly string[] = MIGRATIONS,
+): { readonly db: Database; readonly path: string } {
+  const path = join(dir, name);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createPrivateFile(path);
@@ -35,10 +40,10 @@ export function openDatabaseFile(dir: string): { readonly db: Database; readonly
   try {
     db = new BetterSqlite3(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     // Refuse a foreign or newer file before the journal mode changes a byte of it.
-    checkCompatible(db, path);
+    checkCompatible(db, path, migrations.length);
     configure(db, path);
     // A migration may have given fleets their ids: durable before anything is launched under them.
-    if (migrate(db, path)) db.pragma("wal_checkpoint(FULL)");
+    if (migrate(db, path, migrations)) db.pragma("wal_checkpoint(FULL)");
     return { db, path };
   } catch (cause) {
     db?.close();
