@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { LaunchSpec } from "@froctal/manager";
 import { describe, expect, it } from "vitest";
-import { guestCommand, LIFELINE_ENV } from "./guest-command.js";
+import { guestCommand, keptGuestCommand, LIFELINE_ENV } from "./guest-command.js";
 
 const spec: LaunchSpec = {
   instanceId: "web-1",
@@ -59,5 +59,23 @@ describe("guestCommand", () => {
     const { env } = guestCommand(odd, "/srv/web.mjs", settings, parentEnv);
     expect(Object.keys(env)).toContain("__proto__");
     expect(Object.getPrototypeOf(env)).toBeNull();
+  });
+});
+
+describe("keptGuestCommand", () => {
+  it("runs the image with Node and nothing preloaded, with the same env and no lifeline", () => {
+    const command = keptGuestCommand(spec, "/srv/web.mjs", settings, parentEnv);
+    expect(command.file).toBe("/usr/bin/node");
+    expect(command.args).toEqual(["/srv/web.mjs", "--port", "8080"]);
+    expect({ ...command.env }).toEqual({ PATH: "/guest/bin", HOME: "/root", FROCTAL_INSTANCE_ID: "web-1" });
+  });
+
+  it("runs a command's executable itself, its arguments untouched", () => {
+    const argv = ["./hvt", "--net:service=tap0", "a b", "$X"];
+    const command = keptGuestCommand({ ...spec, image: undefined, command: argv }, "/srv/hvt", settings, parentEnv);
+    expect(command.file).toBe("/srv/hvt");
+    expect(command.args).toEqual(["--net:service=tap0", "a b", "$X"]);
+    expect(command.runs).toBe("/srv/hvt");
+    expect(command.env[LIFELINE_ENV]).toBeUndefined();
   });
 });

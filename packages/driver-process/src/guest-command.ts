@@ -72,6 +72,27 @@ export function guestCommand(
 }
 
 /**
+ * What to run for one kept guest (see kept.ts), which must outlive the driver's
+ * process and so has no lifeline: `node <image> ...args`, or the command's
+ * executable itself with its arguments as given (no shell; an executable file
+ * without a shebang is run by sh, as execvp does). The environment is
+ * guestEnv's, without FROCTAL_LIFELINE.
+ */
+export function keptGuestCommand(
+  spec: LaunchSpec,
+  resolved: string,
+  settings: Pick<CommandSettings, "execPath" | "inheritEnv">,
+  parentEnv: Readonly<Record<string, string | undefined>> = process.env,
+): GuestCommand {
+  const env = guestEnv(spec, settings, parentEnv);
+  const [file, args] =
+    spec.command === undefined
+      ? [settings.execPath, [resolved, ...(spec.args ?? [])]]
+      : [resolved, spec.command.slice(1)];
+  return { instanceId: spec.instanceId, runs: resolved, file, args, env };
+}
+
+/**
  * A guest's environment. The manager's may hold secrets and flags meant for
  * the manager alone (NODE_OPTIONS=--inspect), so a guest gets only the few
  * variables named in `inheritEnv`, then its spec's env over them.

@@ -26,6 +26,19 @@ export interface GuestHooks {
   exited(exit: GuestExit): void;
 }
 
+/** What the driver needs of a guest that runs: one it launched (Guest) or one it adopted (AdoptedGuest). */
+export interface RunningGuest {
+  readonly pid: number;
+  /** Resolves once the guest has exited and its exit was handed to the hooks; never rejects. */
+  readonly exited: Promise<GuestExit>;
+  /** True until the guest has exited. */
+  readonly running: boolean;
+  /** True once stop() was called and the guest has not exited yet. */
+  readonly stopping: boolean;
+  /** SIGTERM to the guest's process group, SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs: number): Promise<GuestExit>;
+}
+
 export interface GuestSettings {
   readonly clock: Clock;
   readonly maxLineBytes: number;
@@ -34,14 +47,24 @@ export interface GuestSettings {
 /**
  * Spawns one guest and resolves once it runs; rejects with a FroctalError if it
  * could not be spawned, in which case no hook is ever called.
+ *
+ * `output`, for a kept guest (see kept.ts): an open file that gets the guest's
+ * stdout and stderr instead of pipes, and no lifeline; the child is unref'd so
+ * that it never keeps the driver's process alive. The caller may close its own
+ * descriptor once this returns.
  */
-export function launchGuest(command: GuestCommand, settings: GuestSettings, hooks: GuestHooks): Promise<Guest> {
+export function launchGuest(
+  command: GuestCommand,
+  settings: GuestSettings,
+  hooks: GuestHooks,
+  output?: number,
+): Promise<Guest> {
   let child: ChildProcess;
   try {
     child = spawn(command.file, command.args, {
       env: command.env,
-      // stdin closed; stdout, stderr; fd 3 is the lifeline, which the guest watches for EOF.
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
+      // stdin closed; stdout, stderr; fd 3 is the lifeline, which the guest watches for EOF. A kept guest: its file, no lifeline.
+      stdio: output === undefined ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", output, output],
       // Own process group: stop() signals the guest and the processes it started.
       detached: true,
     });
@@ -53,6 +76,7 @@ export function launchGuest(command: GuestCommand, settings: GuestSettings, hook
   return new Promise((resolve, reject) => {
     const onSpawn = () => {
       child.off("error", onError);
+      if (output !== undefined) child.unref();
       resolve(new Guest(child, settings, hooks));
     };
     const onError = (cause: Error) => {
@@ -65,7 +89,7 @@ export function launchGuest(command: GuestCommand, settings: GuestSettings, hook
 }
 
 /** One running child process: its output, its stop sequence and its exit. */
-export class Guest {
+export class Guest implements RunningGuest {
   readonly pid: number;
   /** Resolves after the guest exited and its last output line was handed on; never rejects. */
   readonly exited: Promise<GuestExit>;
@@ -73,7 +97,8 @@ export class Guest {
   readonly #settings: GuestSettings;
   readonly #hooks: GuestHooks;
   readonly #splitters: Record<LogStream, LineSplitter>;
-  #streamsOpen = 2;
+  /** The output pipes still open: none for a kept guest, whose output goes to a file. */
+  #streamsOpen = 0;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   #requested = false;
   #graceMs: number | undefined;
@@ -96,7 +121,9 @@ export class Guest {
       stderr: new LineSplitter(settings.maxLineBytes, (line) => hooks.line("stderr", line)),
     };
     for (const name of ["stdout", "stderr"] as const) {
-      const stream = child[name]!;
+      const stream = child[name];
+      if (stream === null) continue;
+      this.#streamsOpen += 1;
       const splitter = this.#splitters[name];
       stream.on("data", (chunk: Buffer) => splitter.push(chunk));
       stream.on("end", () => splitter.end());

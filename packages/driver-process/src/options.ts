@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Clock } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
+import type { GuestRecords, KeepOptions } from "./kept.js";
 
 export type LogStream = "stdout" | "stderr";
 
@@ -29,6 +30,18 @@ export interface ProcessDriverOptions {
   readonly closeGraceMs?: number;
   /** Grace period, ms, a guest whose manager died gives itself after SIGTERM before SIGKILL. Default 5000. */
   readonly orphanGraceMs?: number;
+  /**
+   * Keep mode (the host daemon's): guests outlive the driver's process, their
+   * output goes to files, and a later driver adopts them from these records.
+   * Default: off, guests die with the driver's process (their lifeline).
+   */
+  readonly keep?: KeepOptions;
+}
+
+export interface KeepSettings {
+  readonly records: GuestRecords;
+  readonly logDir: string;
+  readonly pollMs: number;
 }
 
 export const DEFAULT_INHERITED_ENV: readonly string[] = ["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL"];
@@ -42,6 +55,7 @@ export interface Settings {
   readonly execPath: string;
   readonly closeGraceMs: number;
   readonly orphanGraceMs: number;
+  readonly keep: KeepSettings | undefined;
 }
 
 /** Fills in defaults and refuses values that would misbehave later (a NaN grace period kills at once). */
@@ -55,6 +69,21 @@ export function settingsFrom(options: ProcessDriverOptions): Settings {
     execPath: options.execPath ?? process.execPath,
     closeGraceMs: gracePeriod("closeGraceMs", options.closeGraceMs ?? 2000),
     orphanGraceMs: gracePeriod("orphanGraceMs", options.orphanGraceMs ?? 5000),
+    keep: keepFrom(options.keep),
+  };
+}
+
+function keepFrom(keep: KeepOptions | undefined): KeepSettings | undefined {
+  if (keep === undefined) return undefined;
+  // Adoption proves a guest by its /proc entries; elsewhere no guest could be recorded, nor adopted.
+  if (process.platform !== "linux") {
+    throw new FroctalError("FROCTAL_E_CONFIG", `keep mode reads /proc, which ${process.platform} does not have`);
+  }
+  if (keep.logDir.length === 0) throw new FroctalError("FROCTAL_E_CONFIG", "keep.logDir must name a directory");
+  return {
+    records: keep.records,
+    logDir: resolve(keep.logDir),
+    pollMs: positiveInteger("keep.pollMs", keep.pollMs ?? 200),
   };
 }
 

@@ -105,6 +105,10 @@ export interface Driver {
   list(fleet: FleetIdentity): Promise<readonly ObservedInstance[]>;
   /** Reports guest facts as they happen. */
   watch(listener: (event: DriverEvent) => void): Disposer;
-  /** Releases the driver's own resources. Drivers whose guests can be re-adopted (libvirt) leave them running; the process driver, whose children cannot be, stops them. */
+  /**
+   * Releases the driver's own resources. Drivers whose guests can be re-adopted
+   * (libvirt; the process driver in keep mode, as `froctal host` runs it) leave
+   * them running; the embedded process driver, whose children die with it, stops them.
+   */
   close(): Promise<void>;
 }
