@@ -35,6 +35,7 @@ export function decodeManagerFrame(bytes: Uint8Array, limits: Limits = DEFAULT_L
   );
 }
 
+/** The first guard, before a byte is decoded: an oversize frame costs nothing to refuse. */
 export function checkSize(bytes: Uint8Array, limits: Limits): void {
   if (bytes.length > limits.maxFrameBytes) {
     throw new FroctalError(
@@ -44,7 +45,8 @@ export function checkSize(bytes: Uint8Array, limits: Limits): void {
   }
 }
 
-function decodeWith<T>(decode: () => T, type: string): T {
+/** Runs a generated decoder; whatever it throws becomes FROCTAL_E_FRAME_MALFORMED naming the message type. */
+export function decodeWith<T>(decode: () => T, type: string): T {
   try {
     return decode();
   } catch (cause) {

@@ -5,10 +5,14 @@
  *   runtime.ts    protobufjs runtime settings, applied before the generated code loads
  *   frames.ts     the frame shapes consumers see after validation
  *   codec.ts      encode / size-check + decode + validate, for one frame
+ *   host-frames.ts  the host contract's (host.proto) frame shapes after validation
+ *   host-codec.ts   encode / size-check + decode + validate, for one host frame
  *   delimited.ts  varint length framing for byte streams
  *   trace.ts      the recorded-run file (trace.proto): header, records, a reader that names bad offsets
  *   trace-input.ts  a trace record as a replay takes it, its guest frames checked again
  *   validate.ts   the contract's rules for decoded frames
+ *   validate-host.ts  the host contract's rules, returning host-frames.ts shapes
+ *   check.ts      the checks both validators are made of (names, ids, counts, oneofs)
  *   version.ts    protocol version negotiation
  *   limits.ts     edge limits and their defaults
  *   errors.ts     FroctalError and the one list of stable error codes
@@ -36,6 +40,23 @@ export type {
   MetricDecl,
   Refuse,
 } from "./frames.js";
+export { decodeHostControl, decodeHostFrame, encodeHostControl, encodeHostFrame } from "./host-codec.js";
+export type {
+  CheckedHostControl,
+  CheckedHostFrame,
+  HostAction,
+  HostCapacity,
+  HostGuest,
+  HostGuestEvent,
+  HostGuestState,
+  HostHello,
+  HostInventory,
+  HostListRequest,
+  HostOutcome,
+  HostStart,
+  HostStop,
+  HostWelcome,
+} from "./host-frames.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits.js";
 export {
   encodeTraceHeader,
@@ -50,6 +71,7 @@ export {
 } from "./trace.js";
 export type { TraceInput } from "./trace-input.js";
 export { validateAgentFrame, validateManagerFrame } from "./validate.js";
+export { validateHostControl, validateHostFrame } from "./validate-host.js";
 export { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from "./version.js";
 export {
   ActionKind,
@@ -59,6 +81,9 @@ export {
   type DecodedTraceRecord,
   DeviceChange,
   DriverEventKind,
+  GuestState,
+  type HostControl,
+  type HostFrame,
   LifecyclePhase,
   type ManagerFrame,
   MetricKind,

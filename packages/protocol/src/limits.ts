@@ -14,6 +14,8 @@ export interface Limits {
   readonly maxProperties: number;
   /** Largest application event payload or config, in bytes. */
   readonly maxPayloadBytes: number;
+  /** Most guests in one host inventory (host.proto). */
+  readonly maxInventoryGuests: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -24,4 +26,5 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxTextLength: 4096,
   maxProperties: 64,
   maxPayloadBytes: 512 * 1024,
+  maxInventoryGuests: 10_000,
 });

@@ -8,8 +8,9 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { protoc, root } from "../test/helpers.js";
 
-// The contract checks themselves: protoc.agent.test.ts (AgentFrame, both ways) and
-// protoc.manager.test.ts (every ManagerFrame case).
+// The contract checks themselves: protoc.agent.test.ts (AgentFrame, both ways),
+// protoc.manager.test.ts (every ManagerFrame case) and protoc.host.test.ts (every
+// HostFrame and HostControl case, both ways).
 describe("protoc", () => {
   it("is installed", () => {
     expect(existsSync(`${root}proto/froctal/v1/agent.proto`), `no proto/ under ${root}`).toBe(true);

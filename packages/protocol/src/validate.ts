@@ -4,65 +4,16 @@
  * points at the bug in the guest. Validation narrows the decoded message to
  * the Checked* types without copying it.
  */
-import { FroctalError } from "@froctal/primitives";
+import { Check, checkRefuse, ID, NAME } from "./check.js";
 import type { CheckedAgentFrame, CheckedManagerFrame } from "./frames.js";
 import type { Limits } from "./limits.js";
 import type { AgentFrame, ManagerFrame } from "./wire.js";
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
 
 // Enum ranges of the contract; 0 (UNSPECIFIED) is never valid on the wire.
 const METRIC_KINDS = 2;
 const DEVICE_CHANGES = 3;
 const LIFECYCLE_PHASES = 6;
 const ACK_STATUSES = 4;
-
-class Check {
-  constructor(readonly limits: Limits) {}
-
-  fail(path: string, problem: string): never {
-    throw new FroctalError("FROCTAL_E_FRAME_INVALID", `${path} ${problem}`);
-  }
-
-  uint(path: string, value: unknown): void {
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-      this.fail(path, `must be a whole number from 0 to 2^53, not ${String(value)}`);
-    }
-  }
-
-  text(path: string, value: unknown, max = this.limits.maxTextLength): void {
-    if (typeof value !== "string") this.fail(path, "must be a string");
-    if (value.length > max) this.fail(path, `is ${value.length} characters long; the limit is ${max}`);
-  }
-
-  pattern(path: string, value: unknown, re: RegExp, what: string, optional = false): void {
-    this.text(path, value, this.limits.maxNameLength);
-    const s = value as string;
-    if (s.length === 0) {
-      if (optional) return;
-      this.fail(path, "is empty");
-    }
-    if (!re.test(s)) this.fail(path, `is not a valid ${what}: ${JSON.stringify(s)}`);
-  }
-
-  enumValue(path: string, value: unknown, max: number): void {
-    if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
-      this.fail(path, `must be one of the contract's values 1..${max}, not ${String(value)}`);
-    }
-  }
-
-  count(path: string, list: readonly unknown[], max: number): void {
-    if (list.length > max) this.fail(path, `has ${list.length} entries; the limit is ${max}`);
-  }
-
-  bytes(path: string, value: unknown): void {
-    if (!(value instanceof Uint8Array)) this.fail(path, "must be bytes");
-    if (value.length > this.limits.maxPayloadBytes) {
-      this.fail(path, `is ${value.length} bytes; the limit is ${this.limits.maxPayloadBytes}`);
-    }
-  }
-}
 
 export function validateAgentFrame(frame: AgentFrame, limits: Limits): CheckedAgentFrame {
   const c = new Check(limits);
@@ -205,9 +156,7 @@ export function validateManagerFrame(frame: ManagerFrame, limits: Limits): Check
       break;
     }
     case "refuse":
-      c.text("refuse.code", frame.refuse!.code, limits.maxNameLength);
-      c.text("refuse.reason", frame.refuse!.reason);
-      c.uint("refuse.retry_after_ms", frame.refuse!.retryAfterMs);
+      checkRefuse(c, frame.refuse!);
       break;
     case "ack":
       c.uint("ack.seq", frame.ack!.seq);

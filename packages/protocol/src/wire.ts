@@ -28,6 +28,12 @@ export type Refuse = froctal.v1.Refuse.$Properties;
 export type Drain = froctal.v1.Drain.$Properties;
 export type Shutdown = froctal.v1.Shutdown.$Properties;
 
+// host.proto: the manager <-> host daemon contract.
+export type HostFrame = froctal.v1.HostFrame.$Properties;
+export type HostControl = froctal.v1.HostControl.$Properties;
+export const GuestState = froctal.v1.GuestState;
+export type GuestState = froctal.v1.GuestState;
+
 export const MetricKind = froctal.v1.MetricKind;
 export type MetricKind = froctal.v1.MetricKind;
 export const DeviceChange = froctal.v1.DeviceChange;

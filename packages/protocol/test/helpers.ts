@@ -189,6 +189,7 @@ export const LIMITS: Limits = {
   maxTextLength: 32,
   maxProperties: 2,
   maxPayloadBytes: 8,
+  maxInventoryGuests: 2,
 };
 export const TOO_BIG = 2 ** 53; // the first integer a double cannot tell from its neighbour
 
