@@ -186,6 +186,7 @@ export class Manager {
     // Nothing is launched under an id the state does not hold.
     void this.fleetId;
     this.started = true;
+    this.ingest.open = true;
     this.disposers.push(this.options.driver.watch((event) => this.#push({ kind: "driver", event })));
     this.disposers.push(...this.effects.start());
     this.ticker.push({ kind: "wake" });

@@ -22,6 +22,8 @@ export const ErrorCodes = {
   FROCTAL_E_VERSION: { retryable: false },
   /** The instance is unknown or its token does not match. */
   FROCTAL_E_AUTH: { retryable: false },
+  /** The manager is starting (re-adopting its guests): a guest that says hello now should try again in a moment. */
+  FROCTAL_E_STARTING: { retryable: true },
   /** The peer did not say hello in time. */
   FROCTAL_E_HELLO_TIMEOUT: { retryable: true },
   /** The peer sends faster than its limit allows. */

@@ -12,6 +12,7 @@ function setup() {
   const store = new FleetStore(fleet);
   const signals: TickInput[] = [];
   const ingest = new IngestAdapter(store, (s) => signals.push(s));
+  ingest.open = true;
   const instance = runInAction(() => store.add(store.service("web"), "secret", 0));
   const open = (streamId = "s1") => {
     const h = hello({ instanceId: instance.id, token: "secret", streamId });
@@ -33,6 +34,20 @@ function setup() {
 const kinds = (signals: TickInput[]) => signals.map((s) => s.kind);
 
 describe("IngestAdapter.admit", () => {
+  it("asks every hello to come back while the manager starts, before it knows its own guests", () => {
+    const { ingest, instance } = setup();
+    ingest.open = false;
+    const admission = ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {});
+    expect(admission).toEqual({
+      ok: false,
+      code: "FROCTAL_E_STARTING",
+      reason: "the manager is starting; try again in a moment",
+    });
+    expect(ingest.stats.refused).toBe(1);
+    ingest.open = true;
+    expect(ingest.admit(hello({ instanceId: instance.id, token: "secret", streamId: "s1" }), {}).ok).toBe(true);
+  });
+
   it("admits the token the instance was launched with", () => {
     const { ingest, instance } = setup();
     expect(ingest.admit(hello({ instanceId: instance.id, token: "secret" }), {})).toEqual({ ok: true, ackedSeq: 0 });

@@ -50,6 +50,13 @@ export class IngestAdapter implements Ingest {
     overLimit: 0,
   };
 
+  /**
+   * False until the manager starts: before restore() has re-adopted the
+   * guests that still run, a guest's hello cannot be told from a stranger's,
+   * so every hello is asked to come back (retryable), never refused for good.
+   */
+  open = false;
+
   constructor(
     private readonly store: FleetStore,
     private readonly push: (input: TickInput) => void,
@@ -61,6 +68,7 @@ export class IngestAdapter implements Ingest {
       this.stats.refused++;
       return { ok: false, code, reason };
     };
+    if (!this.open) return refuse("FROCTAL_E_STARTING", "the manager is starting; try again in a moment");
     if (instance === undefined || instance.phase === "gone") {
       return refuse("FROCTAL_E_AUTH", `no instance ${hello.instanceId} is running in this fleet`);
     }

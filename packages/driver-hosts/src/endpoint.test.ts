@@ -1,0 +1,198 @@
+// The /host endpoint over real WebSockets: real HostDaemons (@froctal/host) running real guest
+// processes on the process driver, and raw sockets for what a well-behaved host never sends.
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createProcessDriver } from "@froctal/driver-process";
+import { HostDaemon } from "@froctal/host";
+import type { Driver, DriverEvent, FleetSpec, LaunchSpec } from "@froctal/manager";
+import { systemClock } from "@froctal/primitives";
+import { decodeHostControl, encodeHostFrame, type HostFrame, MIN_PROTOCOL_VERSION } from "@froctal/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { hostCredential } from "./credential.js";
+import { attachHostsEndpoint } from "./endpoint.js";
+import { HostsDriver } from "./hosts-driver.js";
+
+const secret = "5e".repeat(32);
+const identity = { name: "shop", id: "0123456789abcdef0123456789abcdef" };
+const fleet: FleetSpec = { name: "shop", services: { app: { command: ["/bin/sleep", "600"], replicas: 1 } } };
+const info = { cpus: 2, memoryBytes: 1 << 30, features: [], drivers: ["process"] };
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function manager(options: { lostAfterMs?: number } = {}) {
+  const http: Server = createServer((_req, res) => res.writeHead(404).end());
+  http.listen(0, "127.0.0.1");
+  await once(http, "listening");
+  const hosts = new HostsDriver({
+    fleet,
+    identity,
+    knownHosts: [],
+    clock: systemClock,
+    lostAfterMs: options.lostAfterMs ?? 10_000,
+  });
+  const events: DriverEvent[] = [];
+  hosts.watch((e) => events.push(e));
+  const detach = attachHostsEndpoint(http, hosts, { hostSecret: secret, clock: systemClock, heartbeatMs: 200 });
+  cleanup.push(async () => {
+    detach();
+    await hosts.close();
+    await new Promise<void>((done) => http.close(() => done()));
+  });
+  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/host`;
+  return { hosts, events, url };
+}
+
+function host(url: string, id: string, credential = hostCredential(secret, identity.id, id)) {
+  const driver = createProcessDriver();
+  const daemon = new HostDaemon({ managerUrl: url, hostId: id, credential, driver, info });
+  daemon.start();
+  cleanup.push(async () => {
+    await daemon.close();
+    await driver.close();
+  });
+  return { daemon, driver };
+}
+
+const spec = (instanceId: string): LaunchSpec => ({
+  instanceId,
+  fleet: "shop",
+  fleetId: identity.id,
+  service: "app",
+  env: { FROCTAL_TOKEN: `token-of-${instanceId}` },
+  command: ["/bin/sleep", "600"],
+});
+
+async function until<T>(probe: () => T | undefined, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function list(driver: Driver): Promise<string[]> {
+  return (await driver.list(identity)).map((g) => g.instanceId).sort();
+}
+
+/** A raw host connection: sends what it is given and collects what comes back until the close. */
+async function raw(url: string, frames: (Uint8Array | string)[]) {
+  const ws = new WebSocket(url);
+  await once(ws, "open");
+  const got: ReturnType<typeof decodeHostControl>[] = [];
+  ws.on("message", (data: Buffer) => got.push(decodeHostControl(new Uint8Array(data))));
+  const closed = once(ws, "close") as Promise<[number, Buffer]>;
+  for (const f of frames) ws.send(f);
+  const [code, reason] = await closed;
+  return { got, code, reason: reason.toString() };
+}
+
+const hello = (hostId: string, credential: string): HostFrame => ({
+  hello: {
+    minVersion: MIN_PROTOCOL_VERSION,
+    maxVersion: MIN_PROTOCOL_VERSION,
+    hostId,
+    credential,
+    capacity: { cpus: 1, memoryBytes: 1024 },
+    features: [],
+    drivers: ["process"],
+  },
+});
+
+describe("hosts endpoint", () => {
+  it("places guests across two real hosts, runs them there, and stops each where it runs", async () => {
+    const m = await manager();
+    const a = host(m.url, "a");
+    const b = host(m.url, "b");
+    await until(() => (m.hosts.hosts().filter((h) => h.status === "up").length === 2 ? true : undefined), "two hosts");
+    await m.hosts.start(spec("app-1"));
+    await m.hosts.start(spec("app-2"));
+    expect(await list(a.driver)).toEqual(["app-1"]);
+    expect(await list(b.driver)).toEqual(["app-2"]);
+    expect(await list(m.hosts)).toEqual(["app-1", "app-2"]);
+    await until(() => (m.events.filter((e) => e.kind === "started").length === 2 ? true : undefined), "started");
+    await m.hosts.stop("app-2", { graceMs: 1000 });
+    expect(await list(b.driver)).toEqual([]);
+    const exited = await until(() => m.events.find((e) => e.kind === "exited"), "exited");
+    expect(exited).toMatchObject({ kind: "exited", instanceId: "app-2", requested: true });
+    expect(m.hosts.hosts().map((h) => [h.id, h.status, h.guests])).toEqual([
+      ["a", "up", 1],
+      ["b", "up", 0],
+    ]);
+  });
+
+  it("refuses a wrong credential for good: the daemon stops dialling and says why; the count goes up", async () => {
+    const m = await manager();
+    const wrong = host(m.url, "a", hostCredential(secret, identity.id, "b"));
+    const refusal = await wrong.daemon.finished;
+    expect(refusal?.code).toBe("FROCTAL_E_AUTH");
+    expect(refusal?.sentence).toBe("the credential presented for host a is not this fleet's for that id");
+    expect(m.hosts.hosts()).toEqual([]);
+    expect([...m.hosts.stats.rejected]).toEqual([["FROCTAL_E_AUTH", 1]]);
+  });
+
+  it("refuses garbage, text, a first frame that is not a hello, and a second hello, and counts each", async () => {
+    const m = await manager();
+    const garbage = await raw(m.url, [new Uint8Array([0xff, 0xff, 0xff])]);
+    expect([garbage.code, garbage.reason, garbage.got[0]?.frame]).toEqual([
+      1008,
+      "FROCTAL_E_FRAME_MALFORMED",
+      "refuse",
+    ]);
+    const text = await raw(m.url, ["hello"]);
+    expect([text.code, text.reason]).toEqual([1008, "FROCTAL_E_FRAME_MALFORMED"]);
+    const first = await raw(m.url, [encodeHostFrame({ inventory: { requestId: 0, guests: [] } })]);
+    expect([first.code, first.reason]).toEqual([1008, "FROCTAL_E_FRAME_UNEXPECTED"]);
+    const good = hello("c", hostCredential(secret, identity.id, "c"));
+    const twice = await raw(m.url, [encodeHostFrame(good), encodeHostFrame(good)]);
+    expect(twice.got.map((f) => f.frame)).toEqual(["welcome", "refuse"]);
+    expect([twice.code, twice.reason]).toEqual([1008, "FROCTAL_E_FRAME_UNEXPECTED"]);
+    expect(Object.fromEntries(m.hosts.stats.rejected)).toEqual({
+      FROCTAL_E_FRAME_MALFORMED: 2,
+      FROCTAL_E_FRAME_UNEXPECTED: 2,
+    });
+  });
+
+  it("closes a connection whose frame is over the limit before reading it, and serves the next host", async () => {
+    const m = await manager();
+    const big = await raw(m.url, [new Uint8Array((1 << 20) + 1)]);
+    expect(big.code).toBe(1009);
+    const a = host(m.url, "a");
+    await until(() => (m.hosts.hosts()[0]?.status === "up" ? true : undefined), "host a up");
+    await m.hosts.start(spec("app-1"));
+    expect(await list(a.driver)).toEqual(["app-1"]);
+  });
+
+  it("a host that dies is silent, then lost: its instance is reported exited; the other host carries on", async () => {
+    const m = await manager({ lostAfterMs: 300 });
+    const a = host(m.url, "a");
+    const b = host(m.url, "b");
+    await until(() => (m.hosts.hosts().filter((h) => h.status === "up").length === 2 ? true : undefined), "two hosts");
+    await m.hosts.start(spec("app-1"));
+    await m.hosts.start(spec("app-2"));
+    await b.daemon.close();
+    const lost = await until(
+      () => m.events.find((e) => e.kind === "exited" && e.instanceId === "app-2"),
+      "app-2 reported lost",
+    );
+    expect(lost).toEqual({
+      kind: "exited",
+      instanceId: "app-2",
+      requested: false,
+      code: null,
+      detail: "host b was lost (silent for 300 ms)",
+    });
+    expect(m.hosts.hosts().map((h) => [h.id, h.status])).toEqual([
+      ["a", "up"],
+      ["b", "lost"],
+    ]);
+    await m.hosts.start(spec("app-3"));
+    expect(await list(a.driver)).toEqual(["app-1", "app-3"]);
+  });
+});

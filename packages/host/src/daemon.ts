@@ -1,0 +1,111 @@
+/**
+ * `froctal host`: the daemon on one machine. It dials the manager, says who it
+ * is (host id and credential) and what it can take, reports the guests it runs
+ * for the fleet, runs the start and stop actions it is sent on its driver and
+ * answers each with an outcome under the action's key, and passes on its
+ * driver's events. Losing the manager loses nothing here: the guests run on,
+ * and the daemon dials again until the manager is back.
+ */
+import type { Driver, DriverEvent, FleetIdentity } from "@froctal/manager";
+import { type Clock, type Disposer, type FroctalError, systemClock, toFroctalError } from "@froctal/primitives";
+import { DEFAULT_LIMITS, type HostAction, type Limits } from "@froctal/protocol";
+import { type HostInfo, Link } from "./link.js";
+import { Outcomes } from "./outcomes.js";
+import { eventFrame, guestFrame } from "./wire.js";
+
+export interface HostDaemonOptions {
+  /** The manager's host endpoint, ws://host:port/host. */
+  readonly managerUrl: string;
+  readonly hostId: string;
+  /** The credential `froctal credential` printed for this host id. */
+  readonly credential: string;
+  /** Runs this machine's guests. */
+  readonly driver: Driver;
+  readonly info: HostInfo;
+  readonly clock?: Clock;
+  readonly limits?: Limits;
+  /** Longest wait between two attempts to reach the manager, ms. Default 2000. */
+  readonly maxRetryMs?: number;
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    message: string,
+    fields?: Readonly<Record<string, unknown>>,
+  ) => void;
+}
+
+export class HostDaemon {
+  /** Settles when the daemon stops for good: closed (undefined), or refused by the manager in a way retrying cannot fix. */
+  readonly finished: Promise<FroctalError | undefined>;
+  readonly #o: HostDaemonOptions;
+  readonly #link: Link;
+  readonly #outcomes = new Outcomes();
+  readonly #stopWatching: Disposer;
+  #fleet: FleetIdentity | undefined;
+
+  constructor(options: HostDaemonOptions) {
+    this.#o = options;
+    const clock = options.clock ?? systemClock;
+    this.#link = new Link({
+      url: options.managerUrl,
+      hostId: options.hostId,
+      credential: options.credential,
+      info: options.info,
+      clock,
+      limits: options.limits ?? DEFAULT_LIMITS,
+      maxRetryMs: options.maxRetryMs ?? 2000,
+      log: options.log ?? (() => {}),
+      handlers: {
+        welcome: (fleet) => this.#welcome(fleet),
+        action: (action) => this.#act(action),
+        list: (requestId, fleet) => this.#inventory(requestId, fleet),
+      },
+    });
+    this.finished = this.#link.finished;
+    this.#stopWatching = options.driver.watch((event) => this.#event(event));
+  }
+
+  /** Starts dialling the manager. */
+  start(): void {
+    this.#link.start();
+  }
+
+  /** Hangs up and stops dialling; the guests keep running (closing the driver is the caller's choice). */
+  async close(): Promise<void> {
+    this.#stopWatching();
+    await this.#link.close();
+  }
+
+  #welcome(fleet: FleetIdentity): void {
+    this.#fleet = fleet;
+    this.#inventory(0, fleet);
+  }
+
+  #inventory(requestId: number, fleet: FleetIdentity): void {
+    this.#o.driver.list(fleet).then(
+      (guests) => this.#link.send({ inventory: { requestId, guests: guests.map(guestFrame) } }),
+      (error: unknown) => this.#o.log?.("error", `listing the guests failed: ${toFroctalError(error).message}`),
+    );
+  }
+
+  #act(action: HostAction): void {
+    const { key } = action;
+    const run = () =>
+      action.kind === "start"
+        ? this.#o.driver.start(action.start)
+        : this.#o.driver.stop(action.stop.instanceId, { graceMs: action.stop.graceMs });
+    const instanceId = action.kind === "start" ? action.start.instanceId : action.stop.instanceId;
+    this.#outcomes.run(key, instanceId, run).then((error) =>
+      this.#link.send({
+        outcome:
+          error === undefined
+            ? { key, ok: true, code: "", reason: "" }
+            : { key, ok: false, code: error.code, reason: error.sentence },
+      }),
+    );
+  }
+
+  #event(event: DriverEvent): void {
+    if (event.kind === "exited") this.#outcomes.exited(event.instanceId);
+    if (this.#fleet !== undefined) this.#link.send({ event: eventFrame(event) });
+  }
+}

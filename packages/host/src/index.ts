@@ -1,0 +1,10 @@
+/**
+ * @froctal/host: `froctal host`, the daemon on each machine.
+ *
+ *   daemon.ts    HostDaemon: runs the manager's actions on this machine's driver, reports guests and events
+ *   link.ts      the connection to the manager: dial, hello, welcome, redial
+ *   outcomes.ts  idempotence by action key: in flight joined, answered answered again
+ *   wire.ts      host.proto frames <-> the Driver port's values
+ */
+export { HostDaemon, type HostDaemonOptions } from "./daemon.js";
+export type { HostInfo } from "./link.js";
