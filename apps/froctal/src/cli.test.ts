@@ -71,7 +71,7 @@ describe("froctal CLI", () => {
       .split("\n")
       .map((line) => /^ {2}([a-z]+) /.exec(line)?.[1])
       .filter((name) => name !== undefined);
-    expect(commands).toEqual(["up", "status", "events", "replay", "demo", "help"]);
+    expect(commands).toEqual(["up", "host", "credential", "down", "status", "events", "replay", "demo", "help"]);
   });
 
   test("up with a missing fleet module says so with FROCTAL_E_CONFIG", async () => {

@@ -1,7 +1,10 @@
 /**
- * froctal: the dom0 binary. Subcommands: up (run a fleet), status (ask a running
- * manager), events (its decisions), replay (a recorded trace), demo (the autoscale example with a built-in load ramp).
+ * froctal: the dom0 binary. Subcommands: up (run a fleet), host (run guests for a
+ * manager on this machine), credential (a host's), down (stop a fleet), status (ask a
+ * running manager), events (its decisions), replay (a recorded trace), demo (the
+ * autoscale example with a built-in load ramp).
  */
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { FroctalError } from "@froctal/protocol";
@@ -9,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { runDemo } from "./demo.js";
 import { printEvents } from "./events.js";
+import { fleetCredential, runHost } from "./host.js";
 import { loadFleet } from "./load-fleet.js";
 import { runReplay } from "./replay.js";
 import { fetchStatus, renderStatus } from "./status.js";
@@ -54,21 +58,121 @@ program
   )
   .option("--log-level <level>", "pino log level", "info")
   .option("--record <file>", "write every accepted signal, outcome and tick to this trace (see froctal replay)")
+  .option(
+    "--no-local-host",
+    "run no guests in this process, only on hosts that join (froctal host): they then outlive this manager",
+  )
+  .option("--host-grace-ms <ms>", "how long a silent host keeps its instances before they are replaced", millis, 10_000)
   .action(
     async (
       fleetPath: string,
-      opts: { host: string; port: number; tickMs: number; stateDir?: string; logLevel: string; record?: string },
+      opts: {
+        host: string;
+        port: number;
+        tickMs: number;
+        stateDir?: string;
+        logLevel: string;
+        record?: string;
+        localHost: boolean;
+        hostGraceMs: number;
+      },
     ) => {
       const log = pino({ level: opts.logLevel });
       const { fleet, driver } = await loadFleet(fleetPath);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
       const record = opts.record === undefined ? undefined : { file: opts.record, fleetModule: resolve(fleetPath) };
-      const { host, port, tickMs } = opts;
-      const running = await up({ fleet, driver, host, port, tickMs, stateDir, log, record });
-      await untilSignal();
-      await running.stop();
+      const { host, port, tickMs, localHost } = opts;
+      let stopFleet!: () => void;
+      const down = new Promise<void>((resolve) => {
+        stopFleet = resolve;
+      });
+      const running = await up({
+        fleet,
+        driver,
+        host,
+        port,
+        tickMs,
+        stateDir,
+        log,
+        record,
+        localHost,
+        hostLostAfterMs: opts.hostGraceMs,
+        onDown: () => stopFleet(),
+      });
+      const why = await Promise.race([untilSignal().then(() => "signal" as const), down.then(() => "down" as const)]);
+      await running.stop({ fleet: why === "down" });
     },
   );
+
+program
+  .command("host")
+  .description("run this machine's guests for a manager: guests outlive both; a restarted host adopts them")
+  .requiredOption("--manager <url>", "the manager's address, http://host:port")
+  .requiredOption("--id <id>", "this host's id in the fleet (letters, digits, . _ : -)")
+  .option("--credential-file <file>", "file holding the credential froctal credential printed for this id")
+  .option(
+    "--state-dir <dir>",
+    "where this host keeps its guests' records and output (default: $XDG_STATE_HOME/froctal-host/<id>)",
+  )
+  .option("--image-root <dir>", "directory relative guest images and commands resolve against")
+  .option("--feature <name...>", "features this host offers to services that need them")
+  .option("--log-level <level>", "pino log level", "info")
+  .action(
+    async (opts: {
+      manager: string;
+      id: string;
+      credentialFile?: string;
+      stateDir?: string;
+      imageRoot?: string;
+      feature?: string[];
+      logLevel: string;
+    }) => {
+      const log = pino({ level: opts.logLevel });
+      const credential = hostCredentialFrom(opts.credentialFile);
+      const stateDir = opts.stateDir ?? join(stateBase(), "froctal-host", opts.id);
+      const running = await runHost({
+        manager: opts.manager,
+        id: opts.id,
+        credential,
+        stateDir,
+        imageRoot: opts.imageRoot,
+        features: opts.feature ?? [],
+        log,
+      });
+      const refused = await Promise.race([untilSignal().then(() => undefined), running.finished]);
+      await running.stop();
+      if (refused !== undefined) throw refused;
+    },
+  );
+
+program
+  .command("credential")
+  .description("print the credential a host needs to join a fleet (froctal host --credential-file)")
+  .argument("<fleet>", "the fleet module, as given to froctal up")
+  .argument("<host-id>", "the host's id")
+  .option("--state-dir <dir>", "the manager's state directory, as given to froctal up")
+  .action(async (fleetPath: string, hostId: string, opts: { stateDir?: string }) => {
+    const { fleet } = await loadFleet(fleetPath);
+    const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
+    process.stdout.write(`${await fleetCredential(stateDir, fleet.name, hostId)}\n`);
+  });
+
+program
+  .command("down")
+  .description("stop a fleet on purpose: drain and stop every guest on every host, then stop its manager")
+  .option(
+    "--url <url>",
+    `the manager's HTTP address (default: http://127.0.0.1:$${PORT_ENV}, else port ${DEFAULT_PORT})`,
+  )
+  .action(async (opts: { url?: string }) => {
+    const url = opts.url ?? `http://127.0.0.1:${portFromEnv()}`;
+    const res = await fetch(`${url}/down`, { method: "POST" }).catch((cause: unknown) => {
+      throw new FroctalError("FROCTAL_E_TRANSPORT", `no manager answers at ${url} (${String(cause)})`);
+    });
+    const body = (await res.json()) as { code?: string; reason?: string; stopped?: number };
+    if (!res.ok) throw new FroctalError("FROCTAL_E_INTERNAL", `${body.code}: ${body.reason}`);
+    process.stdout.write(`the fleet is stopping; its manager exits once every guest is gone\n`);
+  });
 
 program
   .command("status")
@@ -139,9 +243,32 @@ function portFromEnv(): number {
   }
 }
 
+function stateBase(): string {
+  return process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+}
+
 function defaultStateDir(fleet: string): string {
-  const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
-  return join(base, "froctal", fleet);
+  return join(stateBase(), "froctal", fleet);
+}
+
+/** The credential from its file, or FROCTAL_HOST_CREDENTIAL (a flag would show it in ps). */
+function hostCredentialFrom(file: string | undefined): string {
+  const value = file === undefined ? process.env.FROCTAL_HOST_CREDENTIAL : readCredential(file);
+  if (value === undefined || value.trim() === "") {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      "froctal host needs its credential: --credential-file FILE or FROCTAL_HOST_CREDENTIAL (froctal credential prints it)",
+    );
+  }
+  return value.trim();
+}
+
+function readCredential(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new FroctalError("FROCTAL_E_CONFIG", `the credential file ${file} cannot be read (${String(cause)})`);
+  }
 }
 
 function untilSignal(): Promise<void> {

@@ -1,10 +1,12 @@
 /**
  * The manager's HTTP face on one port: GET /status (JSON for `froctal status`
  * and dashboards), GET /events (the journal, for `froctal events`), GET
- * /metrics (Prometheus), GET /healthz, the dashboard (`/`, its assets and its
- * live stream: dashboard.ts), and the agents' WebSocket endpoint at /agent.
+ * /metrics (Prometheus), GET /healthz, POST /down (`froctal down`), the
+ * dashboard (`/`, its assets and its live stream: dashboard.ts), and the
+ * WebSocket endpoints of agents (/agent) and hosts (/host).
  */
 import { createServer, type Server } from "node:http";
+import type { HostsDriver } from "@froctal/driver-hosts";
 import type { Manager } from "@froctal/manager";
 import type { ServerStats } from "@froctal/server";
 import { createDashboard, TOKEN_ENV } from "./dashboard.js";
@@ -15,11 +17,18 @@ import { createMetrics } from "./metrics.js";
  * `edge` reads the agent server's counters for /metrics (undefined until it exists); `dashboardToken` is
  * what the dashboard asks for when the port is not bound to loopback.
  */
-export function createHttpApi(
-  current: () => Manager | undefined,
-  edge: () => Readonly<ServerStats> | undefined = () => undefined,
-  dashboardToken: string | undefined = process.env[TOKEN_ENV],
-): Server {
+export interface HttpApiParts {
+  readonly current: () => Manager | undefined;
+  readonly edge?: () => Readonly<ServerStats> | undefined;
+  readonly hosts?: () => HostsDriver | undefined;
+  /** Stops the fleet on purpose (POST /down): every guest, then the manager. */
+  readonly down?: () => void;
+  readonly dashboardToken?: string | undefined;
+}
+
+export function createHttpApi(parts: HttpApiParts): Server {
+  const { current, edge = () => undefined, hosts = () => undefined, down } = parts;
+  const dashboardToken = "dashboardToken" in parts ? parts.dashboardToken : process.env[TOKEN_ENV];
   const metrics = createMetrics();
   const dashboard = createDashboard({ current, address: () => server.address(), token: dashboardToken });
   const server = createServer((req, res) => {
@@ -34,7 +43,13 @@ export function createHttpApi(
       return;
     }
     if (req.method === "GET" && url.pathname === "/status") {
-      const body = JSON.stringify({ ...manager.status(), stats: manager.stats });
+      const status = manager.status();
+      const placed = hosts();
+      // Where each instance runs: the hosts driver knows, the core does not need to.
+      const placement = Object.fromEntries(
+        status.services.flatMap((svc) => svc.instances.map((i) => [i.id, placed?.hostOf(i.id) ?? null])),
+      );
+      const body = JSON.stringify({ ...status, stats: manager.stats, hosts: placed?.hosts() ?? [], placement });
       res.writeHead(200, { "content-type": "application/json" }).end(body);
       return;
     }
@@ -52,6 +67,13 @@ export function createHttpApi(
             .writeHead(500, { "content-type": "application/json" })
             .end(JSON.stringify({ code: "FROCTAL_E_INTERNAL", reason: String(error) })),
       );
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/down" && down !== undefined) {
+      res
+        .writeHead(202, { "content-type": "application/json" })
+        .end(JSON.stringify({ stopping: manager.status().fleet }));
+      down();
       return;
     }
     if (req.method === "GET" && url.pathname === "/healthz") {

@@ -99,6 +99,21 @@ describe("froctal status", () => {
     expect(renderStatus(status, at + 9_000).split("\n")[8]).toBe("  next attempt in 0 s");
   });
 
+  test("prints the hosts and where each instance runs, when the manager has them", () => {
+    const withHosts = {
+      ...status,
+      hosts: [
+        { id: "a", status: "up", cpus: 4, memoryBytes: 1, features: [], drivers: ["process"], guests: 1 },
+        { id: "b", status: "lost", cpus: 2, memoryBytes: 1, features: [], drivers: ["process"], guests: 0 },
+      ],
+      placement: { "web-3": "a" },
+    } as const;
+    const got = renderStatus(withHosts, at + 2_000).split("\n");
+    expect(got[1]).toBe("hosts: a up (4 cpus, 1 guests), b lost (2 cpus, 0 guests)");
+    expect(got[10]).toBe("  web-3            ready     gen 7    connected  on a  load 2.5");
+    expect(got.length).toBe(lines(0).length + 1);
+  });
+
   test("the CLI prints the same lines for what a manager's /status answers", async () => {
     const wire: ManagerStatus = {
       ...status,

@@ -1,8 +1,15 @@
 /** `froctal status`: reads a running manager's /status and prints it for people (or as JSON). */
+import type { HostSummary } from "@froctal/driver-hosts";
 import { describeOutcome, type ManagerStatus, type ServiceStatus } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 
-export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<ManagerStatus> {
+/** What GET /status answers: the core's status, the hosts, and which host runs each instance. */
+export type HttpStatus = ManagerStatus & {
+  readonly hosts?: readonly HostSummary[];
+  readonly placement?: Readonly<Record<string, string | null>>;
+};
+
+export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<HttpStatus> {
   let res: Response;
   try {
     res = await fetch(new URL("/status", baseUrl), { signal: AbortSignal.timeout(timeoutMs) });
@@ -12,12 +19,16 @@ export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<M
     });
   }
   if (!res.ok) throw new FroctalError("FROCTAL_E_TRANSPORT", `${baseUrl}/status answered HTTP ${res.status}`);
-  return (await res.json()) as ManagerStatus;
+  return (await res.json()) as HttpStatus;
 }
 
 /** `now` is the wall clock (epoch ms) the "next attempt in" countdown is measured from. */
-export function renderStatus(s: ManagerStatus, now: number = Date.now()): string {
+export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
   const lines = [`fleet ${s.fleet}   config generation ${s.generation}`];
+  if (s.hosts !== undefined && s.hosts.length > 0) {
+    const each = s.hosts.map((h) => `${h.id} ${h.status} (${h.cpus} cpus, ${h.guests} guests)`);
+    lines.push(`hosts: ${each.join(", ")}`);
+  }
   for (const svc of s.services) {
     lines.push(
       "",
@@ -28,8 +39,10 @@ export function renderStatus(s: ManagerStatus, now: number = Date.now()): string
       const load = i.load === null ? "" : `  load ${round(i.load)}`;
       const link = i.connected ? "connected" : "not connected";
       const devices = i.devices.length > 0 ? `  devices ${i.devices.length}` : "";
+      const on = s.placement?.[i.id];
+      const where = on === undefined || on === null ? "" : `  on ${on}`;
       lines.push(
-        `  ${i.id.padEnd(16)} ${i.phase.padEnd(9)} gen ${String(i.generation).padEnd(4)} ${link}${load}${devices}${i.failure ? `  (${i.failure})` : ""}`,
+        `  ${i.id.padEnd(16)} ${i.phase.padEnd(9)} gen ${String(i.generation).padEnd(4)} ${link}${where}${load}${devices}${i.failure ? `  (${i.failure})` : ""}`,
       );
     }
   }

@@ -1,11 +1,15 @@
 /**
- * `froctal up`: one manager for one fleet, on the process driver, with the
- * agents' WebSocket endpoint and the HTTP API on one port. Wiring only: every
+ * `froctal up`: one manager for one fleet, with the agents' WebSocket endpoint
+ * (/agent), the hosts' (/host) and the HTTP API on one port. Its guests run on
+ * hosts: by default one in this process (the process driver, or the fleet
+ * module's own), and any `froctal host` that joins. Wiring only: every
  * decision is the manager core's.
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { availableParallelism, totalmem } from "node:os";
 import { Bridge } from "@froctal/bridge";
+import { attachHostsEndpoint, HostsDriver, joinLocalHost } from "@froctal/driver-hosts";
 import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
@@ -30,29 +34,48 @@ export interface UpOptions {
   readonly onJournal?: (entry: JournalEntry) => void;
   /** Record the run into this trace file (`froctal replay` reads it); fleetModule is the module's path, for replay. */
   readonly record?: { readonly file: string; readonly fleetModule: string } | undefined;
+  /**
+   * Run guests in this process too, as host "local" (default true). Without
+   * it, guests run only on hosts that join, and outlive this manager.
+   */
+  readonly localHost?: boolean;
+  /** How long a host may stay silent before its instances are replaced elsewhere, ms (default 10000). */
+  readonly hostLostAfterMs?: number;
+  /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
+  readonly onDown?: () => void;
 }
 
 export interface Running {
   readonly manager: Manager;
-  /** http://host:port of the HTTP API (and ws://.../agent for agents). */
+  readonly hosts: HostsDriver;
+  /** http://host:port of the HTTP API (and ws://.../agent for agents, ws://.../host for hosts). */
   readonly url: string;
-  /** Stops every guest, then releases the port. */
-  stop(): Promise<void>;
+  /**
+   * Releases the port. With a local host, or with `fleet` (`froctal down`),
+   * every guest is stopped first; otherwise guests on other hosts run on,
+   * for the next manager to adopt.
+   */
+  stop(options?: { readonly fleet?: boolean }): Promise<void>;
 }
 
 export async function up(options: UpOptions): Promise<Running> {
   const { log } = options;
   const guestLog = log.child({ component: "guest" });
-  const driver: ReturnType<DriverFactory> =
-    options.driver?.() ??
-    createProcessDriver({ log: (instance, stream, line) => guestLog.info({ instance, stream }, line) });
+  const local = options.localHost ?? true;
+  const driver: ReturnType<DriverFactory> | undefined = !local
+    ? undefined
+    : (options.driver?.() ??
+      createProcessDriver({ log: (instance, stream, line) => guestLog.info({ instance, stream }, line) }));
   let manager: Manager | undefined;
   let edge: AgentServer | undefined;
   // The port must be known before the manager exists (guests are told where it is), so the API asks late.
-  const http = createHttpApi(
-    () => manager,
-    () => edge?.stats,
-  );
+  let hostsForApi: HostsDriver | undefined;
+  const http = createHttpApi({
+    current: () => manager,
+    edge: () => edge?.stats,
+    hosts: () => hostsForApi,
+    ...(options.onDown === undefined ? {} : { down: options.onDown }),
+  });
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(options.port, options.host, () => resolve());
@@ -63,6 +86,29 @@ export async function up(options: UpOptions): Promise<Running> {
     dir: options.stateDir,
     onError: (error) => log.error({ code: error.code }, error.message),
   });
+  // The fleet's id, host secret and known hosts, before any host may join (restore() reads the same).
+  const saved = state.load(options.fleet.name);
+  const hostLog = log.child({ component: "hosts" });
+  const hosts = new HostsDriver({
+    fleet: options.fleet,
+    identity: { name: options.fleet.name, id: saved.fleetId },
+    knownHosts: saved.hosts,
+    onJoin: (hostId) => state.putHost(options.fleet.name, hostId),
+    clock: systemClock,
+    ...(options.hostLostAfterMs === undefined ? {} : { lostAfterMs: options.hostLostAfterMs }),
+    log: (message, fields) => hostLog.info(fields, message),
+  });
+  hostsForApi = hosts;
+  const detachHosts = attachHostsEndpoint(http, hosts, { hostSecret: saved.hostSecret, clock: systemClock });
+  const leaveLocal =
+    driver === undefined
+      ? undefined
+      : joinLocalHost(hosts, "local", driver, {
+          cpus: availableParallelism(),
+          memoryBytes: totalmem(),
+          features: [],
+          drivers: [driver.name],
+        });
   const trace = options.record === undefined ? undefined : new TraceFile(options.record.file);
   const started = { startedAt: systemClock.now(), startedWall: systemClock.wallNow() };
   // A trace fixes the nonce tag, so that a replay repeats the run's rollout frames.
@@ -71,7 +117,7 @@ export async function up(options: UpOptions): Promise<Running> {
     ...(trace === undefined ? {} : { record: trace.record, nonceTag }),
     state,
     fleet: options.fleet,
-    driver,
+    driver: hosts,
     clock: systemClock,
     managerUrl: `ws://${options.host}:${port}/agent`,
     tickMs: options.tickMs ?? 2,
@@ -85,7 +131,7 @@ export async function up(options: UpOptions): Promise<Running> {
   edge = server;
   server.attachWebSocket(http, { path: "/agent" });
   // Guests whose driver gives them a channel of their own (virtio-serial) reach the manager through it.
-  const channels = driver.channels?.bind(driver);
+  const channels = driver?.channels?.bind(driver);
   const bridge = channels === undefined ? undefined : new Bridge({ server });
   const bridging = bridge === undefined ? undefined : setInterval(() => bridge.sync(channels!()), 250);
   // Reads the fleet's id (made and stored at the fleet's first `up`) before anything is launched under it.
@@ -106,23 +152,36 @@ export async function up(options: UpOptions): Promise<Running> {
   core.start();
   const fleet = options.fleet.name;
   log.info({ url, fleet, fleetId: core.fleetId }, `froctal manager for fleet ${fleet} (id ${core.fleetId}) at ${url}`);
+  log.info(
+    { local },
+    local
+      ? "guests run in this process too: stopping this manager stops the fleet"
+      : "guests run only on hosts that join (froctal host): they outlive this manager; froctal down stops the fleet",
+  );
 
   let stopping: Promise<void> | undefined;
-  const stop = () => {
+  const stop = (how: { readonly fleet?: boolean } = {}) => {
     stopping ??= (async () => {
-      log.info({}, "stopping every guest");
-      await core.shutdown();
+      if (local || how.fleet === true) {
+        log.info({}, "stopping every guest");
+        await core.shutdown();
+      } else {
+        log.info({}, "leaving every guest running on its host");
+      }
       core.close();
       trace?.close();
       if (bridging !== undefined) clearInterval(bridging);
       await bridge?.close();
       await server.close();
-      await driver.close();
+      detachHosts();
+      await hosts.close();
+      leaveLocal?.();
+      await driver?.close();
       await state.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
     })();
     return stopping;
   };
-  return { manager: core, url, stop };
+  return { manager: core, hosts, url, stop };
 }

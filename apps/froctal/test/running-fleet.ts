@@ -31,6 +31,9 @@ export function froctal(args: readonly string[], env: NodeJS.ProcessEnv = proces
 
 export interface RunningFleet {
   readonly url: string;
+  /** The fleet module's file and the manager's state directory, as given to `froctal up`. */
+  readonly module: string;
+  readonly stateDir: string;
   readonly port: number;
   readonly child: ChildProcess;
   status(): Promise<ManagerStatus>;
@@ -39,11 +42,12 @@ export interface RunningFleet {
 }
 
 /** Starts `froctal up` on a fleet module of this text and resolves once its HTTP API answers. */
-export async function startFleet(moduleText: string): Promise<RunningFleet> {
+export async function startFleet(moduleText: string, args: readonly string[] = []): Promise<RunningFleet> {
   const dir = mkdtempSync(join(tmpdir(), "froctal-observe-"));
   const file = join(dir, "fleet.mjs");
+  const stateDir = join(dir, "state");
   writeFileSync(file, moduleText);
-  const child = spawn(process.execPath, [bin, "up", file, "--port", "0", "--state-dir", join(dir, "state")], {
+  const child = spawn(process.execPath, [bin, "up", file, "--port", "0", "--state-dir", stateDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
@@ -67,6 +71,8 @@ export async function startFleet(moduleText: string): Promise<RunningFleet> {
   });
   return {
     url,
+    module: file,
+    stateDir,
     port: Number(new URL(url).port),
     child,
     async status() {
