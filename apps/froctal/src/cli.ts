@@ -29,6 +29,25 @@ function port(value: string): number {
   return n;
 }
 
+function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("give a URL such as http://manager.example:7070");
+  }
+  if (!["http:", "https:"].includes(url.protocol))
+    throw new InvalidArgumentError("the URL must be http:// or https://");
+  return value;
+}
+
+function grace(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 100 || n > 3_600_000)
+    throw new InvalidArgumentError("a grace is a whole number of ms from 100 to 3600000");
+  return n;
+}
+
 function millis(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 10_000) throw new InvalidArgumentError("a tick is 0 to 10000 ms");
@@ -62,7 +81,12 @@ program
     "--no-local-host",
     "run no guests in this process, only on hosts that join (froctal host): they then outlive this manager",
   )
-  .option("--host-grace-ms <ms>", "how long a silent host keeps its instances before they are replaced", millis, 10_000)
+  .option(
+    "--advertise <url>",
+    "the address guests on other machines reach this manager at, http://name:port (default: --host and --port)",
+    httpUrl,
+  )
+  .option("--host-grace-ms <ms>", "how long a silent host keeps its instances before they are replaced", grace, 10_000)
   .action(
     async (
       fleetPath: string,
@@ -75,6 +99,7 @@ program
         record?: string;
         localHost: boolean;
         hostGraceMs: number;
+        advertise?: string;
       },
     ) => {
       const log = pino({ level: opts.logLevel });
@@ -97,6 +122,7 @@ program
         record,
         localHost,
         hostLostAfterMs: opts.hostGraceMs,
+        advertise: opts.advertise,
         onDown: () => stopFleet(),
       });
       const why = await Promise.race([untilSignal().then(() => "signal" as const), down.then(() => "down" as const)]);

@@ -41,6 +41,11 @@ export interface UpOptions {
   readonly localHost?: boolean;
   /** How long a host may stay silent before its instances are replaced elsewhere, ms (default 10000). */
   readonly hostLostAfterMs?: number;
+  /**
+   * The address guests on other machines reach this manager at (http://name:port);
+   * default the listening address, which is right for one machine only.
+   */
+  readonly advertise?: string | undefined;
   /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
   readonly onDown?: () => void;
 }
@@ -119,7 +124,7 @@ export async function up(options: UpOptions): Promise<Running> {
     fleet: options.fleet,
     driver: hosts,
     clock: systemClock,
-    managerUrl: `ws://${options.host}:${port}/agent`,
+    managerUrl: agentUrl(options.advertise ?? url),
     tickMs: options.tickMs ?? 2,
     onJournal: (entry) => {
       log.info({ kind: entry.kind, service: entry.service, instance: entry.instance }, entry.message);
@@ -184,4 +189,12 @@ export async function up(options: UpOptions): Promise<Running> {
     return stopping;
   };
   return { manager: core, hosts, url, stop };
+}
+
+/** http://name:port -> ws://name:port/agent (https -> wss). */
+function agentUrl(base: string): string {
+  const u = new URL(base);
+  u.protocol = u.protocol === "https:" || u.protocol === "wss:" ? "wss:" : "ws:";
+  u.pathname = "/agent";
+  return u.href;
 }
