@@ -60,7 +60,7 @@ export function createHttpApi(parts: HttpApiParts): Server {
       return;
     }
     if (req.method === "GET" && url.pathname === "/metrics") {
-      metrics.scrape({ manager, edge: edge() }).then(
+      metrics.scrape({ manager, edge: edge(), hosts: hosts() }).then(
         (text) => res.writeHead(200, { "content-type": metrics.contentType }).end(text),
         (error: unknown) =>
           res

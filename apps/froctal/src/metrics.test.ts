@@ -122,6 +122,11 @@ describe("GET /metrics", () => {
       "froctal_config_generation 0",
       // The scale decision and the two starts: `froctal events` prints the same three.
       "froctal_journal_entries_total 3",
+      // The embedded default: one host, this process, running both guests.
+      'froctal_hosts{status="up"} 1',
+      'froctal_hosts{status="lost"} 0',
+      'froctal_host_guests{host="local"} 2',
+      "# TYPE froctal_host_rejections_total counter",
       "# TYPE froctal_tick_duration_seconds histogram",
       "# TYPE froctal_tick_max_duration_seconds gauge",
       "# TYPE froctal_instances gauge",

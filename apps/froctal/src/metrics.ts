@@ -8,6 +8,7 @@
  * prom-client's Histogram can only observe values one by one, and the ticker
  * already keeps exact bucket counts and sum.
  */
+import type { HostSummary, HostsStats } from "@froctal/driver-hosts";
 import type { InstancePhase, Manager, ManagerStatus } from "@froctal/manager";
 import { TICK_BUCKET_BOUNDS_MS } from "@froctal/reactive";
 import type { ServerStats } from "@froctal/server";
@@ -17,7 +18,11 @@ import { Counter, Gauge, Registry } from "prom-client";
 export interface MetricSources {
   readonly manager: Manager;
   readonly edge: Readonly<ServerStats> | undefined;
+  /** The hosts' view (undefined until it exists): each host, and the refusals at the hosts' endpoint. */
+  readonly hosts?: { hosts(): readonly HostSummary[]; readonly stats: HostsStats } | undefined;
 }
+
+const HOST_STATUSES = ["up", "silent", "lost"] as const;
 
 /** Every phase, so a service's count drops to 0 rather than vanishing; a Record, so a new phase must be added here. */
 const PHASES: Readonly<Record<InstancePhase, true>> = {
@@ -36,6 +41,8 @@ interface Snapshot {
   readonly stats: Manager["stats"];
   readonly status: ManagerStatus;
   readonly edge: Readonly<ServerStats> | undefined;
+  readonly hosts: readonly HostSummary[];
+  readonly hostRejections: ReadonlyMap<string, number>;
 }
 
 export interface Metrics {
@@ -161,14 +168,27 @@ export function createMetrics(): Metrics {
   gauge("froctal_service_recommended_replicas", "Replicas each service's policy recommends now.", ["service"], (s) =>
     s.status.services.map((svc) => [{ service: svc.name }, svc.recommended] as const),
   );
+  gauge("froctal_hosts", "Hosts the manager knows, by status (up, silent, lost).", ["status"], (s) =>
+    HOST_STATUSES.map((status) => [{ status }, s.hosts.filter((h) => h.status === status).length] as const),
+  );
+  gauge("froctal_host_guests", "Instances placed on each host.", ["host"], (s) =>
+    s.hosts.map((h) => [{ host: h.id }, h.guests] as const),
+  );
+  total(
+    "froctal_host_rejections_total",
+    "Host connections and claims the hosts' endpoint refused (credentials, bad frames, claims on others' instances), by error code.",
+    ["code"],
+    (s) => [...s.hostRejections].map(([code, n]) => [{ code }, n] as const),
+  );
   total("froctal_journal_entries_total", "Decisions written to the journal (`froctal events`).", [], (s) => [
     [{}, s.stats.journal.written],
   ]);
 
   return {
     contentType: registry.contentType,
-    async scrape({ manager, edge }) {
-      now = { stats: manager.stats, status: manager.status(), edge };
+    async scrape({ manager, edge, hosts }) {
+      const hostRejections = hosts?.stats.rejected ?? new Map<string, number>();
+      now = { stats: manager.stats, status: manager.status(), edge, hosts: hosts?.hosts() ?? [], hostRejections };
       // prom-client runs every collect() synchronously inside metrics(), before its first await;
       // the histogram is read in the same turn, so every value is of the same moment.
       let text: Promise<string>;
