@@ -1,6 +1,7 @@
 // The /host endpoint over real WebSockets: real HostDaemons (@froctal/host) running real guest
 // processes on the process driver, and raw sockets for what a well-behaved host never sends.
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createProcessDriver } from "@froctal/driver-process";
@@ -117,6 +118,14 @@ describe("hosts endpoint", () => {
     expect(await list(b.driver)).toEqual(["app-2"]);
     expect(await list(m.hosts)).toEqual(["app-1", "app-2"]);
     await until(() => (m.events.filter((e) => e.kind === "started").length === 2 ? true : undefined), "started");
+    // Each guest process carries its fleet's id and its host's id.
+    for (const e of m.events) {
+      if (e.kind !== "started") continue;
+      const pid = Number(/^pid (\d+) runs /.exec(e.detail)?.[1]);
+      const env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+      const hostId = e.instanceId === "app-1" ? "a" : "b";
+      expect(env).toEqual(expect.arrayContaining([`FROCTAL_FLEET_ID=${identity.id}`, `FROCTAL_HOST_ID=${hostId}`]));
+    }
     await m.hosts.stop("app-2", { graceMs: 1000 });
     expect(await list(b.driver)).toEqual([]);
     const exited = await until(() => m.events.find((e) => e.kind === "exited"), "exited");

@@ -8,7 +8,7 @@
  */
 import type { Driver, DriverEvent, FleetIdentity } from "@froctal/manager";
 import { type Clock, type Disposer, type FroctalError, systemClock, toFroctalError } from "@froctal/primitives";
-import { DEFAULT_LIMITS, type HostAction, type Limits } from "@froctal/protocol";
+import { DEFAULT_LIMITS, type HostAction, type HostStart, type Limits } from "@froctal/protocol";
 import { type HostInfo, Link } from "./link.js";
 import { Outcomes } from "./outcomes.js";
 import { eventFrame, guestFrame } from "./wire.js";
@@ -91,7 +91,7 @@ export class HostDaemon {
     const { key } = action;
     const run = () =>
       action.kind === "start"
-        ? this.#o.driver.start(action.start)
+        ? this.#o.driver.start(this.#marked(action.start))
         : this.#o.driver.stop(action.stop.instanceId, { graceMs: action.stop.graceMs });
     const instanceId = action.kind === "start" ? action.start.instanceId : action.stop.instanceId;
     this.#outcomes.run(key, instanceId, run).then((error) =>
@@ -102,6 +102,11 @@ export class HostDaemon {
             : { key, ok: false, code: error.code, reason: error.sentence },
       }),
     );
+  }
+
+  /** Every guest carries its fleet's id and its host's id, so anyone looking at a process can tell whose it is. */
+  #marked(start: HostStart): HostStart {
+    return { ...start, env: { ...start.env, FROCTAL_FLEET_ID: start.fleetId, FROCTAL_HOST_ID: this.#o.hostId } };
   }
 
   #event(event: DriverEvent): void {
