@@ -142,6 +142,10 @@ program
   )
   .option("--image-root <dir>", "directory relative guest images and commands resolve against")
   .option("--feature <name...>", "features this host offers to services that need them")
+  .option(
+    "--driver-from <module>",
+    "run guests on the driver this fleet module exports (e.g. apps/examples/vms: libvirt domains) instead of as processes",
+  )
   .option("--log-level <level>", "pino log level", "info")
   .action(
     async (opts: {
@@ -151,10 +155,15 @@ program
       stateDir?: string;
       imageRoot?: string;
       feature?: string[];
+      driverFrom?: string;
       logLevel: string;
     }) => {
       const log = pino({ level: opts.logLevel });
       const credential = hostCredentialFrom(opts.credentialFile);
+      const driver = opts.driverFrom === undefined ? undefined : (await loadFleet(opts.driverFrom)).driver;
+      if (opts.driverFrom !== undefined && driver === undefined) {
+        throw new FroctalError("FROCTAL_E_CONFIG", `${opts.driverFrom} exports no driver`);
+      }
       const stateDir = opts.stateDir ?? join(stateBase(), "froctal-host", opts.id);
       const running = await runHost({
         manager: opts.manager,
@@ -163,6 +172,7 @@ program
         stateDir,
         imageRoot: opts.imageRoot,
         features: opts.feature ?? [],
+        driver,
         log,
       });
       const refused = await Promise.race([untilSignal().then(() => undefined), running.finished]);

@@ -2,13 +2,17 @@
  * `froctal host`: this machine's daemon. Its guests run on the process driver
  * in keep mode (they outlive the daemon, their output in files under the
  * state directory), their records in the host's own SQLite state; a restarted
- * daemon adopts the guests that still run, then dials the manager. Wiring only.
+ * daemon adopts the guests that still run, then dials the manager. With
+ * `driver` (a fleet module's, e.g. libvirt domains), guests run on that, and
+ * their channels are relayed to the manager, vouched for by this host. Wiring only.
  */
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
+import { Bridge } from "@froctal/bridge";
 import { hostCredential } from "@froctal/driver-hosts";
 import { createProcessDriver, type GuestRecords, type KeptGuest } from "@froctal/driver-process";
-import { HostDaemon } from "@froctal/host";
+import { ChannelRelay, HostDaemon } from "@froctal/host";
+import type { Driver, DriverFactory } from "@froctal/manager";
 import type { FroctalError } from "@froctal/primitives";
 import { openHostState, openSqliteState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
@@ -22,6 +26,8 @@ export interface HostOptions {
   /** Where relative images and commands resolve (default: the working directory). */
   readonly imageRoot?: string | undefined;
   readonly features: readonly string[];
+  /** A fleet module's driver to run guests on instead of the process driver (its guests must outlive it, as domains do). */
+  readonly driver?: DriverFactory | undefined;
   readonly log: Logger;
 }
 
@@ -35,14 +41,20 @@ export interface RunningHost {
 export async function runHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
   const state = openHostState(options.stateDir);
-  const driver = createProcessDriver({
-    ...(options.imageRoot === undefined ? {} : { imageRoot: options.imageRoot }),
-    keep: { records: recordsIn(state), logDir: join(options.stateDir, "guests") },
-  });
-  const adoption = await driver.adopt();
-  log.info(adoption, `adopted ${adoption.adopted.length} guests still running; ${adoption.gone.length} were gone`);
+  let driver: Driver & { channels?(): readonly { readonly instanceId: string; readonly path: string }[] };
+  if (options.driver === undefined) {
+    const kept = createProcessDriver({
+      ...(options.imageRoot === undefined ? {} : { imageRoot: options.imageRoot }),
+      keep: { records: recordsIn(state), logDir: join(options.stateDir, "guests") },
+    });
+    const adoption = await kept.adopt();
+    log.info(adoption, `adopted ${adoption.adopted.length} guests still running; ${adoption.gone.length} were gone`);
+    driver = kept;
+  } else {
+    driver = options.driver();
+  }
   const daemon = new HostDaemon({
-    managerUrl: hostEndpoint(options.manager),
+    managerUrl: endpoint(options.manager, "/host"),
     hostId: options.id,
     credential: options.credential,
     driver,
@@ -55,12 +67,24 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
     log: (level, message, fields) => log[level](fields ?? {}, message),
   });
   daemon.start();
+  // Guests with a channel of their own reach the manager through this host, which vouches for them.
+  const channels = driver.channels?.bind(driver);
+  const relay = new ChannelRelay({
+    agentUrl: endpoint(options.manager, "/agent"),
+    hostId: options.id,
+    credential: options.credential,
+    log: (line) => log.warn({}, line),
+  });
+  const bridge = channels === undefined ? undefined : new Bridge({ server: relay });
+  const bridging = bridge === undefined ? undefined : setInterval(() => bridge.sync(channels!()), 250);
   log.info({ id: options.id, manager: options.manager }, `froctal host ${options.id} dialling ${options.manager}`);
   let stopping: Promise<void> | undefined;
   return {
     finished: daemon.finished,
     stop() {
       stopping ??= (async () => {
+        if (bridging !== undefined) clearInterval(bridging);
+        await bridge?.close();
         await daemon.close();
         await driver.close();
         state.close();
@@ -70,11 +94,11 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
   };
 }
 
-/** http://host:port or ws://host:port -> ws://host:port/host. */
-function hostEndpoint(manager: string): string {
+/** http://host:port or ws://host:port -> ws://host:port<path>. */
+function endpoint(manager: string, path: "/host" | "/agent"): string {
   const url = new URL(manager);
   url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
-  url.pathname = "/host";
+  url.pathname = path;
   return url.href;
 }
 

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, totalmem } from "node:os";
 import { Bridge } from "@froctal/bridge";
-import { attachHostsEndpoint, HostsDriver, joinLocalHost } from "@froctal/driver-hosts";
+import { attachHostsEndpoint, HostsDriver, joinLocalHost, vouchFor } from "@froctal/driver-hosts";
 import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
@@ -134,7 +134,8 @@ export async function up(options: UpOptions): Promise<Running> {
   manager = core;
   const server = createAgentServer({ ingest: core.ingest, log: log.child({ component: "edge" }) });
   edge = server;
-  server.attachWebSocket(http, { path: "/agent" });
+  // A host may relay its guests' channels here, vouching for the instances placed on it.
+  server.attachWebSocket(http, { path: "/agent", vouch: vouchFor(hosts, saved.hostSecret) });
   // Guests whose driver gives them a channel of their own (virtio-serial) reach the manager through it.
   const channels = driver?.channels?.bind(driver);
   const bridge = channels === undefined ? undefined : new Bridge({ server });

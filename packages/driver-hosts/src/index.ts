@@ -7,6 +7,7 @@
  *   endpoint.ts      the /host WebSocket door: hello, credential, frames in and out, refusals counted
  *   local-host.ts    a Driver of the manager's own process joined as a host (the embedded default)
  *   credential.ts    each host's credential, derived from the fleet's host secret
+ *   vouch.ts         a host relaying its guest's channel to /agent: checked against credential and placement
  *   wire.ts          host.proto frames <-> the Driver port's values
  */
 export { checkCredential, hostCredential } from "./credential.js";
@@ -15,3 +16,4 @@ export type { HostInfo, HostStatus } from "./host.js";
 export { type HostSummary, HostsDriver, type HostsDriverOptions, type HostsStats } from "./hosts-driver.js";
 export { joinLocalHost } from "./local-host.js";
 export { place } from "./placement.js";
+export { vouchFor } from "./vouch.js";

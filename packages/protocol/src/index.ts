@@ -14,6 +14,7 @@
  *   validate-host.ts  the host contract's rules, returning host-frames.ts shapes
  *   check.ts      the checks both validators are made of (names, ids, counts, oneofs)
  *   version.ts    protocol version negotiation
+ *   vouch.ts      the headers a host relaying a guest's channel to /agent sends
  *   limits.ts     edge limits and their defaults
  *   errors.ts     FroctalError and the one list of stable error codes
  */
@@ -73,6 +74,7 @@ export type { TraceInput } from "./trace-input.js";
 export { validateAgentFrame, validateManagerFrame } from "./validate.js";
 export { validateHostControl, validateHostFrame } from "./validate-host.js";
 export { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from "./version.js";
+export { VOUCH_HEADERS } from "./vouch.js";
 export {
   ActionKind,
   type AgentFrame,

@@ -25,3 +25,4 @@ export {
 export { type AgentServer, createAgentServer } from "./server.js";
 export type { ServerStats } from "./stats.js";
 export type { Endpoint } from "./transport.js";
+export type { Vouch } from "./websocket.js";

@@ -14,15 +14,19 @@ import { type AgentServerOptions, resolveOptions } from "./options.js";
 import { createStats, type ServerStats } from "./stats.js";
 import { listenUnix, serveStream } from "./stream.js";
 import type { Endpoint, Transport } from "./transport.js";
-import { attachWebSocket, listenWebSocket } from "./websocket.js";
+import { attachWebSocket, listenWebSocket, type Vouch } from "./websocket.js";
 
 export interface AgentServer {
   /** Live counters; read them, do not write them. */
   readonly stats: Readonly<ServerStats>;
   /** The open session of an instance, if it has one. */
   session(instanceId: string): AgentSession | undefined;
-  /** Serves agents on `http`'s WebSocket upgrades for `path` (default "/agent"); the disposer stops that. */
-  attachWebSocket(http: HttpServer, options?: { path?: string }): Disposer;
+  /**
+   * Serves agents on `http`'s WebSocket upgrades for `path` (default "/agent");
+   * with `vouch`, a request a host vouches for speaks for that instance with no
+   * token, as a channel does (websocket.ts). The disposer stops that.
+   */
+  attachWebSocket(http: HttpServer, options?: { path?: string; vouch?: Vouch }): Disposer;
   /** Opens an HTTP server of its own for agents' WebSockets (default 127.0.0.1, a free port, "/agent"). */
   listenWebSocket(options?: { host?: string; port?: number; path?: string }): Promise<Endpoint>;
   /** Listens for length-delimited frames on a unix socket. */
@@ -109,7 +113,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     },
     attachWebSocket(http, opts) {
       open();
-      return accepting.add(attachWebSocket(host, http, opts?.path ?? "/agent"));
+      return accepting.add(attachWebSocket(host, http, opts?.path ?? "/agent", opts?.vouch));
     },
     async listenWebSocket(opts = {}) {
       open();

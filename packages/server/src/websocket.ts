@@ -19,8 +19,16 @@ import type { EndKind, Endpoint, Transport } from "./transport.js";
 
 const CLOSE_CODES: Record<EndKind, number> = { refused: 1008, "retry-later": 1013, shutdown: 1001 };
 
+/**
+ * Decides whether an upgrade request comes vouched for: a host relaying the
+ * channel of a guest placed on it (the request names the host, its credential
+ * and the instance). Returns undefined for a plain agent (identity by token),
+ * the instance the connection may speak for, or the refusal.
+ */
+export type Vouch = (req: IncomingMessage) => { readonly instanceId: string } | FroctalError | undefined;
+
 /** Serves agents on `http`'s upgrade requests for `path`; the disposer stops that (open connections carry on). */
-export function attachWebSocket(host: TransportHost, http: HttpServer, path: string): Disposer {
+export function attachWebSocket(host: TransportHost, http: HttpServer, path: string, vouch?: Vouch): Disposer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: host.maxFrameBytes,
@@ -37,8 +45,20 @@ export function attachWebSocket(host: TransportHost, http: HttpServer, path: str
       }
       return;
     }
+    const peer = `ws ${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const vouched = vouch?.(req);
+    if (vouched instanceof FroctalError) {
+      // Refused before the upgrade: an HTTP answer, whose body is the code and the sentence.
+      socket.on("error", () => {});
+      const body = JSON.stringify({ code: vouched.code, reason: vouched.sentence });
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      serveWebSocket(host, ws, { peer: `ws ${req.socket.remoteAddress}:${req.socket.remotePort}` });
+      const channel = vouched === undefined ? { peer } : { peer: `${peer} vouched`, instanceId: vouched.instanceId };
+      serveWebSocket(host, ws, channel);
     });
   };
   http.on("upgrade", onUpgrade);
