@@ -8,14 +8,16 @@
  * as that guest's first device and moves its configuration there (the fleet's
  * uplink), and only its own; a manager killed with SIGKILL and restarted
  * re-adopts both domains (none duplicated, none lost) and, asked for one
- * replica, scales one away until its domain is gone.
+ * replica, scales one away until its domain is gone. And a VM guest on a
+ * `froctal host` (the manager runs none itself) registers through that host,
+ * which relays its channel and vouches for it.
  *
  * The libvirtd is the test's own (./private-libvirtd.ts, as root): started
  * before and stopped after, with its configuration, sockets and state in a
  * temporary folder; the machine's libvirt stays untouched.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -204,4 +206,60 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
   expect(await second.stop()).toBe(0);
   fleet = undefined;
   expect(await domainsOfThisRun()).toEqual([]);
+}, 600_000);
+
+test("a VM guest on a froctal host registers through the host, which vouches for its channel", async () => {
+  const stateDir = join(work, "hosted-state");
+  const env = {
+    FROCTAL_GUEST_IMAGE: imageDir,
+    VM_REPLICAS: "1",
+    FROCTAL_VM_RUN_DIR: work,
+    FROCTAL_LIBVIRT_URI: URI,
+  };
+  // The manager runs no guest itself: the one VM goes to the host, the only one there is.
+  const manager = await upFleet("apps/examples/vms", { stateDir, env, args: ["--no-local-host"] });
+  fleet = manager;
+  const module = join(root, "apps/examples/vms");
+  const bin = join(root, "apps/froctal/dist/main.js");
+  const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
+  const credentialFile = join(work, "vmhost.cred");
+  writeFileSync(credentialFile, credential.stdout);
+  const hostArgs = ["host", "--manager", manager.url, "--id", "vmhost", "--credential-file", credentialFile];
+  const host = spawn(
+    process.execPath,
+    [bin, ...hostArgs, "--state-dir", join(work, "vmhost"), "--driver-from", module],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+  );
+  const hostLog: string[] = [];
+  host.stdout.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
+  host.stderr.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
+  const hostExited = new Promise((r) => host.once("exit", r));
+  try {
+    const id = await eventually(
+      async () => {
+        const ready = vm(await manager.status()).instances.filter((i) => i.phase === "ready" && i.connected);
+        return ready.length === 1 ? ready[0]!.id : undefined;
+      },
+      "the VM guest on the host ready and connected",
+      180_000,
+    );
+    const status = (await (await fetch(new URL("/status", manager.url))).json()) as {
+      hosts: { id: string; status: string; guests: number; drivers: string[] }[];
+      placement: Record<string, string | null>;
+    };
+    expect(status.hosts.map((h) => [h.id, h.status, h.guests, h.drivers])).toEqual([["vmhost", "up", 1, ["libvirt"]]]);
+    expect(status.placement).toEqual({ [id]: "vmhost" });
+    // It came in vouched for, through the host's relay: the edge saw it arrive that way, with no token.
+    expect(manager.logs.some((l) => l.includes(`"instanceId":"${id}"`) && l.includes("vouched"))).toBe(true);
+    expect(await domainsOfThisRun()).toHaveLength(1);
+    // froctal down stops the fleet on purpose: its domain on the host goes too.
+    const down = await run(process.execPath, [bin, "down", "--url", manager.url]);
+    expect(down.stdout).toBe("the fleet is stopping; its manager exits once every guest is gone\n");
+    await new Promise((r) => manager.process.once("exit", r));
+    fleet = undefined;
+    expect(await domainsOfThisRun()).toEqual([]);
+  } finally {
+    host.kill("SIGTERM");
+    await hostExited;
+  }
 }, 600_000);
