@@ -114,6 +114,27 @@ describe("froctal status", () => {
     expect(got.length).toBe(lines(0).length + 1);
   });
 
+  test("shows how long a start or a drain in progress may still take", () => {
+    const web = status.services[1]!;
+    const row = web.instances[0]!;
+    const progress = {
+      ...status,
+      services: [
+        {
+          ...web,
+          instances: [
+            { ...row, id: "web-6", phase: "starting", deadline: { what: "start", at: at + 45_000 } },
+            { ...row, id: "web-3", phase: "draining", deadline: { what: "drain", at: at + 12_500 } },
+          ],
+        },
+      ],
+    } as const;
+    expect(renderStatus(progress, at).split("\n").slice(5, 7)).toEqual([
+      "  web-6            starting  gen 7    connected  load 2.5  start: ready within 45 s or failed",
+      "  web-3            draining  gen 7    connected  load 2.5  drain: stopped in 13 s at most",
+    ]);
+  });
+
   test("the CLI prints the same lines for what a manager's /status answers", async () => {
     const wire: ManagerStatus = {
       ...status,

@@ -39,10 +39,11 @@ export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
       const load = i.load === null ? "" : `  load ${round(i.load)}`;
       const link = i.connected ? "connected" : "not connected";
       const devices = i.devices.length > 0 ? `  devices ${i.devices.length}` : "";
+      const due = i.deadline === undefined ? "" : `  ${deadlineText(i.deadline, now)}`;
       const on = s.placement?.[i.id];
       const where = on === undefined || on === null ? "" : `  on ${on}`;
       lines.push(
-        `  ${i.id.padEnd(16)} ${i.phase.padEnd(9)} gen ${String(i.generation).padEnd(4)} ${link}${where}${load}${devices}${i.failure ? `  (${i.failure})` : ""}`,
+        `  ${i.id.padEnd(16)} ${i.phase.padEnd(9)} gen ${String(i.generation).padEnd(4)} ${link}${where}${load}${devices}${due}${i.failure ? `  (${i.failure})` : ""}`,
       );
     }
   }
@@ -72,6 +73,12 @@ function serviceHealth(svc: ServiceStatus, now: number): string[] {
     lines.push(`  next attempt in ${Math.max(0, Math.ceil((svc.nextAttemptAt - now) / 1_000))} s`);
   }
   return lines;
+}
+
+/** A long operation's progress: how long it may still take. */
+function deadlineText(deadline: { readonly what: "start" | "drain"; readonly at: number }, now: number): string {
+  const left = Math.max(0, Math.ceil((deadline.at - now) / 1_000));
+  return deadline.what === "drain" ? `drain: stopped in ${left} s at most` : `start: ready within ${left} s or failed`;
 }
 
 function round(n: number): string {

@@ -234,6 +234,7 @@ export class Manager {
       rollout,
       rollouts: this.history.outcomes,
       journal,
+      timers: this.timers,
     });
   }
 }

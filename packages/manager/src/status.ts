@@ -6,6 +6,8 @@
 import type { Journal, JournalEntry } from "./journal.js";
 import type { Rollout, RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";
 import type { Autoscaler } from "./scale/autoscaler.js";
+import type { Instance } from "./store/instance.js";
+import type { Timers } from "./tick/timers.js";
 
 export interface InstanceStatus {
   readonly id: string;
@@ -19,6 +21,11 @@ export interface InstanceStatus {
   /** The latest payload of each application event the guest sent, by name. */
   readonly facts: Readonly<Record<string, unknown>>;
   readonly failure?: string;
+  /**
+   * A long operation's deadline while it runs: a start (ready by then, or it
+   * counts as failed) or a drain (stopped by then, drained or not); wall clock, ms.
+   */
+  readonly deadline?: { readonly what: "start" | "drain"; readonly at: number };
 }
 
 export interface ServiceStatus {
@@ -51,6 +58,7 @@ export interface StatusParts {
   readonly rollout: Rollout;
   readonly rollouts: readonly RolloutOutcome[];
   readonly journal: Journal;
+  readonly timers: Timers;
 }
 
 export function projectStatus(p: StatusParts): ManagerStatus {
@@ -77,6 +85,7 @@ export function projectStatus(p: StatusParts): ManagerStatus {
           endpoint: i.fact<{ url?: unknown }>("endpoint")?.url ?? null,
           facts: i.factList(),
           ...(i.failure ? { failure: i.failure } : {}),
+          ...deadlineOf(p.timers, i),
         })),
       };
     }),
@@ -84,4 +93,11 @@ export function projectStatus(p: StatusParts): ManagerStatus {
     rollout: p.rollout.inFlight ?? null,
     journal: p.journal.recent(50),
   };
+}
+
+function deadlineOf(timers: Timers, i: Instance): { deadline?: InstanceStatus["deadline"] } {
+  const what =
+    i.phase === "draining" ? "drain" : i.phase === "starting" || i.phase === "requested" ? "start" : undefined;
+  const at = what === undefined ? undefined : timers.dueAt(i, what);
+  return what === undefined || at === undefined ? {} : { deadline: { what, at } };
 }

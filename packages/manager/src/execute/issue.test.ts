@@ -4,6 +4,19 @@ import { describe, expect, it } from "vitest";
 import { expectNoRepeats, harness, webFleet } from "../../test/harness.js";
 import { defineFleet, type FleetSpec } from "../policy/fleet.js";
 
+describe("Manager: a start's deadline in status", () => {
+  it("shows when a starting instance must be ready, and nothing once it is", async () => {
+    const h = harness(webFleet);
+    h.manager.start();
+    await h.settle();
+    const starting = h.manager.status().services[0]!.instances[0]!;
+    expect(starting.deadline).toEqual({ what: "start", at: h.clock.wallNow() + 60_000 });
+    h.boot("web-1", { inflight: 1 });
+    await h.settle();
+    expect(h.manager.status().services[0]!.instances[0]!.deadline).toBeUndefined();
+  });
+});
+
 describe("Manager: drains", () => {
   it("stops a draining instance when its drain deadline passes without DRAINED", async () => {
     const h = harness(webFleet);
@@ -17,6 +30,16 @@ describe("Manager: drains", () => {
     await h.elapse(5_000);
     expect(h.target("web")).toBe(1);
     expect(h.phases()).toMatchObject({ "web-2": "draining", "web-3": "draining" });
+    // Status shows each drain's deadline (wall clock), and no start deadline once ready.
+    const deadlines = () =>
+      Object.fromEntries(h.manager.status().services[0]!.instances.map((i) => [i.id, i.deadline ?? null]));
+    const drainEnds = deadlines()["web-2"]?.at;
+    expect(deadlines()).toEqual({
+      "web-1": null,
+      "web-2": { what: "drain", at: drainEnds },
+      "web-3": { what: "drain", at: drainEnds },
+    });
+    expect(drainEnds! - h.clock.wallNow()).toBe(10_000);
     await h.elapse(9_990);
     expect(h.stopped()).toEqual([]);
     await h.elapse(10);

@@ -13,7 +13,8 @@ export type Deadline = "start" | "drain";
 
 export class Timers {
   private readonly pending = new Set<Disposer>();
-  private readonly deadlines = new Map<Instance, Map<Deadline, Disposer>>();
+  /** Each instance's pending deadlines: how to cancel one, and when it falls due (wall clock, for status). */
+  private readonly deadlines = new Map<Instance, Map<Deadline, { readonly cancel: Disposer; readonly at: number }>>();
   private wake: { readonly at: number; readonly dispose: Disposer } | undefined;
 
   constructor(
@@ -55,25 +56,31 @@ export class Timers {
       mine = new Map();
       this.deadlines.set(instance, mine);
     }
-    mine.get(what)?.();
+    mine.get(what)?.cancel();
     const dispose = this.after(ms, { kind: "expired", instance, what });
-    mine.set(what, () => {
+    const cancel = () => {
       dispose();
       mine.delete(what);
       if (mine.size === 0) this.deadlines.delete(instance);
-    });
+    };
+    mine.set(what, { cancel, at: this.clock.wallNow() + ms });
+  }
+
+  /** When an instance's pending deadline falls due (wall clock, ms), for status; undefined if none is pending. */
+  dueAt(instance: Instance, what: Deadline): number | undefined {
+    return this.deadlines.get(instance)?.get(what)?.at;
   }
 
   /** Cancels one deadline of an instance (it became ready: no start deadline any more). */
   clear(instance: Instance, what: Deadline): void {
-    this.deadlines.get(instance)?.get(what)?.();
+    this.deadlines.get(instance)?.get(what)?.cancel();
   }
 
   /** Cancels every deadline of an instance (it is gone). */
   release(instance: Instance): void {
     const mine = this.deadlines.get(instance);
     if (mine === undefined) return;
-    for (const dispose of [...mine.values()]) dispose();
+    for (const { cancel } of [...mine.values()]) cancel();
     this.deadlines.delete(instance);
   }
 
