@@ -1,13 +1,14 @@
 /**
- * The fleet at a glance: each service's target and ready count with sparklines
- * of its load and replicas, its instances (phase, load, devices, config
- * generation; the first 50 rows, the rest counted), the rollout in flight, and
+ * The fleet at a glance: the hosts (status, cpus, guests), each service's
+ * target and ready count with sparklines of its load and replicas, its
+ * instances (phase, host, load, devices, config generation; the first 50 rows,
+ * the rest counted), the rollout in flight, and
  * the manager's decisions with their reasons, newest first. Live from one
  * stream (live.ts); nothing here polls or reloads.
  */
 import { render } from "preact";
 import { type Live, type Sample, useLive } from "./live.js";
-import type { JournalLine, RolloutView, ServiceCard } from "./snapshot.js";
+import type { HostRow, JournalLine, RolloutView, ServiceCard } from "./snapshot.js";
 import { Sparkline } from "./sparkline.js";
 import "./style.css";
 
@@ -27,6 +28,7 @@ function App() {
         <p>Waiting for the manager…</p>
       ) : (
         <>
+          <Hosts hosts={s.hosts} />
           <section class="services">
             {s.services.map((svc) => (
               <Service key={svc.name} svc={svc} samples={live.history.get(svc.name) ?? []} />
@@ -72,6 +74,7 @@ function Service(props: { readonly svc: ServiceCard; readonly samples: readonly 
           <tr>
             <th>instance</th>
             <th>phase</th>
+            <th>host</th>
             <th>load</th>
             <th>devices</th>
             <th>gen</th>
@@ -85,6 +88,7 @@ function Service(props: { readonly svc: ServiceCard; readonly samples: readonly 
                 {i.connected ? "" : " (no session)"}
               </td>
               <td class={`phase ${i.phase}`}>{i.phase}</td>
+              <td class="host">{i.host ?? "–"}</td>
               <td>{i.load === null ? "–" : i.load.toFixed(1)}</td>
               <td>{i.devices}</td>
               <td>{i.generation}</td>
@@ -94,6 +98,21 @@ function Service(props: { readonly svc: ServiceCard; readonly samples: readonly 
       </table>
       {svc.hidden > 0 && <div class="more">and {svc.hidden} more instances (counted above, not listed)</div>}
     </article>
+  );
+}
+
+/** One line of hosts; none when the manager runs without them. */
+function Hosts(props: { readonly hosts: readonly HostRow[] }) {
+  if (props.hosts.length === 0) return null;
+  return (
+    <section class="hosts" data-testid="hosts">
+      <h2>Hosts</h2>
+      {props.hosts.map((h) => (
+        <span key={h.id} class="host-chip" data-host={h.id}>
+          <b>{h.id}</b> <span class={`host-status ${h.status}`}>{h.status}</span> {h.cpus} cpus · {h.guests} guests
+        </span>
+      ))}
+    </section>
   );
 }
 

@@ -24,6 +24,18 @@ export interface InstanceRow {
   readonly connected: boolean;
   readonly load: number | null;
   readonly devices: number;
+  /** The host it was placed on; null when no host has it (not placed yet, or gone with its host). */
+  readonly host: string | null;
+}
+
+/** A machine that runs guests, as the manager's hosts driver sees it. */
+export interface HostRow {
+  readonly id: string;
+  /** up: connected; silent: its link dropped, its guests kept for a grace; lost: past the grace, its guests exited. */
+  readonly status: "up" | "silent" | "lost";
+  readonly cpus: number;
+  /** Guests placed on it. */
+  readonly guests: number;
 }
 
 export interface ServiceCard {
@@ -59,6 +71,8 @@ export interface RolloutView {
 export interface Snapshot {
   readonly fleet: string;
   readonly generation: number;
+  /** Every host the manager knows, in the order they joined (none when it runs without hosts). */
+  readonly hosts: readonly HostRow[];
   readonly services: readonly ServiceCard[];
   readonly rollout: RolloutView | null;
   /** The last finished rollout, as the journal words it. */

@@ -4,10 +4,12 @@
  * manager's status into a compact snapshot and sends it only if it changed, so
  * an idle fleet costs one projection a tick and no bytes. Thousands of
  * instances stay cheap: each service sends its counts by phase and its summed
- * load, and only its first `maxRows` instances as rows.
+ * load, and only its first `maxRows` instances as rows. Hosts and where each
+ * row runs come from the hosts driver, which knows placement; the core does not.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ServiceCard, Snapshot } from "@froctal/dashboard/snapshot";
+import type { HostRow, ServiceCard, Snapshot } from "@froctal/dashboard/snapshot";
+import type { HostSummary } from "@froctal/driver-hosts";
 import { describeOutcome, type Manager, type ManagerStatus } from "@froctal/manager";
 import { journalSince, type KeptJournal } from "./events.js";
 
@@ -16,8 +18,14 @@ export const MAX_ROWS = 50;
 /** Journal entries each snapshot carries (the page keeps its own longer timeline by `seq`). */
 export const JOURNAL_TAIL = 30;
 
-/** A pure projection of the manager's status and journal. */
-export function projectDashboard(status: ManagerStatus, journal: KeptJournal): Snapshot {
+/** What the dashboard reads of the hosts driver (undefined: the manager runs without hosts). */
+export interface HostsView {
+  hosts(): readonly HostSummary[];
+  hostOf(instanceId: string): string | undefined;
+}
+
+/** A pure projection of the manager's status and journal, and of the hosts and placement. */
+export function projectDashboard(status: ManagerStatus, journal: KeptJournal, hosts: HostsView | undefined): Snapshot {
   const services = status.services.map((s): ServiceCard => {
     const phases: Record<string, number> = {};
     let load: number | null = null;
@@ -42,6 +50,7 @@ export function projectDashboard(status: ManagerStatus, journal: KeptJournal): S
         connected: i.connected,
         load: i.load,
         devices: i.devices.length,
+        host: hosts?.hostOf(i.id) ?? null,
       })),
       hidden: Math.max(0, s.instances.length - MAX_ROWS),
     };
@@ -52,6 +61,7 @@ export function projectDashboard(status: ManagerStatus, journal: KeptJournal): S
   return {
     fleet: status.fleet,
     generation: status.generation,
+    hosts: (hosts?.hosts() ?? []).map((h): HostRow => ({ id: h.id, status: h.status, cpus: h.cpus, guests: h.guests })),
     services,
     rollout:
       r === null
@@ -80,13 +90,19 @@ export interface DashboardStream {
   readonly clients: number;
 }
 
-export function createDashboardStream(current: () => Manager | undefined, intervalMs = 500): DashboardStream {
+export function createDashboardStream(
+  current: () => Manager | undefined,
+  hosts: () => HostsView | undefined = () => undefined,
+  intervalMs = 500,
+): DashboardStream {
   const clients = new Set<ServerResponse>();
   let last = "";
   let timer: NodeJS.Timeout | undefined;
   const snapshot = (): string | undefined => {
     const manager = current();
-    return manager === undefined ? undefined : JSON.stringify(projectDashboard(manager.status(), manager.journal));
+    return manager === undefined
+      ? undefined
+      : JSON.stringify(projectDashboard(manager.status(), manager.journal, hosts()));
   };
   const tick = () => {
     const body = snapshot();

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Snapshot } from "@froctal/dashboard/snapshot";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -59,13 +59,15 @@ describe("on a loopback bind", () => {
     }
   });
 
-  test("streams the fleet as the page shows it: counts per service, every row, the journal numbered as /events", async () => {
+  test("streams the fleet as the page shows it: the hosts, counts per service, every row and its host, the journal numbered as /events", async () => {
     const { type, events } = await firstEvents(new URL("/dashboard/stream", fleet.url).href, 1);
     expect(type).toBe("text/event-stream");
     const snapshot = events[0] as Snapshot;
     const status = await fleet.status();
     const web = snapshot.services.find((s) => s.name === "web")!;
-    expect({ ...web, instances: web.instances.map((i) => [i.id, i.phase, i.connected, i.devices]) }).toEqual({
+    // The embedded host "local" runs both guests.
+    expect(snapshot.hosts).toEqual([{ id: "local", status: "up", cpus: availableParallelism(), guests: 2 }]);
+    expect({ ...web, instances: web.instances.map((i) => [i.id, i.phase, i.connected, i.devices, i.host]) }).toEqual({
       name: "web",
       target: 2,
       recommended: 2,
@@ -75,7 +77,7 @@ describe("on a loopback bind", () => {
       total: 2,
       phases: { ready: 2 },
       load: null,
-      instances: status.services[0]!.instances.map((i) => [i.id, "ready", true, 0]),
+      instances: status.services[0]!.instances.map((i) => [i.id, "ready", true, 0, "local"]),
       hidden: 0,
     });
     const page = (await (await fetch(new URL("/events?after=0", fleet.url))).json()) as {

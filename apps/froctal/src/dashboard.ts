@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Manager } from "@froctal/manager";
-import { createDashboardStream } from "./dashboard-stream.js";
+import { createDashboardStream, type HostsView } from "./dashboard-stream.js";
 
 export const STREAM_PATH = "/dashboard/stream";
 export const TOKEN_ENV = "FROCTAL_DASHBOARD_TOKEN";
@@ -30,6 +30,8 @@ const TYPES: Readonly<Record<string, string>> = {
 
 export interface DashboardOptions {
   readonly current: () => Manager | undefined;
+  /** The hosts and where each instance runs (undefined: no hosts, every row's host is null). */
+  readonly hosts: () => HostsView | undefined;
   /** Where the port is bound (null until it listens): decides whether the token is needed. */
   readonly address: () => AddressInfo | string | null;
   /** The access token a non-loopback bind requires (undefined: such a bind refuses the dashboard). */
@@ -48,7 +50,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export function createDashboard(options: DashboardOptions): Dashboard {
-  const stream = createDashboardStream(options.current);
+  const stream = createDashboardStream(options.current, options.hosts);
   let files: ReadonlyMap<string, { readonly body: Buffer; readonly type: string }> | undefined;
   // Read once; an unbuilt dashboard is looked for again on the next request.
   const built = () => {

@@ -30,7 +30,7 @@ export function createHttpApi(parts: HttpApiParts): Server {
   const { current, edge = () => undefined, hosts = () => undefined, down } = parts;
   const dashboardToken = "dashboardToken" in parts ? parts.dashboardToken : process.env[TOKEN_ENV];
   const metrics = createMetrics();
-  const dashboard = createDashboard({ current, address: () => server.address(), token: dashboardToken });
+  const dashboard = createDashboard({ current, hosts, address: () => server.address(), token: dashboardToken });
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     // The page and its assets load while the manager starts; its stream waits for the manager.

@@ -1,13 +1,15 @@
 /**
  * The dashboard as a person sees it, in a real browser (Debian's chromium,
- * driven by playwright-core), on the autoscale example under load: the web
- * service's ready count goes from 1 up to 4 on the page and the decision with
- * its reason appears in the timeline, word for word as the manager logged it,
+ * driven by playwright-core), on the autoscale example under load: the hosts
+ * strip shows the embedded host "local" up and running every guest, each
+ * instance row shows its host, the web service's ready count goes from 1 up to
+ * 4 on the page and the decision with its reason appears in the timeline, word
+ * for word as the manager logged it,
  * over one stream and without a reload; stopping the manager with the page
  * still open exits cleanly, and the page says it lost the stream.
  */
 import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, expect, test } from "vitest";
@@ -53,6 +55,13 @@ test("shows the web service scaling out under load, and the decision with its re
     "the page to show 1 ready web instance",
   );
   expect(await text("[data-testid=target-web]")).toBe("1");
+  // One host, the embedded "local", up (in green), and the web instance's row names it.
+  expect(await page.locator("[data-testid=hosts] [data-host] b").allInnerTexts()).toEqual(["local"]);
+  expect(await text("[data-host=local] .host-status")).toBe("up");
+  // Evaluated as text in the page: this package compiles without the DOM's types.
+  const colour = 'getComputedStyle(document.querySelector("[data-host=local] .host-status")).color';
+  expect(await page.evaluate(colour)).toBe("rgb(23, 97, 42)");
+  expect(await page.locator("[data-service=web] tbody td.host").allInnerTexts()).toEqual(["local"]);
 
   const lbUrl = await eventually(async () => {
     const lb = (await f.status()).services.find((s) => s.name === "lb")!;
@@ -74,6 +83,14 @@ test("shows the web service scaling out under load, and the decision with its re
       60_000,
     );
     expect(await page.locator("[data-service=web] tbody tr").count()).toBe(4);
+    expect(await page.locator("[data-service=web] tbody td.host").allInnerTexts()).toEqual([
+      "local",
+      "local",
+      "local",
+      "local",
+    ]);
+    // Four web guests and the lb, all on the one host.
+    expect(await text("[data-host=local]")).toBe(`local up ${availableParallelism()} cpus · 5 guests`);
     // Two more seconds under load give the sparklines a shape for the screenshot (a test artifact).
     await new Promise((r) => setTimeout(r, 2_000));
     await page.locator("main").screenshot({ path: shot });
