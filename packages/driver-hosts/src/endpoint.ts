@@ -68,7 +68,10 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
   let host: Host | undefined;
   let link: HostLink | undefined;
   let nextRequest = 1;
-  const lists = new Map<number, (guests: readonly ObservedInstance[]) => void>();
+  const lists = new Map<
+    number,
+    { readonly resolve: (guests: readonly ObservedInstance[]) => void; readonly reject: (error: FroctalError) => void }
+  >();
   const refuse = (code: ErrorCode, reason: string, end: "refused" | "retry-later" = "refused") => {
     hosts.reject(code, reason);
     send({
@@ -102,6 +105,8 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
   ws.on("close", () => {
     cancelHello();
     cancelBeat();
+    const left = new FroctalError("FROCTAL_E_HOST_LOST", `host ${host?.id ?? "?"} left before it listed its guests`);
+    for (const { reject } of lists.values()) reject(left);
     lists.clear();
     if (host !== undefined && link !== undefined) hosts.leave(host, link);
   });
@@ -144,11 +149,8 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
               return;
             }
             const requestId = nextRequest++;
-            lists.set(requestId, resolve);
+            lists.set(requestId, { resolve, reject });
             send({ list: { requestId, fleet: asked.name, fleetId: asked.id } });
-            ws.once("close", () =>
-              reject(new FroctalError("FROCTAL_E_HOST_LOST", `host ${hello.hostId} left before it listed its guests`)),
-            );
           }),
         close: () => ws.close(1001, "FROCTAL_E_SESSION_REPLACED"),
       };
@@ -188,7 +190,7 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
         }
         const answer = lists.get(frame.inventory.requestId);
         lists.delete(frame.inventory.requestId);
-        answer?.(guests);
+        answer?.resolve(guests);
         return;
       }
     }
