@@ -2,6 +2,8 @@
 import { boot } from "./boot.js";
 import { dashboard } from "./dashboard.js";
 import type { Report } from "./figures.js";
+import { hostsRoundtrip } from "./hosts-roundtrip.js";
+import { hostsScale } from "./hosts-scale.js";
 import { incrementality } from "./incrementality.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
@@ -46,5 +48,15 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     issue: "dashboard",
     title: "the dashboard stream's cost at 10,000 tracked instances: bytes/s, manager CPU with / without a client",
     run: dashboard,
+  },
+  "hosts-roundtrip": {
+    issue: "hosts",
+    title: "action round trip manager -> host -> driver -> outcome: direct, in-process host, host over a WebSocket",
+    run: hostsRoundtrip,
+  },
+  "hosts-scale": {
+    issue: "hosts",
+    title: "hosts x guests the manager tracks: 10 / 50 / 100 hosts over WebSockets, 1,000 / 10,000 guests",
+    run: hostsScale,
   },
 };

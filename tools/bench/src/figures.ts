@@ -9,9 +9,13 @@ export type Unit =
   | "share"
   | "ns/signal"
   | "ms"
+  | "us"
+  | "actions/s"
   | "bytes"
   | "bytes/s"
   | "bytes/instance"
+  | "bytes/guest"
+  | "bytes/host"
   | "times"
   | "percent-cpu";
 
@@ -52,12 +56,20 @@ export function format(value: number, unit: Unit): string {
       return `${value.toFixed(value < 100 ? 1 : 0)} ns/signal`;
     case "ms":
       return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+    case "us":
+      return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} µs`;
+    case "actions/s":
+      return `${whole.format(value)} actions/s`;
     case "bytes":
       return `${whole.format(value)} B`;
     case "bytes/s":
       return `${whole.format(value)} B/s`;
     case "bytes/instance":
       return `${whole.format(value)} B/instance`;
+    case "bytes/guest":
+      return `${whole.format(value)} B/guest`;
+    case "bytes/host":
+      return `${whole.format(value)} B/host`;
     case "times":
       return `${value.toFixed(2)}x`;
     case "percent-cpu":
