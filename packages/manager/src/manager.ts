@@ -11,6 +11,7 @@ import { createTicker, type Ticker, until } from "@froctal/reactive";
 import { action } from "mobx";
 import { Durability } from "./durable/durability.js";
 import { type RestoreReport, restore } from "./durable/restore.js";
+import { Resync } from "./durable/resync.js";
 import { Executor } from "./execute/executor.js";
 import { command, performer } from "./execute/perform.js";
 import { IngestAdapter } from "./ingest/adapter.js";
@@ -44,6 +45,7 @@ export class Manager {
   private readonly executor: Executor<Action>;
   private readonly autoscaler: Autoscaler;
   private readonly rollout: Rollout;
+  private readonly resync: Resync;
   private readonly history: RolloutHistory;
   private readonly durability: Durability;
   private readonly effects: Effects;
@@ -96,7 +98,8 @@ export class Manager {
       report: (outcome) => push({ kind: "outcome", outcome }),
       concurrency: options.concurrency ?? 8,
     });
-    const autoscaler = new Autoscaler({ store, clock, timers, journal });
+    const resync = new Resync();
+    const autoscaler = new Autoscaler({ store, resync, clock, timers, journal });
     const participants = new Participants(store, autoscaler);
     const history = new RolloutHistory(journal);
     const rollout = new Rollout({
@@ -109,7 +112,7 @@ export class Manager {
       ...(options.nonceTag === undefined ? {} : { nonceTag: options.nonceTag }),
     });
     const issuer = { store, fleet, clock, timers, executor, token: rec.token, journal };
-    const parts = { store, clock, journal, autoscaler, rollout, participants, executor, timers, durability };
+    const parts = { store, clock, journal, autoscaler, rollout, participants, executor, timers, durability, resync };
     // The ingest adapter acknowledges a batch's events only once the tick has applied them.
     const tick = new Tick({ ...parts, applied: (batch) => this.ingest.applied(batch) });
     this.ticker = createTicker<TickInput>({
@@ -126,6 +129,7 @@ export class Manager {
       participants,
       rollout,
       durability,
+      resync,
     });
     this.journal = new Journal(500, options.onJournal);
     this.ingest = new IngestAdapter(store, push);
@@ -136,6 +140,7 @@ export class Manager {
     this.autoscaler = autoscaler;
     this.history = history;
     this.rollout = rollout;
+    this.resync = resync;
   }
 
   get stats() {
@@ -175,7 +180,12 @@ export class Manager {
     const { store, rollout, durability } = this;
     const runFleetId = this.#runFleetId;
     const journal = (e: JournalEntry) => this.journal.write(e);
-    const report = await restore({ fleet, state, runFleetId, driver, clock, store, rollout, durability, journal });
+    const { resync, timers } = this;
+    const resyncMs = this.options.resyncMs ?? 15_000;
+    const report = await restore({
+      ...{ fleet, state, runFleetId, driver, clock, store, rollout, durability, journal },
+      ...{ resync, timers, resyncMs },
+    });
     this.#fleetId = report.fleetId;
     return report;
   }

@@ -19,6 +19,12 @@ export interface ManagerOptions {
   /** Receives every journal entry as it is written (the CLI prints them). */
   readonly onJournal?: (entry: JournalEntry) => void;
   readonly rolloutTimeoutMs?: number;
+  /**
+   * After a restart, how long the manager waits for the guests it adopted to
+   * reconnect and re-report (load, endpoints, devices) before it scales in or
+   * begins a rollout on what it has (default 15000 ms; see durable/resync.ts).
+   */
+  readonly resyncMs?: number;
   readonly concurrency?: number;
   /** Part of every rollout nonce (default: random, once per manager); a replay fixes it to repeat its frames. */
   readonly nonceTag?: string;

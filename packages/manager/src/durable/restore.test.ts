@@ -1,4 +1,4 @@
-import { FakeAgent, MemoryState, settle } from "@froctal/testkit";
+import { elapse, FakeAgent, MemoryState, settle } from "@froctal/testkit";
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
@@ -80,10 +80,17 @@ describe("Manager: restart and re-adoption through the State port", () => {
     expect(second.store.instance("app-1")!.committedJson).toBe(JSON.stringify({ self: "app-1" }));
 
     // The guests reconnect with the tokens they were launched with and run their committed generation: nothing to push.
-    const token = first.driver.callsOf("start").find((c) => c.instanceId === "app-1")!.spec.env.FROCTAL_TOKEN!;
-    const again = new FakeAgent(second.ingest, "app-1", token);
+    const tokenOf = (id: string) =>
+      first.driver.callsOf("start").find((c) => c.instanceId === id)!.spec.env.FROCTAL_TOKEN!;
+    const again = new FakeAgent(second.ingest, "app-1", tokenOf("app-1"));
     const generation = second.store.instance("app-1")!.generation;
     expect(again.connect({ runningGeneration: generation })).toMatchObject({ ok: true });
+    again.send({ metrics: { up: 1 } });
+    const other = new FakeAgent(second.ingest, "app-2", tokenOf("app-2"));
+    expect(other.connect({ runningGeneration: second.store.instance("app-2")!.generation })).toMatchObject({
+      ok: true,
+    });
+    other.send({ metrics: { up: 1 } });
     await settle(clock);
     expect(again.session!.sent("prepare")).toEqual([]);
 
@@ -95,6 +102,61 @@ describe("Manager: restart and re-adoption through the State port", () => {
     const pushed = again.session!.sent("prepare").map((p) => Number(p.generation));
     expect(pushed.length).toBeGreaterThan(0);
     expect(Math.min(...pushed)).toBeGreaterThan(lastGeneration);
+    second.close();
+  });
+
+  it("after a restart, neither scales in nor rolls out until the adopted guests re-reported, or the wait is over", async () => {
+    const busy = defineFleet({
+      name: "busy",
+      services: {
+        web: {
+          image: "web.js",
+          loadMetric: "load",
+          replicas: (s) => Math.max(1, Math.ceil(s.metric("load").sum / 10)),
+          scaleDown: { stabilizationMs: 0 },
+        },
+        lb: { image: "lb.js", replicas: 1, config: (f) => ({ backends: f.service("web").ready.length }) },
+      },
+    });
+    const state = new MemoryState();
+    const first = harness(busy, { state });
+    await first.manager.restore();
+    first.manager.start();
+    await first.settle();
+    first.boot("web-1", { load: 15 });
+    first.boot("lb-2");
+    await first.settle();
+    first.boot("web-3", { load: 5 });
+    await first.settle();
+    expect(first.target("web")).toBe(2);
+    first.manager.close();
+
+    const clock = first.clock;
+    const second = new Manager({
+      fleet: busy,
+      driver: first.driver,
+      clock,
+      managerUrl: "ws://m/agent",
+      state,
+      resyncMs: 5_000,
+    });
+    expect((await second.restore()).adopted.slice().sort()).toEqual(["lb-2", "web-1", "web-3"]);
+    second.start();
+    await settle(clock);
+    // No load heard yet (the policy would say 1), and nothing new for the lb: held.
+    expect(second.store.service("web").target).toBe(2);
+    expect(second.status().rollout).toBeNull();
+    const lbToken = first.driver.callsOf("start").find((c) => c.instanceId === "lb-2")!.spec.env.FROCTAL_TOKEN!;
+    const lb = new FakeAgent(second.ingest, "lb-2", lbToken);
+    expect(lb.connect({ runningGeneration: second.store.instance("lb-2")!.generation })).toMatchObject({ ok: true });
+    lb.send({ metrics: { up: 1 } });
+    await settle(clock);
+    expect(second.store.service("web").target).toBe(2);
+    expect(lb.session!.sent("prepare")).toEqual([]);
+    // web-1 and web-3 never come back: after resyncMs the manager decides on what it has.
+    await elapse(clock, 5_000);
+    expect(second.store.service("web").target).toBe(1);
+    expect(lb.session!.sent("prepare").length).toBe(1);
     second.close();
   });
 

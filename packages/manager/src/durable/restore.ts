@@ -17,7 +17,9 @@ import type { Driver, FleetIdentity } from "../ports/driver.js";
 import type { StateStore } from "../ports/state.js";
 import type { Rollout } from "../rollout/rollout.js";
 import type { FleetStore } from "../store/store.js";
+import type { Timers } from "../tick/timers.js";
 import { ADOPTION_PATH, type Durability } from "./durability.js";
+import type { Resync } from "./resync.js";
 
 /** What restore() found: instances re-adopted, records of instances that are gone, and unknown guests stopped. */
 export interface RestoreReport {
@@ -41,6 +43,10 @@ export interface RestoreParts {
   readonly store: FleetStore;
   readonly rollout: Rollout;
   readonly durability: Durability;
+  readonly resync: Resync;
+  readonly timers: Timers;
+  /** How long the manager waits for the adopted guests to re-report before it scales in or rolls out again, ms. */
+  readonly resyncMs: number;
   readonly journal: (entry: JournalEntry) => void;
 }
 
@@ -72,6 +78,7 @@ export async function restore(p: RestoreParts): Promise<RestoreReport> {
       adopted.push(record.id);
       p.journal(entryFor(p.clock.wallNow(), "start", instance, `re-adopted ${instance.id} (${instance.phase})`));
     }
+    p.resync.begin(adopted, p.resyncMs, p.timers);
   })();
   for (const o of unproven) {
     p.journal({

@@ -7,6 +7,7 @@
  */
 import type { Clock } from "@froctal/primitives";
 import { computed, type IComputedValue, type IObservableValue, observable } from "mobx";
+import type { Resync } from "../durable/resync.js";
 import type { JournalEntry } from "../journal.js";
 import type { Recommendation } from "../policy/fleet.js";
 import type { Service } from "../store/service.js";
@@ -49,6 +50,8 @@ export interface ServiceRuntime {
 
 export interface AutoscalerOptions {
   readonly store: FleetStore;
+  /** After a restart, scale-in waits until the adopted guests re-reported their load (durable/resync.ts). */
+  readonly resync: Resync;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly journal: (entry: JournalEntry) => void;
@@ -108,6 +111,8 @@ export class Autoscaler {
     for (const r of this.runtimes.values()) {
       const rec = this.guard(r, () => r.recommended.get());
       if (rec === undefined) continue; // the policy threw: hold the current target
+      // A recommendation below the target may rest on load not re-reported yet since a restart: not taken until it is.
+      if (rec.replicas < r.service.target && !this.o.resync.settled.get()) continue;
       const result = step(r.settings, r.scaler, r.service.target, rec.replicas, now);
       r.scaler = result.state;
       if (result.target !== r.service.target) {

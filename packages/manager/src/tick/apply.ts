@@ -7,6 +7,7 @@
  */
 import type { Clock } from "@froctal/primitives";
 import type { Durability } from "../durable/durability.js";
+import type { Resync } from "../durable/resync.js";
 import type { Executor } from "../execute/executor.js";
 import { entryFor, type JournalEntry } from "../journal.js";
 import type { DriverEvent } from "../ports/driver.js";
@@ -29,6 +30,7 @@ export interface TickParts {
   readonly executor: Executor<Action>;
   readonly timers: Timers;
   readonly durability: Durability;
+  readonly resync: Resync;
   /** Told of each batch once the tick has applied it (the ingest adapter acknowledges its events then). */
   readonly applied: (input: BatchInput) => void;
 }
@@ -57,6 +59,7 @@ export class Tick {
         if (i.phase === "gone") return false;
         const before = i.phase;
         this.p.store.applyBatch(i, input.batch, input.table, input.skip);
+        this.p.resync.heard(i.id);
         // An instance becoming ready ends a crash loop and its start deadline; a batch from one that already was says nothing.
         if (before !== "ready" && i.phase === "ready") {
           this.p.autoscaler.ready(i.service);
@@ -107,6 +110,7 @@ export class Tick {
       instance.moveTo("starting");
       return;
     }
+    this.p.resync.heard(instance.id);
     if (instance.phase === "stopping" || event.requested) this.forget(instance, `it exited (${event.detail})`);
     else this.fail(instance, `it exited unexpectedly (${event.detail})`);
   }

@@ -9,6 +9,7 @@ import type { Clock, Disposer } from "@froctal/primitives";
 import { effect } from "@froctal/reactive";
 import { action } from "mobx";
 import type { Durability } from "../durable/durability.js";
+import type { Resync } from "../durable/resync.js";
 import { type IssuerOptions, issue } from "../execute/issue.js";
 import type { JournalEntry } from "../journal.js";
 import type { Action } from "../reconcile/action.js";
@@ -26,6 +27,7 @@ export interface EffectParts {
   readonly participants: Participants;
   readonly rollout: Rollout;
   readonly durability: Durability;
+  readonly resync: Resync;
 }
 
 export class Effects {
@@ -36,7 +38,7 @@ export class Effects {
 
   /** Starts both effects (each runs once now); the disposers stop them. */
   start(): Disposer[] {
-    const { issuer, autoscaler, participants, rollout, durability } = this.p;
+    const { issuer, autoscaler, participants, rollout, durability, resync } = this.p;
     const { store, executor } = issuer;
     const plan = effect(
       () =>
@@ -53,11 +55,12 @@ export class Effects {
       { fireImmediately: true, name: "plan", onError: (error) => this.failed("the plan", undefined, error) },
     );
     const round = effect(
-      () => ({ epoch: rollout.epoch, participants: participants.list() }),
-      action(({ participants }) => void rollout.begin(participants)),
+      // After a restart, no generation begins until the adopted guests re-reported what configs derive from.
+      () => ({ epoch: rollout.epoch, participants: participants.list(), settled: resync.settled.get() }),
+      action(({ participants, settled }) => void (settled && rollout.begin(participants))),
       {
         fireImmediately: true,
-        equals: sameRound,
+        equals: (a, b) => a.settled === b.settled && sameRound(a, b),
         name: "rollout",
         onError: (error) => this.failed("the rollout", undefined, error),
       },
