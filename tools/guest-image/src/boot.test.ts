@@ -9,7 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LifecyclePhase } from "@froctal/protocol";
 import { type AgentServer, createAgentServer, createRecordingIngest, type RecordingIngest } from "@froctal/server";
@@ -32,6 +32,8 @@ describe("a guest image booted under QEMU (TCG)", () => {
   let server: AgentServer | undefined;
   let ingest: RecordingIngest;
   let socket: Socket | undefined;
+  /** What the build said, line by line. */
+  const built: string[] = [];
 
   beforeAll(async () => {
     const version = spawnSync(QEMU, ["--version"], { encoding: "utf8" });
@@ -41,7 +43,11 @@ describe("a guest image booted under QEMU (TCG)", () => {
       );
     }
     try {
-      image = await buildImage({ app: FIXTURE, outDir: join(DEFAULT_CACHE_DIR, "images", "hello-guest") });
+      image = await buildImage({
+        app: FIXTURE,
+        outDir: join(DEFAULT_CACHE_DIR, "images", "hello-guest"),
+        log: (line) => built.push(line),
+      });
     } catch (err) {
       throw new Error(`the guest image could not be built: ${(err as Error).message}`, { cause: err });
     }
@@ -78,6 +84,19 @@ describe("a guest image booted under QEMU (TCG)", () => {
         qemu?.off("exit", onExit);
       };
     });
+
+  it("says each slow step of its build before it starts it, and what it built", () => {
+    const steps = built.map((line) => line.replace(/^hello-guest: /, "").replace(/ .*$/, ""));
+    expect(steps).toEqual(
+      image.rebuilt
+        ? ["fetching", "bundling", "kernel", "writing", "vmlinuz"]
+        : ["fetching", "bundling", "kernel", "vmlinuz"],
+    );
+    expect(built[0]).toBe(
+      `hello-guest: fetching the kernel, busybox and node (cached in ${resolve(DEFAULT_CACHE_DIR)} after the first build)`,
+    );
+    expect(built[1]).toBe(`hello-guest: bundling ${FIXTURE}`);
+  });
 
   it("boots, registers over its virtio-serial port without a token, and says READY", async () => {
     ingest = createRecordingIngest({ tokens: new Map() });

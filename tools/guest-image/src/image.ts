@@ -98,11 +98,14 @@ export async function buildImage(options: BuildOptions): Promise<GuestImage> {
     throw new FroctalError("FROCTAL_E_CONFIG", `the guest app ${app} is not a file`);
   }
 
+  // A first build downloads and unpacks for minutes; each slow step says so before it starts.
+  log(`${name}: fetching the kernel, busybox and node (cached in ${cacheDir} after the first build)`);
   const [kernel, busybox, node] = await Promise.all([
     kernelFrom(cacheDir, options.kernelPackage ?? KERNEL_META, options.modules ?? DEFAULT_MODULES),
     busyboxFrom(cacheDir),
     nodeRuntime(cacheDir, options.node),
   ]);
+  log(`${name}: bundling ${app}`);
   const bundle = await bundleApp(app, Number(node.version.replace(/^v/, "").split(".")[0]));
   log(
     `${name}: kernel ${kernel.parts.release}, busybox ${busybox.version}, node ${node.version}, app ${bundle.length} bytes`,
@@ -124,7 +127,10 @@ export async function buildImage(options: BuildOptions): Promise<GuestImage> {
     () => -1,
   );
   const rebuilt = previous?.initrd.cpioSha256 !== sha256 || previous.initrd.bytes !== current;
-  if (rebuilt) await writeGzip(cpioChunks(entries), paths.initrd);
+  if (rebuilt) {
+    log(`${name}: writing ${paths.initrd} (${mib(uncompressedBytes)} to compress)`);
+    await writeGzip(cpioChunks(entries), paths.initrd);
+  }
   const initrdBytes = (await stat(paths.initrd)).size;
 
   const manifest: Manifest = {
