@@ -17,6 +17,58 @@ describe("Manager: a start's deadline in status", () => {
   });
 });
 
+describe("Manager: a drained instance and the load balancer's configuration", () => {
+  it("is stopped only once the lb has committed a configuration without it", async () => {
+    const fleet = defineFleet({
+      name: "lbd",
+      services: {
+        lb: { image: "lb.js", replicas: 1, config: (f) => ({ backends: f.service("web").ready.map((i) => i.id) }) },
+        web: {
+          image: "web.js",
+          loadMetric: "inflight",
+          replicas: (s) => Math.max(1, Math.ceil(s.metric("inflight").sum / 10)),
+          scaleDown: { stabilizationMs: 0 },
+        },
+      },
+    });
+    const h = harness(fleet);
+    h.manager.start();
+    await h.settle();
+    const [lbId, webId] = h.started() as [string, string];
+    const lb = h.boot(lbId);
+    const busy = h.boot(webId, { inflight: 15 });
+    await h.settle();
+    const other = h.started().at(-1)!;
+    h.boot(other, { inflight: 0 });
+    // The lb takes each backend set as it comes.
+    const converge = async () => {
+      for (let i = 0; i < 20; i++) {
+        await h.settle();
+        const last = lb.session!.frames.at(-1);
+        if (last?.prepare) lb.answer("prepared");
+        else if (last?.commit) lb.answer("committed");
+        else return;
+      }
+    };
+    await converge();
+    expect(h.manager.store.instance(lbId)!.committedJson).toBe(JSON.stringify({ backends: [webId, other].sort() }));
+    // Load falls: one web drains, and says drained before the lb has been told.
+    busy.send({ metrics: { inflight: 1 } });
+    await h.settle();
+    const draining = [webId, other].find((id) => h.manager.store.instance(id)!.phase === "draining")!;
+    h.agent(draining).send({ events: [drained()] });
+    await h.settle();
+    expect(h.stopped()).toEqual([]);
+    expect(lb.session!.frames.at(-1)?.prepare).toBeDefined();
+    // The lb commits the set without it: now it is stopped.
+    await converge();
+    expect(h.stopped()).toEqual([draining]);
+    expect(h.journal.filter((e) => e.kind === "stop").map((e) => e.message)).toEqual([
+      `stopping ${draining}: it finished draining`,
+    ]);
+  });
+});
+
 describe("Manager: drains", () => {
   it("stops a draining instance when its drain deadline passes without DRAINED", async () => {
     const h = harness(webFleet);

@@ -17,6 +17,8 @@ export interface FleetPlanInput {
   readonly inFlight: ReadonlySet<string>;
   /** Whether starts of a service are held back now. */
   readonly holdStarts: (service: string) => boolean;
+  /** Whether no guest waits for a configuration generation (see PlanInput.configSettled). */
+  readonly configSettled: () => boolean;
   /** A service whose plan threw: reported, and the other services are planned all the same. */
   readonly onError: (service: string, error: unknown) => void;
 }
@@ -45,6 +47,7 @@ export function planFleet(input: FleetPlanInput): Action[] {
         inFlight: input.inFlight,
         nextOrdinal,
         holdStarts: input.holdStarts(service.name),
+        configSettled: input.configSettled,
       });
       for (const a of own) {
         if (a.kind === "start") nextOrdinal = a.ordinal + 1;

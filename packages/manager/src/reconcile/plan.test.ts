@@ -88,6 +88,19 @@ describe("plan", () => {
     ]);
   });
 
+  it("keeps a drained instance until no guest waits for a configuration (its lb may still send it work); a deadline stops it all the same", () => {
+    const draining = [inst("w2", "draining", { drained: true }), inst("w3", "draining", { drainExpired: true })];
+    let asked = 0;
+    const unsettled = () => {
+      asked++;
+      return false;
+    };
+    const held = plan({ ...planInput("web", 0, draining, new Set()), configSettled: unsettled });
+    expect(held).toEqual([{ kind: "stop", service: "web", instanceId: "w3", reason: "its drain deadline passed" }]);
+    // Asked only for the drained one: walking the fleet's configurations is not free.
+    expect(asked).toBe(1);
+  });
+
   it("stops stopping and failed instances, and does not count them", () => {
     const actions = planFor(1, [inst("w1", "stopping"), inst("w2", "failed"), inst("w3", "ready")]);
     expect(brief(actions)).toEqual(["stop w1", "stop w2"]);

@@ -38,6 +38,13 @@ export interface PlanInput {
   readonly nextOrdinal: number;
   /** No starts (restarts back off after failures, or the service failed for good). */
   readonly holdStarts: boolean;
+  /**
+   * Whether every guest runs the configuration the fleet wants for it (none
+   * waits for a generation). A drained instance is stopped only then: until its
+   * load balancer has committed a configuration without it, it may still be
+   * sent work. Asked only when an instance has drained (it walks the fleet).
+   */
+  readonly configSettled: () => boolean;
 }
 
 /** The plan input for a full list of instances (the manager keeps the counts instead of listing). */
@@ -59,6 +66,7 @@ export function planInput(
     inFlight,
     nextOrdinal,
     holdStarts: false,
+    configSettled: () => true,
   };
 }
 
@@ -79,8 +87,8 @@ export function plan(input: PlanInput): Action[] {
   const service = input.service;
   for (const i of input.attention) {
     if (i.phase === "draining") {
-      if (i.drained || i.drainExpired) {
-        const why = i.drained ? "it finished draining" : "its drain deadline passed";
+      if (i.drainExpired || (i.drained && input.configSettled())) {
+        const why = i.drainExpired ? "its drain deadline passed" : "it finished draining";
         push(actions, input, { kind: "stop", service, instanceId: i.id, reason: why });
       }
     } else if (i.phase === "stopping" || i.phase === "failed") {

@@ -46,6 +46,7 @@ export class Effects {
           store,
           inFlight: executor.inFlight,
           holdStarts: (service) => autoscaler.holdStarts(service),
+          configSettled: () => participants.list().length === 0,
           onError: (service, error) => this.failed("the plan", service, error),
         }),
       action((actions: readonly Action[]) => {
