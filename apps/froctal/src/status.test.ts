@@ -112,6 +112,13 @@ describe("froctal status", () => {
     expect(got[1]).toBe("hosts: a up (4 cpus, 1 guests), b lost (2 cpus, 0 guests)");
     expect(got[10]).toBe("  web-3            ready     gen 7    connected  on a  load 2.5");
     expect(got.length).toBe(lines(0).length + 1);
+    // The embedded default alone: nothing about hosts.
+    const local = {
+      ...withHosts,
+      hosts: [withHosts.hosts[0]].map((h) => ({ ...h, id: "local" })),
+      placement: { "web-3": "local" },
+    };
+    expect(renderStatus(local, at + 2_000).split("\n")).toEqual(lines(at + 2_000));
   });
 
   test("shows how long a start or a drain in progress may still take", () => {

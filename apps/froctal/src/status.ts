@@ -2,6 +2,7 @@
 import type { HostSummary } from "@froctal/driver-hosts";
 import { describeOutcome, type ManagerStatus, type ServiceStatus } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
+import { LOCAL_HOST } from "./up.js";
 
 /** What GET /status answers: the core's status, the hosts, and which host runs each instance. */
 export type HttpStatus = ManagerStatus & {
@@ -25,7 +26,9 @@ export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<H
 /** `now` is the wall clock (epoch ms) the "next attempt in" countdown is measured from. */
 export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
   const lines = [`fleet ${s.fleet}   config generation ${s.generation}`];
-  if (s.hosts !== undefined && s.hosts.length > 0) {
+  // The embedded default alone (every guest in the manager's process) says nothing a person needs.
+  const hosted = s.hosts !== undefined && s.hosts.some((h) => h.id !== LOCAL_HOST);
+  if (hosted) {
     const each = s.hosts.map((h) => `${h.id} ${h.status} (${h.cpus} cpus, ${h.guests} guests)`);
     lines.push(`hosts: ${each.join(", ")}`);
   }
@@ -40,7 +43,7 @@ export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
       const link = i.connected ? "connected" : "not connected";
       const devices = i.devices.length > 0 ? `  devices ${i.devices.length}` : "";
       const due = i.deadline === undefined ? "" : `  ${deadlineText(i.deadline, now)}`;
-      const on = s.placement?.[i.id];
+      const on = hosted ? s.placement?.[i.id] : undefined;
       const where = on === undefined || on === null ? "" : `  on ${on}`;
       lines.push(
         `  ${i.id.padEnd(16)} ${i.phase.padEnd(9)} gen ${String(i.generation).padEnd(4)} ${link}${where}${load}${devices}${due}${i.failure ? `  (${i.failure})` : ""}`,

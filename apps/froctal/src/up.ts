@@ -19,6 +19,9 @@ import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
 import { TraceFile } from "./trace-file.js";
 
+/** The host id of the guests `froctal up` runs in its own process. */
+export const LOCAL_HOST = "local";
+
 export interface UpOptions {
   readonly fleet: FleetSpec;
   /** The fleet module's own driver (default: guests as local child processes). */
@@ -108,7 +111,7 @@ export async function up(options: UpOptions): Promise<Running> {
   const leaveLocal =
     driver === undefined
       ? undefined
-      : joinLocalHost(hosts, "local", driver, {
+      : joinLocalHost(hosts, LOCAL_HOST, driver, {
           cpus: availableParallelism(),
           memoryBytes: totalmem(),
           features: [],
