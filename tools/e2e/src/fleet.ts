@@ -84,6 +84,33 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
   }
 }
 
+export interface LbStats {
+  readonly proxied: number;
+  readonly upstreamFailures: number;
+  readonly failed: number;
+}
+
+/** The lb's own counters (apps/examples/lb answers this path itself). */
+export async function lbStats(lbUrl: string): Promise<LbStats> {
+  return (await (await fetch(`${lbUrl}/_lb/stats`)).json()) as LbStats;
+}
+
+/**
+ * No request failed: none at the client, and behind the lb since `before` no
+ * upstream attempt failed (so no retry hid one) and each client request was
+ * one upstream answer.
+ */
+export async function expectNoFailedRequest(lbUrl: string, before: LbStats, result: LoadResult): Promise<void> {
+  expect(result.failures.slice(0, 5)).toEqual([]);
+  expect(result.failed).toBe(0);
+  const after = await lbStats(lbUrl);
+  expect({
+    upstreamFailures: after.upstreamFailures - before.upstreamFailures,
+    failed: after.failed - before.failed,
+    proxied: after.proxied - before.proxied,
+  }).toEqual({ upstreamFailures: 0, failed: 0, proxied: result.ok });
+}
+
 export interface LoadResult {
   ok: number;
   failed: number;

@@ -59,17 +59,6 @@ export function allReady(m: () => Manager, name: string, n: number, timeoutMs = 
   );
 }
 
-export interface LbStats {
-  readonly proxied: number;
-  readonly upstreamFailures: number;
-  readonly failed: number;
-}
-
-/** The lb's own counters (apps/examples/lb answers this path itself). */
-export async function lbStats(lbUrl: string): Promise<LbStats> {
-  return (await (await fetch(`${lbUrl}/_lb/stats`)).json()) as LbStats;
-}
-
 /** The lb's address once it is ready and serves (it answers 503 until its first backend set is committed). */
 export async function lbServing(m: () => Manager): Promise<string> {
   const lbUrl = await eventually(async () => {
