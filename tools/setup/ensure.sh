@@ -2,7 +2,7 @@
 # Brings a fresh Debian machine with Node >= 20 to where froctal builds, runs and
 # tests; idempotent, and quick when everything is already in place.
 #   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
-#            QEMU for the VM tests, promtool for /metrics); it installs packages only: the tests
+#            QEMU for the VM tests, promtool for /metrics, etcd for state-etcd); it installs packages only: the tests
 #            start the daemons they need themselves, with their own configuration (private-libvirtd.sh);
 #            and Debian's chromium with a font for the dashboard's browser test (about 10 s to install here)
 set -eu
@@ -52,24 +52,29 @@ if [ -n "$debs$refresh" ]; then
   fi
 fi
 
-# promtool (the /metrics test lints with `promtool check metrics`) is only in Debian's prometheus
-# package, whose install may start a daemon on :9090: its one binary is unpacked here instead.
-promtool=tools/setup/.cache/promtool
-if [ "${1:-}" = "--test" ] && [ ! -x "$promtool" ]; then
-  echo "froctal setup: unpacking promtool from Debian's prometheus package"
+# unpack PACKAGE BINARY: copies /usr/bin/BINARY out of Debian's PACKAGE into tools/setup/.cache,
+# for tools whose package would start a daemon on install (a test starts its own, on ports of its own).
+unpack() {
+  echo "froctal setup: unpacking $2 from Debian's $1 package"
   deb=$(mktemp -d)
-  if ! (cd "$deb" && apt-get download prometheus >/dev/null 2>&1); then
+  if ! (cd "$deb" && apt-get download "$1" >/dev/null 2>&1); then
     # No package lists yet (a fresh container): fetch them, then try once more.
     if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
-    (cd "$deb" && apt-get download prometheus >/dev/null 2>&1) || {
-      echo "froctal: could not download Debian's prometheus package, which has promtool" >&2
+    (cd "$deb" && apt-get download "$1" >/dev/null 2>&1) || {
+      echo "froctal: could not download Debian's $1 package, which has $2" >&2
       exit 1
     }
   fi
-  dpkg-deb -x "$deb"/prometheus_*.deb "$deb/root"
-  mkdir -p "$(dirname "$promtool")"
-  cp "$deb/root/usr/bin/promtool" "$promtool"
+  dpkg-deb -x "$deb"/"$1"_*.deb "$deb/root"
+  mkdir -p tools/setup/.cache
+  cp "$deb/root/usr/bin/$2" "tools/setup/.cache/$2"
   rm -rf "$deb"
+}
+if [ "${1:-}" = "--test" ]; then
+  # promtool (the /metrics test lints with `promtool check metrics`): prometheus may start a daemon on :9090.
+  [ -x tools/setup/.cache/promtool ] || unpack prometheus promtool
+  # etcd (the state-etcd tests start members of their own, on free loopback ports): etcd-server enables one on 2379/2380.
+  [ -x tools/setup/.cache/etcd ] || unpack etcd-server etcd
 fi
 
 # npm packages: `npm ci` only when package-lock.json changed since the last one.
