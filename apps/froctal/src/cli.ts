@@ -75,6 +75,7 @@ program
     "--state-dir <dir>",
     "where generations, instances and configs survive restarts (default: per fleet, under $XDG_STATE_HOME or ~/.local/state)",
   )
+  .option("--state <url>", "keep the state in etcd instead: etcd://host:2379[,host:2379...]")
   .option("--log-level <level>", "pino log level", "info")
   .option("--record <file>", "write every accepted signal, outcome and tick to this trace (see froctal replay)")
   .option(
@@ -95,6 +96,7 @@ program
         port: number;
         tickMs: number;
         stateDir?: string;
+        state?: string;
         logLevel: string;
         record?: string;
         localHost: boolean;
@@ -118,6 +120,7 @@ program
         port,
         tickMs,
         stateDir,
+        stateUrl: opts.state,
         log,
         record,
         localHost,
@@ -187,10 +190,11 @@ program
   .argument("<fleet>", "the fleet module, as given to froctal up")
   .argument("<host-id>", "the host's id")
   .option("--state-dir <dir>", "the manager's state directory, as given to froctal up")
-  .action(async (fleetPath: string, hostId: string, opts: { stateDir?: string }) => {
+  .option("--state <url>", "the manager's etcd state, as given to froctal up")
+  .action(async (fleetPath: string, hostId: string, opts: { stateDir?: string; state?: string }) => {
     const { fleet } = await loadFleet(fleetPath);
-    const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
-    process.stdout.write(`${await fleetCredential(stateDir, fleet.name, hostId)}\n`);
+    const dir = opts.stateDir ?? defaultStateDir(fleet.name);
+    process.stdout.write(`${await fleetCredential({ dir, url: opts.state }, fleet.name, hostId)}\n`);
   });
 
 program

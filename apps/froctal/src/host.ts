@@ -14,8 +14,9 @@ import { createProcessDriver, type GuestRecords, type KeptGuest } from "@froctal
 import { ChannelRelay, HostDaemon } from "@froctal/host";
 import type { Driver, DriverFactory } from "@froctal/manager";
 import type { FroctalError } from "@froctal/primitives";
-import { openHostState, openSqliteState } from "@froctal/state-sqlite";
+import { openHostState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
+import { openState } from "./state.js";
 
 export interface HostOptions {
   /** The manager's address: http://host:port (its host endpoint is ws://host:port/host). */
@@ -110,13 +111,19 @@ function recordsIn(state: ReturnType<typeof openHostState>): GuestRecords {
   };
 }
 
-/** The credential of host `hostId` in the fleet whose manager keeps its state in `stateDir` (made there if new). */
-export async function fleetCredential(stateDir: string, fleet: string, hostId: string): Promise<string> {
-  const state = openSqliteState({ dir: stateDir });
+/** The credential of host `hostId` in the fleet whose manager keeps its state in `stateDir` or at `stateUrl` (made there if new). */
+export async function fleetCredential(
+  state: { readonly dir: string; readonly url: string | undefined },
+  fleet: string,
+  hostId: string,
+): Promise<string> {
+  const { state: store } = openState(state.url, state.dir, (error) => {
+    throw error;
+  });
   try {
-    const { fleetId, hostSecret } = state.load(fleet);
+    const { fleetId, hostSecret } = await store.load(fleet);
     return hostCredential(hostSecret, fleetId, hostId);
   } finally {
-    await state.close();
+    await store.close();
   }
 }

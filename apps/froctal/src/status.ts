@@ -27,9 +27,10 @@ export async function fetchStatus(baseUrl: string, timeoutMs = 3_000): Promise<H
 export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
   const lines = [`fleet ${s.fleet}   config generation ${s.generation}`];
   // The embedded default alone (every guest in the manager's process) says nothing a person needs.
-  const hosted = s.hosts !== undefined && s.hosts.some((h) => h.id !== LOCAL_HOST);
+  const hosts = s.hosts ?? [];
+  const hosted = hosts.some((h) => h.id !== LOCAL_HOST);
   if (hosted) {
-    const each = s.hosts.map((h) => `${h.id} ${h.status} (${h.cpus} cpus, ${h.guests} guests)`);
+    const each = hosts.map((h) => `${h.id} ${h.status} (${h.cpus} cpus, ${h.guests} guests)`);
     lines.push(`hosts: ${each.join(", ")}`);
   }
   for (const svc of s.services) {

@@ -14,9 +14,9 @@ import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { type AgentServer, createAgentServer } from "@froctal/server";
-import { openSqliteState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
+import { openState } from "./state.js";
 import { TraceFile } from "./trace-file.js";
 
 /** The host id of the guests `froctal up` runs in its own process. */
@@ -31,8 +31,10 @@ export interface UpOptions {
   readonly port: number;
   readonly log: Logger;
   readonly tickMs?: number;
-  /** Where generations, instances and committed configurations are kept across restarts. */
+  /** Where generations, instances and committed configurations are kept across restarts (SQLite). */
   readonly stateDir: string;
+  /** `etcd://host:port[,...]`: keep them in that etcd cluster instead. */
+  readonly stateUrl?: string | undefined;
   /** Called with every journal entry (the CLI prints decisions). */
   readonly onJournal?: (entry: JournalEntry) => void;
   /** Record the run into this trace file (`froctal replay` reads it); fleetModule is the module's path, for replay. */
@@ -90,18 +92,19 @@ export async function up(options: UpOptions): Promise<Running> {
   });
   const { port } = http.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
-  const state = openSqliteState({
-    dir: options.stateDir,
-    onError: (error) => log.error({ code: error.code }, error.message),
-  });
-  // The fleet's id, host secret and known hosts, before any host may join (restore() reads the same).
-  const saved = state.load(options.fleet.name);
+  const { state, where } = openState(options.stateUrl, options.stateDir, (error) =>
+    log.error({ code: error.code }, error.message),
+  );
+  const saved = await state.load(options.fleet.name);
   const hostLog = log.child({ component: "hosts" });
   const hosts = new HostsDriver({
     fleet: options.fleet,
     identity: { name: options.fleet.name, id: saved.fleetId },
-    knownHosts: saved.hosts,
-    onJoin: (hostId) => state.putHost(options.fleet.name, hostId),
+    // The in-process host comes and goes with this manager: never one to wait for.
+    knownHosts: saved.hosts.filter((id) => id !== LOCAL_HOST),
+    onJoin: (hostId) => {
+      if (hostId !== LOCAL_HOST) state.putHost(options.fleet.name, hostId);
+    },
     clock: systemClock,
     ...(options.hostLostAfterMs === undefined ? {} : { lostAfterMs: options.hostLostAfterMs }),
     log: (message, fields) => hostLog.info(fields, message),
@@ -147,7 +150,7 @@ export async function up(options: UpOptions): Promise<Running> {
   const restored = await core.restore();
   const { adopted, forgotten, orphansStopped, unproven } = restored;
   if (adopted.length + forgotten.length + orphansStopped.length + unproven.length > 0) {
-    log.info(restored, `restored state from ${state.path}`);
+    log.info(restored, `restored state from ${where}`);
   }
   trace?.begin({
     fleet: options.fleet.name,

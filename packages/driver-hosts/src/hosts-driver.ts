@@ -320,6 +320,10 @@ export class HostsDriver implements Driver {
         return host !== undefined && (host.status === "lost" || (host.status === "up" && host.inventoried));
       });
     if (ready()) return;
+    const missing = this.#o.knownHosts.filter((id) => this.#hosts.get(id)?.inventoried !== true);
+    this.#log(`waiting up to ${this.#lostAfterMs} ms for hosts ${missing.join(", ")} to report their guests`, {
+      hosts: missing,
+    });
     await new Promise<void>((resolve) => {
       const done = () => {
         stopListening();

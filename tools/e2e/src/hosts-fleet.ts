@@ -125,6 +125,8 @@ export interface ManagerOptions {
   readonly port: number;
   readonly stateDir: string;
   readonly graceMs: number;
+  /** `--state etcd://...`: the state in etcd instead of SQLite in stateDir. */
+  readonly stateUrl?: string;
 }
 
 /** `froctal up --no-local-host`; resolves once it logs its URL (after it restored its state: it is ready). */
@@ -139,6 +141,7 @@ export async function startManager(started: Started, o: ManagerOptions): Promise
     o.stateDir,
     "--host-grace-ms",
     String(o.graceMs),
+    ...(o.stateUrl === undefined ? [] : ["--state", o.stateUrl]),
   ]);
   const { url, fleetId } = await logLine(proc, (e) =>
     typeof e.url === "string" && typeof e.fleetId === "string" ? { url: e.url, fleetId: e.fleetId } : undefined,
@@ -153,8 +156,15 @@ export async function startManager(started: Started, o: ManagerOptions): Promise
 }
 
 /** `froctal credential` for a host of the fleet whose manager keeps its state in `stateDir`, in a file. */
-export async function credentialFile(fleet: string, stateDir: string, hostId: string, dir: string): Promise<string> {
-  const out = await froctal(["credential", fleet, hostId, "--state-dir", stateDir]);
+export async function credentialFile(
+  fleet: string,
+  stateDir: string,
+  hostId: string,
+  dir: string,
+  stateUrl?: string,
+): Promise<string> {
+  const state = stateUrl === undefined ? [] : ["--state", stateUrl];
+  const out = await froctal(["credential", fleet, hostId, "--state-dir", stateDir, ...state]);
   const file = join(dir, `${hostId}.credential`);
   writeFileSync(file, out, { mode: 0o600 });
   return file;

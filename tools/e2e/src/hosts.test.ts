@@ -11,6 +11,7 @@
  */
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, expect, test } from "vitest";
+import { startEtcd } from "./etcd.js";
 import { driveLoad, eventually, expectNoFailedRequest, lbStats, root } from "./fleet.js";
 import {
   alive,
@@ -70,14 +71,15 @@ interface Fleet {
   restartHost(id: HostId): HostDaemon;
 }
 
-/** A manager (--no-local-host, on a port of its own) and hosts a and b; resolves once both hosts are up. */
-async function twoHosts(fleet: string, graceMs: number): Promise<Fleet> {
+/** A manager (--no-local-host, on a port of its own; its state in etcd if given) and hosts a and b; resolves once both hosts are up. */
+async function twoHosts(fleet: string, graceMs: number, stateUrl?: string): Promise<Fleet> {
   const dir = tempDir(started, "hosts");
   const stateDir = join(dir, "manager");
   const port = await freePort();
   const credentials = new Map<HostId, string>();
-  for (const id of HOSTS) credentials.set(id, await credentialFile(fleet, stateDir, id, dir));
-  const manager = await startManager(started, { fleet, port, stateDir, graceMs });
+  for (const id of HOSTS) credentials.set(id, await credentialFile(fleet, stateDir, id, dir, stateUrl));
+  const state = stateUrl === undefined ? {} : { stateUrl };
+  const manager = await startManager(started, { fleet, port, stateDir, graceMs, ...state });
   const host = (id: HostId) =>
     startHost(started, {
       manager: manager.url,
@@ -90,7 +92,7 @@ async function twoHosts(fleet: string, graceMs: number): Promise<Fleet> {
     hosts: new Map(HOSTS.map((id) => [id, host(id)])),
     fleetId: manager.fleetId,
     restartManager: async () => {
-      f.manager = await startManager(started, { fleet, port, stateDir, graceMs });
+      f.manager = await startManager(started, { fleet, port, stateDir, graceMs, ...state });
       expect(f.manager.fleetId).toBe(f.fleetId);
       return f.manager;
     },
@@ -246,6 +248,27 @@ test("kill -9 of the manager during scale-out, 3 rounds: no guest dies, is lost,
 
   expect(await down(f)).toBe(0);
   expect([...guestProcesses(f.fleetId).keys()]).toEqual([]);
+});
+
+test("on etcd state: a manager killed with -9 and restarted re-adopts every guest from what etcd kept", async () => {
+  const etcd = await startEtcd();
+  try {
+    const dir = tempDir(started, "fleet");
+    const f = await twoHosts(writeWebFleet(dir, "hosts-etcd", 4, HOSTS), 10_000, etcd.stateUrl);
+    const before = await allReady(() => f.manager, "web", 4);
+    const pids = onePidEach(f.fleetId);
+    expect(await kill9(f.manager)).toBe(null);
+    const m = await f.restartManager();
+    const [restored] = logsMatching(m, /^restored state from etcd /);
+    expect([...((restored?.adopted as string[] | undefined) ?? [])].sort()).toEqual(ids(before));
+    const after = await allReady(() => m, "web", 4);
+    expect(ids(after)).toEqual(ids(before));
+    expect(onePidEach(f.fleetId)).toEqual(pids);
+    expect(await down(f)).toBe(0);
+    expect([...guestProcesses(f.fleetId).keys()]).toEqual([]);
+  } finally {
+    await etcd.stop();
+  }
 });
 
 test("a host's kill -9 leaves its guests running, and the restarted daemon re-adopts them", async () => {
