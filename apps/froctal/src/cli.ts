@@ -41,6 +41,13 @@ function httpUrl(value: string): string {
   return value;
 }
 
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3600)
+    throw new InvalidArgumentError("a TTL is a whole number of s from 1 to 3600");
+  return n;
+}
+
 function grace(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 100 || n > 3_600_000)
@@ -75,7 +82,11 @@ program
     "--state-dir <dir>",
     "where generations, instances and configs survive restarts (default: per fleet, under $XDG_STATE_HOME or ~/.local/state)",
   )
-  .option("--state <url>", "keep the state in etcd instead: etcd://host:2379[,host:2379...]")
+  .option(
+    "--state <url>",
+    "keep the state in etcd instead: etcd://host:2379[,host:2379...]; several managers may then run, one leads",
+  )
+  .option("--lease-ttl <s>", "with etcd: a dead leader is replaced after this many seconds", seconds, 5)
   .option("--log-level <level>", "pino log level", "info")
   .option("--record <file>", "write every accepted signal, outcome and tick to this trace (see froctal replay)")
   .option(
@@ -97,6 +108,7 @@ program
         tickMs: number;
         stateDir?: string;
         state?: string;
+        leaseTtl: number;
         logLevel: string;
         record?: string;
         localHost: boolean;
@@ -121,6 +133,9 @@ program
         tickMs,
         stateDir,
         stateUrl: opts.state,
+        leaseTtlSeconds: opts.leaseTtl,
+        // A manager that no longer leads must not act for a moment longer: the new leader does.
+        onLost: () => process.exit(3),
         log,
         record,
         localHost,

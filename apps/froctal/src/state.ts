@@ -2,9 +2,11 @@
  * Where a manager keeps what must survive it: SQLite in its state directory
  * (the embedded default), or an etcd cluster (`--state etcd://host:2379,host2:2379`).
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { StateStore } from "@froctal/manager";
 import { FroctalError } from "@froctal/primitives";
-import { openEtcdState } from "@froctal/state-etcd";
+import { campaign, type Leadership, openEtcdState } from "@froctal/state-etcd";
 import { openSqliteState } from "@froctal/state-sqlite";
 
 export interface OpenedState {
@@ -13,14 +15,40 @@ export interface OpenedState {
   readonly where: string;
 }
 
-/** `url` undefined: SQLite in `dir`; `etcd://host:port[,host:port...]`: that cluster. */
-export function openState(url: string | undefined, dir: string, onError: (error: FroctalError) => void): OpenedState {
+/**
+ * `url` undefined: SQLite in `dir`; `etcd://host:port[,host:port...]`: that
+ * cluster, and with `leadership` every write is fenced by it (a manager that
+ * no longer leads writes nothing).
+ */
+export function openState(
+  url: string | undefined,
+  dir: string,
+  onError: (error: FroctalError) => void,
+  leadership?: Leadership,
+): OpenedState {
   if (url === undefined) {
     const state = openSqliteState({ dir, onError });
     return { state, where: state.path };
   }
-  const state = openEtcdState({ endpoints: etcdEndpoints(url), onError });
+  const guard = leadership === undefined ? {} : { guard: () => leadership.guard() };
+  const state = openEtcdState({ endpoints: etcdEndpoints(url), onError, ...guard });
   return { state, where: state.where };
+}
+
+/**
+ * With state in etcd, several managers of one fleet may run: each campaigns,
+ * one leads, the others stand by until it is gone (its lease expires after
+ * `ttlSeconds`). `onLost` hears at once when this one no longer leads.
+ */
+export function campaignFor(
+  url: string,
+  fleet: string,
+  ttlSeconds: number,
+  onLost: (why: string) => void,
+): { readonly leadership: Leadership; readonly candidateId: string } {
+  const candidateId = `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const leadership = campaign({ endpoints: etcdEndpoints(url), fleet, candidateId, ttlSeconds, onLost });
+  return { leadership, candidateId };
 }
 
 /** etcd://a:2379,b:2379 -> ["http://a:2379", "http://b:2379"]; anything else is FROCTAL_E_CONFIG. */

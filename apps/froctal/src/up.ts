@@ -16,7 +16,7 @@ import { systemClock } from "@froctal/primitives";
 import { type AgentServer, createAgentServer } from "@froctal/server";
 import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
-import { openState } from "./state.js";
+import { campaignFor, openState } from "./state.js";
 import { TraceFile } from "./trace-file.js";
 
 /** The host id of the guests `froctal up` runs in its own process. */
@@ -33,8 +33,15 @@ export interface UpOptions {
   readonly tickMs?: number;
   /** Where generations, instances and committed configurations are kept across restarts (SQLite). */
   readonly stateDir: string;
-  /** `etcd://host:port[,...]`: keep them in that etcd cluster instead. */
+  /**
+   * `etcd://host:port[,...]`: keep them in that etcd cluster instead. Several
+   * managers of the fleet may then run: one leads, the others stand by.
+   */
   readonly stateUrl?: string | undefined;
+  /** With etcd: a leader that dies is replaced after this long, s (default 5). */
+  readonly leaseTtlSeconds?: number;
+  /** With etcd: this manager stopped leading. It acts no more; the caller should exit at once. */
+  readonly onLost?: (why: string) => void;
   /** Called with every journal entry (the CLI prints decisions). */
   readonly onJournal?: (entry: JournalEntry) => void;
   /** Record the run into this trace file (`froctal replay` reads it); fleetModule is the module's path, for replay. */
@@ -70,6 +77,20 @@ export interface Running {
 
 export async function up(options: UpOptions): Promise<Running> {
   const { log } = options;
+  // With state in etcd, lead before anything: a standby opens no port and launches nothing.
+  const leading =
+    options.stateUrl === undefined
+      ? undefined
+      : campaignFor(options.stateUrl, options.fleet.name, options.leaseTtlSeconds ?? 5, (why) => {
+          log.error({ fleet: options.fleet.name }, `no longer leading fleet ${options.fleet.name}: ${why}`);
+          options.onLost?.(why);
+        });
+  if (leading !== undefined) {
+    const { candidateId } = leading;
+    log.info({ candidateId }, `campaigning to lead fleet ${options.fleet.name} (standing by while another leads)`);
+    await leading.leadership.elected;
+    log.info({ candidateId }, `leading fleet ${options.fleet.name}`);
+  }
   const guestLog = log.child({ component: "guest" });
   const local = options.localHost ?? true;
   const driver: ReturnType<DriverFactory> | undefined = !local
@@ -92,8 +113,11 @@ export async function up(options: UpOptions): Promise<Running> {
   });
   const { port } = http.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
-  const { state, where } = openState(options.stateUrl, options.stateDir, (error) =>
-    log.error({ code: error.code }, error.message),
+  const { state, where } = openState(
+    options.stateUrl,
+    options.stateDir,
+    (error) => log.error({ code: error.code }, error.message),
+    leading?.leadership,
   );
   const saved = await state.load(options.fleet.name);
   const hostLog = log.child({ component: "hosts" });
@@ -190,6 +214,7 @@ export async function up(options: UpOptions): Promise<Running> {
       leaveLocal?.();
       await driver?.close();
       await state.close();
+      await leading?.leadership.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
     })();

@@ -141,7 +141,8 @@ export async function startManager(started: Started, o: ManagerOptions): Promise
     o.stateDir,
     "--host-grace-ms",
     String(o.graceMs),
-    ...(o.stateUrl === undefined ? [] : ["--state", o.stateUrl]),
+    // A restarted manager on etcd leads once the killed one's lease ran out: a short one keeps the test short.
+    ...(o.stateUrl === undefined ? [] : ["--state", o.stateUrl, "--lease-ttl", "2"]),
   ]);
   const { url, fleetId } = await logLine(proc, (e) =>
     typeof e.url === "string" && typeof e.fleetId === "string" ? { url: e.url, fleetId: e.fleetId } : undefined,

@@ -1,0 +1,100 @@
+/**
+ * Two managers of one fleet on etcd state (`--state etcd://...`): one leads,
+ * the other stands by with no port open and nothing launched. The leader
+ * killed with -9: the standby leads and acts within the lease TTL and a
+ * little more. The leader frozen past its TTL (SIGSTOP): the standby takes
+ * over, and the old one, resumed, learns it lost and exits (code 3) before
+ * acting again. The etcd member is the test's own (./etcd.ts).
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { type Etcd, startEtcd } from "./etcd.js";
+import { eventually, type RunningFleet, upFleet } from "./fleet.js";
+
+const TTL_S = 2;
+let etcd: Etcd;
+const running: RunningFleet[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterEach(async () => {
+  for (const f of running.splice(0)) {
+    f.process.kill("SIGCONT");
+    await f.stop();
+  }
+});
+afterAll(async () => {
+  await etcd.stop();
+});
+
+/** `froctal up` of the autoscale example on the shared etcd, resolving once it leads (it prints its URL then). */
+function manager(): Promise<RunningFleet> {
+  const started = upFleet("apps/examples/autoscale", {
+    stateDir: mkdtempSync(join(tmpdir(), "froctal-failover-")),
+    args: ["--state", etcd.stateUrl, "--lease-ttl", String(TTL_S)],
+  });
+  void started.then((f) => running.push(f)).catch(() => {});
+  return started;
+}
+
+/** When the manager's log first has a line matching `pattern`, ms since the epoch. */
+function firstAt(f: RunningFleet, pattern: RegExp): number | undefined {
+  for (const line of f.logs) {
+    try {
+      const entry = JSON.parse(line) as { time?: number; msg?: string };
+      if (typeof entry.msg === "string" && pattern.test(entry.msg)) return entry.time;
+    } catch {}
+  }
+  return undefined;
+}
+
+async function readyGuests(f: RunningFleet): Promise<number> {
+  return eventually(async () => {
+    const s = await f.status();
+    const ready = s.services.flatMap((svc) => svc.instances.filter((i) => i.phase === "ready"));
+    return ready.length === 2 ? ready.length : undefined;
+  }, "web and lb ready");
+}
+
+test("the leader killed with -9: the standby leads and starts the fleet within the TTL and a second", async () => {
+  const a = await manager();
+  await readyGuests(a);
+  let bLeads = false;
+  const b = manager().then((f) => {
+    bLeads = true;
+    return f;
+  });
+  // B campaigns and waits: no URL (no port) while A leads.
+  await new Promise((r) => setTimeout(r, 1_500));
+  expect(bLeads).toBe(false);
+  const killedAt = Date.now();
+  a.process.kill("SIGKILL");
+  const led = await b;
+  await readyGuests(led);
+  const leadingAt = firstAt(led, /^leading fleet autoscale$/)!;
+  const firstStart = firstAt(led, /^starting /)!;
+  // The lease runs out after TTL_S (etcd rounds up to the next second at most), then one campaign round.
+  expect(leadingAt - killedAt).toBeLessThan((TTL_S + 1) * 1_000);
+  expect(firstStart - killedAt).toBeLessThan((TTL_S + 1) * 1_000 + 500);
+}, 60_000);
+
+test("the leader frozen past its TTL: the standby takes over, and the old one, resumed, exits without acting", async () => {
+  const a = await manager();
+  await readyGuests(a);
+  const b = manager();
+  await new Promise((r) => setTimeout(r, 1_000));
+  a.process.kill("SIGSTOP");
+  const led = await b;
+  await readyGuests(led);
+  const linesBefore = a.logs.length;
+  const exited = new Promise<number | null>((done) => a.process.once("exit", (code) => done(code)));
+  a.process.kill("SIGCONT");
+  expect(await exited).toBe(3);
+  const after = a.logs.slice(linesBefore).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  expect(after.some((m) => m.startsWith("no longer leading fleet autoscale: "))).toBe(true);
+  // Nothing decided after the freeze: no start, drain, stop or rollout from the old leader.
+  expect(after.filter((m) => /^(starting|draining|stopping|generation) /.test(m))).toEqual([]);
+}, 60_000);
