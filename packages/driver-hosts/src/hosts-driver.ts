@@ -104,12 +104,7 @@ export class HostsDriver implements Driver {
     let host = this.#where.get(spec.instanceId);
     if (host === undefined) {
       const up = [...this.#hosts.values()].filter((h) => h.status === "up");
-      host = place(
-        spec.service,
-        this.#o.fleet.services[spec.service]?.needs ?? [],
-        up,
-        this.#o.fleet.placement,
-      ) as Host;
+      host = place(spec.service, this.#o.fleet.services[spec.service]?.needs ?? [], up, this.#o.fleet.placement);
       this.#placeOn(host, spec.instanceId, spec.service);
     }
     try {

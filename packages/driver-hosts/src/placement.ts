@@ -8,12 +8,12 @@
 import type { HostView, Placement } from "@froctal/manager";
 import { FroctalError } from "@froctal/primitives";
 
-export function place(
+export function place<H extends HostView>(
   service: string,
   needs: readonly string[],
-  hosts: readonly HostView[],
+  hosts: readonly H[],
   hook: Placement | undefined,
-): HostView {
+): H {
   const able = hosts.filter((h) => needs.every((feature) => h.features.includes(feature)));
   if (able.length === 0) {
     const why =
