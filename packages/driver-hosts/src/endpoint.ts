@@ -174,9 +174,8 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
         return;
       case "outcome": {
         const { key, ok, code, reason } = frame.outcome;
-        const settled = host.settle(key, ok ? undefined : new FroctalError(code as ErrorCode, reason));
-        // An answer to a key not in flight is a repeat (the host answers a key again after a reconnect): harmless.
-        void settled;
+        // An answer to a key not in flight is a repeat (the host answers a key again after a reconnect): ignored.
+        host.settle(key, ok ? undefined : new FroctalError(code as ErrorCode, reason));
         return;
       }
       case "event":

@@ -133,14 +133,13 @@ export class Host implements HostView {
   }
 
   /** The outcome of the action with this key: ok without an error. An unknown key (answered before, or timed out) is ignored. */
-  settle(key: string, error?: FroctalError): boolean {
+  settle(key: string, error?: FroctalError): void {
     const pending = this.#pending.get(key);
-    if (pending === undefined) return false;
+    if (pending === undefined) return;
     this.#pending.delete(key);
     pending.cancelTimeout();
     if (error === undefined) pending.resolve();
     else pending.reject(error);
-    return true;
   }
 
   /** The host (re)connected: everything still in flight is sent again under its key. */

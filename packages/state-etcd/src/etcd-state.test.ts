@@ -1,39 +1,24 @@
-import { Etcd3 } from "etcd3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../test/etcd-cluster.js";
-import { contentOf, freshPrefix, record, Stores } from "../test/helpers.js";
+import { describe, expect, it } from "vitest";
+import { contentOf, freshPrefix, oneMember, record } from "../test/helpers.js";
 import { MAX_WRITES_PER_TXN } from "./etcd-state.js";
 
-let cluster: Cluster;
-let raw: Etcd3;
-const stores = new Stores();
-
-beforeAll(async () => {
-  cluster = await startCluster(1);
-  raw = new Etcd3({ hosts: [...cluster.endpoints] });
-}, 20_000);
-
-afterAll(async () => {
-  raw?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => stores.closeAll());
+const member = oneMember();
+const { stores } = member;
 
 function open(prefix: string) {
-  return stores.open({ endpoints: cluster.endpoints, prefix });
+  return stores.open({ endpoints: member.cluster.endpoints, prefix });
 }
 
 describe("etcd state: the fleet's id and secret", () => {
   it("gives a new fleet an id and a secret at its first load, kept for every store after", async () => {
     const prefix = freshPrefix();
     const first = open(prefix);
-    expect(first.where).toBe(`etcd ${cluster.endpoints.join(",")} ${prefix}`);
+    expect(first.where).toBe(`etcd ${member.cluster.endpoints.join(",")} ${prefix}`);
     const loaded = await first.load("f");
     expect(contentOf(loaded)).toEqual({ hosts: [], reservedGeneration: 0, instances: [] });
     await first.close();
     // Durable before load returned: it is in etcd, under the documented key, for a client that never saw the first.
-    const meta = JSON.parse((await raw.get(`${prefix}fleets/f/meta`).string()) ?? "null");
+    const meta = JSON.parse((await member.raw.get(`${prefix}fleets/f/meta`).string()) ?? "null");
     expect(meta).toEqual({ format: 1, fleetId: loaded.fleetId, hostSecret: loaded.hostSecret });
     expect(await open(prefix).load("f")).toEqual(loaded);
     const other = await open(prefix).load("g");

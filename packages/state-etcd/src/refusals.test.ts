@@ -1,26 +1,11 @@
 import { createServer } from "node:net";
 import type { FroctalError } from "@froctal/primitives";
-import { Etcd3 } from "etcd3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../test/etcd-cluster.js";
-import { freshPrefix, record, Stores } from "../test/helpers.js";
+import { describe, expect, it } from "vitest";
+import { freshPrefix, oneMember, record } from "../test/helpers.js";
 import { openEtcdState } from "./etcd-state.js";
 
-let cluster: Cluster;
-let raw: Etcd3;
-const stores = new Stores();
-
-beforeAll(async () => {
-  cluster = await startCluster(1);
-  raw = new Etcd3({ hosts: [...cluster.endpoints] });
-}, 20_000);
-
-afterAll(async () => {
-  raw?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => stores.closeAll());
+const member = oneMember();
+const { stores } = member;
 
 async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
   return (await promise.then(
@@ -32,13 +17,13 @@ async function rejection(promise: Promise<unknown>): Promise<FroctalError> {
 /** A fleet with one good record and a meta, whose key `key` (under the fleet) is then overwritten with `value`. */
 async function corrupted(key: string, value: string): Promise<{ prefix: string; sentence: string }> {
   const prefix = freshPrefix();
-  const store = stores.open({ endpoints: cluster.endpoints, prefix });
+  const store = stores.open({ endpoints: member.cluster.endpoints, prefix });
   await store.load("f");
   store.putInstance("f", record("web-0"));
   store.reserveGenerations("f", 10);
   await store.flush();
-  await raw.put(`${prefix}fleets/f/${key}`).value(value);
-  const error = await rejection(stores.open({ endpoints: cluster.endpoints, prefix }).load("f"));
+  await member.raw.put(`${prefix}fleets/f/${key}`).value(value);
+  const error = await rejection(stores.open({ endpoints: member.cluster.endpoints, prefix }).load("f"));
   expect(error.code).toBe("FROCTAL_E_CONFIG");
   return { prefix, sentence: error.sentence };
 }
@@ -63,9 +48,9 @@ describe("etcd state: corrupt or foreign data is refused, naming the key", () =>
 
   it("gives a fleet whose records were written before any load an id, and keeps the records", async () => {
     const prefix = freshPrefix();
-    await raw.put(`${prefix}fleets/f/instances/web-0`).value(JSON.stringify(record("web-0")));
+    await member.raw.put(`${prefix}fleets/f/instances/web-0`).value(JSON.stringify(record("web-0")));
     // Writes may come before the first load (as with SQLite): the load claims the meta in the same transaction it reads in.
-    const first = await stores.open({ endpoints: cluster.endpoints, prefix }).load("f");
+    const first = await stores.open({ endpoints: member.cluster.endpoints, prefix }).load("f");
     expect(first.instances).toEqual([record("web-0")]);
   });
 });
@@ -95,7 +80,7 @@ describe("etcd state: bad calls", () => {
 
   it("refuses a record load would refuse through onError, without sending it, and carries on", async () => {
     const prefix = freshPrefix();
-    const store = stores.open({ endpoints: cluster.endpoints, prefix });
+    const store = stores.open({ endpoints: member.cluster.endpoints, prefix });
     store.putInstance("f", record("web-0", { ordinal: 1.5 }));
     store.reserveGenerations("f", -1);
     store.putInstance("f", record("web-1"));
@@ -108,7 +93,7 @@ describe("etcd state: bad calls", () => {
   });
 
   it("refuses every call after close() with FROCTAL_E_CLOSED; a second close() does nothing", async () => {
-    const store = stores.open({ endpoints: cluster.endpoints, prefix: freshPrefix() });
+    const store = stores.open({ endpoints: member.cluster.endpoints, prefix: freshPrefix() });
     await store.close();
     await store.close();
     await expect(store.load("f")).rejects.toMatchObject({ code: "FROCTAL_E_CLOSED" });
@@ -122,10 +107,10 @@ describe("etcd state: bad calls", () => {
 
   it("refuses bad options with FROCTAL_E_CONFIG", () => {
     expect(() => openEtcdState({ endpoints: [] })).toThrow("FROCTAL_E_CONFIG: no etcd endpoint was given");
-    expect(() => openEtcdState({ endpoints: cluster.endpoints, prefix: "/froctal" })).toThrow(
+    expect(() => openEtcdState({ endpoints: member.cluster.endpoints, prefix: "/froctal" })).toThrow(
       'FROCTAL_E_CONFIG: the etcd key prefix "/froctal" does not end with "/"',
     );
-    expect(() => openEtcdState({ endpoints: cluster.endpoints, dialTimeoutMs: 0 })).toThrow(/^FROCTAL_E_CONFIG/);
+    expect(() => openEtcdState({ endpoints: member.cluster.endpoints, dialTimeoutMs: 0 })).toThrow(/^FROCTAL_E_CONFIG/);
   });
 });
 
@@ -133,10 +118,10 @@ describe("etcd state: guarded writes (fencing)", () => {
   it("lands writes while the guard key keeps its create revision, refuses them with FROCTAL_E_CLOSED after", async () => {
     const prefix = freshPrefix();
     const guardKey = `${prefix}leader`;
-    await raw.put(guardKey).value("me");
-    const createRevision = (await raw.get(guardKey).exec()).kvs[0]?.create_revision ?? "none";
+    await member.raw.put(guardKey).value("me");
+    const createRevision = (await member.raw.get(guardKey).exec()).kvs[0]?.create_revision ?? "none";
     const store = stores.open({
-      endpoints: cluster.endpoints,
+      endpoints: member.cluster.endpoints,
       prefix,
       guard: () => ({ key: guardKey, createRevision }),
     });
@@ -145,10 +130,10 @@ describe("etcd state: guarded writes (fencing)", () => {
     await store.flush();
     expect(stores.errors).toEqual([]);
     // A successor: the key is gone, then made again (a new create revision).
-    await raw.delete().key(guardKey);
+    await member.raw.delete().key(guardKey);
     store.putInstance("f", record("web-1"));
     await store.flush();
-    await raw.put(guardKey).value("successor");
+    await member.raw.put(guardKey).value("successor");
     store.reserveGenerations("f", 20);
     await store.flush();
     expect(stores.errors.map((error) => error.code)).toEqual(["FROCTAL_E_CLOSED", "FROCTAL_E_CLOSED"]);
@@ -158,7 +143,7 @@ describe("etcd state: guarded writes (fencing)", () => {
     expect(stores.errors[1]?.sentence).toMatch(
       /of revision \d+ was created again at revision \d+, so this writer no longer leads$/,
     );
-    const loaded = await stores.open({ endpoints: cluster.endpoints, prefix }).load("f");
+    const loaded = await stores.open({ endpoints: member.cluster.endpoints, prefix }).load("f");
     expect([loaded.instances, loaded.reservedGeneration]).toEqual([[record("web-0")], 10]);
   });
 });

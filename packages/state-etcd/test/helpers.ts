@@ -1,7 +1,9 @@
 import type { FleetState, InstanceRecord } from "@froctal/manager";
 import type { FroctalError } from "@froctal/primitives";
-import { expect } from "vitest";
+import { Etcd3 } from "etcd3";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { type EtcdState, type EtcdStateOptions, openEtcdState } from "../src/etcd-state.js";
+import { type Cluster, startCluster } from "./etcd-cluster.js";
 
 export function record(id: string, overrides: Partial<InstanceRecord> = {}): InstanceRecord {
   return {
@@ -46,4 +48,33 @@ let prefixes = 0;
 export function freshPrefix(): string {
   prefixes++;
   return `/test-${prefixes}/`;
+}
+
+/**
+ * One etcd member for a test file (started before its first test, SIGKILLed
+ * after its last), a raw client on it for what froctal would never write, and
+ * stores closed after each test.
+ */
+export function oneMember(): { readonly cluster: Cluster; readonly raw: Etcd3; readonly stores: Stores } {
+  let cluster: Cluster | undefined;
+  let raw: Etcd3 | undefined;
+  const stores = new Stores();
+  beforeAll(async () => {
+    cluster = await startCluster(1);
+    raw = new Etcd3({ hosts: [...cluster.endpoints] });
+  }, 20_000);
+  afterAll(async () => {
+    raw?.close();
+    await cluster?.stop();
+  });
+  afterEach(() => stores.closeAll());
+  return {
+    get cluster() {
+      return cluster!;
+    },
+    get raw() {
+      return raw!;
+    },
+    stores,
+  };
 }

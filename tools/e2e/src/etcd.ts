@@ -8,8 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventually, root } from "./fleet.js";
-import { freePort } from "./hosts-fleet.js";
+import { eventually, freePort, root } from "./fleet.js";
 
 const BINARY = join(root, "tools/setup/.cache/etcd");
 

@@ -7,27 +7,16 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { HostSummary } from "@froctal/driver-hosts";
 import type { ManagerStatus } from "@froctal/manager";
 import { root } from "./fleet.js";
 
 const bin = join(root, "apps/froctal/dist/main.js");
 /** The example web guest, built: an HTTP server that reports gauges and its endpoint, and drains. */
 export const webGuest = join(root, "apps/examples/web/dist/main.js");
-
-/** One host as GET /status lists it (@froctal/driver-hosts' HostSummary). */
-export interface HostSummary {
-  readonly id: string;
-  readonly status: "up" | "silent" | "lost";
-  readonly cpus: number;
-  readonly memoryBytes: number;
-  readonly features: readonly string[];
-  readonly drivers: readonly string[];
-  readonly guests: number;
-}
 
 /** GET /status of a manager with hosts: the core's status, the hosts, and the host of each instance. */
 export type HostsStatus = ManagerStatus & {
@@ -57,18 +46,6 @@ export function tempDir(started: Started, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `froctal-e2e-${prefix}-`));
   started.dirs.push(dir);
   return dir;
-}
-
-/** A port free now: a restarted manager must listen on the port its hosts and guests redial. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(started: Started, args: readonly string[]): Proc {

@@ -12,12 +12,11 @@
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, expect, test } from "vitest";
 import { startEtcd } from "./etcd.js";
-import { driveLoad, eventually, expectNoFailedRequest, lbStats, root } from "./fleet.js";
+import { driveLoad, eventually, expectNoFailedRequest, freePort, lbStats, root } from "./fleet.js";
 import {
   alive,
   cleanUp,
   credentialFile,
-  freePort,
   froctal,
   guestProcesses,
   type HostDaemon,

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { eventually, guestsOf, root } from "./fleet.js";
-import { type Block, codeBlocks, freePort, isLogLine, normalize, ReadmeShell } from "./readme.js";
+import { eventually, freePort, guestsOf, root } from "./fleet.js";
+import { type Block, codeBlocks, isLogLine, normalize, ReadmeShell } from "./readme.js";
 
 const readme = codeBlocks(readFileSync(join(root, "README.md"), "utf8"));
 const work = mkdtempSync(join(tmpdir(), "froctal-readme-"));

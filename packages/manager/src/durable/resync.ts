@@ -32,9 +32,4 @@ export class Resync {
     if (this.awaiting.size === 0 || !this.awaiting.delete(instanceId)) return;
     this.left.set(this.awaiting.size);
   }
-
-  /** Instances still awaited, for status and tests. */
-  get waitingFor(): readonly string[] {
-    return this.settled.get() ? [] : [...this.awaiting];
-  }
 }

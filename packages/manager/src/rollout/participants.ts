@@ -24,7 +24,15 @@ export class Participants {
 
   /** Instances whose desired configuration differs from what they committed (tracked: read in a reaction). */
   list(): Participant[] {
-    const out: Participant[] = [];
+    return [...this.pending()];
+  }
+
+  /** Whether every guest runs the configuration the fleet wants for it; stops at the first that does not (tracked). */
+  settled(): boolean {
+    return this.pending().next().done === true;
+  }
+
+  private *pending(): Generator<Participant> {
     for (const service of this.store.services.values()) {
       const config = service.spec.config;
       if (config === undefined) continue;
@@ -32,10 +40,9 @@ export class Participants {
         // Only connected guests can take part; one that connects later gets its configuration then.
         if (!instance.connected || (instance.phase !== "ready" && instance.phase !== "starting")) continue;
         const json = this.desiredJson(instance, config);
-        if (json !== undefined && json !== instance.committedJson) out.push({ instance, json });
+        if (json !== undefined && json !== instance.committedJson) yield { instance, json };
       }
     }
-    return out;
   }
 
   /** Forgets a gone instance's derivation. */

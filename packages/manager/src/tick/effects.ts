@@ -46,7 +46,7 @@ export class Effects {
           store,
           inFlight: executor.inFlight,
           holdStarts: (service) => autoscaler.holdStarts(service),
-          configSettled: () => participants.list().length === 0,
+          configSettled: () => participants.settled(),
           onError: (service, error) => this.failed("the plan", service, error),
         }),
       action((actions: readonly Action[]) => {
