@@ -48,8 +48,12 @@ async function manager(options: { lostAfterMs?: number } = {}) {
   return { hosts, events, url };
 }
 
-function host(url: string, id: string, credential = hostCredential(secret, identity.id, id)) {
-  const driver = createProcessDriver();
+function host(
+  url: string,
+  id: string,
+  credential = hostCredential(secret, identity.id, id),
+  driver: Driver = createProcessDriver(),
+) {
   const daemon = new HostDaemon({ managerUrl: url, hostId: id, credential, driver, info });
   daemon.start();
   cleanup.push(async () => {
@@ -203,5 +207,34 @@ describe("hosts endpoint", () => {
     ]);
     await m.hosts.start(spec("app-3"));
     expect(await list(a.driver)).toEqual(["app-1", "app-3"]);
+  });
+  it("a start sent before the host reported its guests is not taken for a guest gone when the report comes", async () => {
+    const m = await manager();
+    // The real process driver, but its inventory takes 300 ms: a start that arrives meanwhile
+    // must not finish before the snapshot is taken, or the report would say it is not running.
+    const real = createProcessDriver();
+    let listed = 0;
+    const slow: Driver = {
+      name: real.name,
+      start: (s) => real.start(s),
+      stop: (id, o) => real.stop(id, o),
+      watch: (l) => real.watch(l),
+      close: () => real.close(),
+      list: async (f) => {
+        const guests = await real.list(f);
+        await new Promise((r) => setTimeout(r, 300));
+        listed += 1;
+        return guests;
+      },
+    };
+    host(m.url, "a", undefined, slow);
+    await until(() => (m.hosts.hosts()[0]?.status === "up" ? true : undefined), "host a up");
+    expect(listed).toBe(0);
+    await m.hosts.start(spec("app-1"));
+    expect(listed).toBe(1);
+    // One more inventory round trip, so the first report has surely been read.
+    expect(await list(m.hosts)).toEqual(["app-1"]);
+    expect(m.events.filter((e) => e.kind === "exited")).toEqual([]);
+    expect(m.hosts.hostOf("app-1")).toBe("a");
   });
 });

@@ -41,6 +41,13 @@ export class HostDaemon {
   readonly #outcomes = new Outcomes();
   readonly #stopWatching: Disposer;
   #fleet: FleetIdentity | undefined;
+  /**
+   * Settles once the report of the guests this daemon runs, taken when the
+   * manager welcomed it, has been sent. Actions wait for it: a start that ran
+   * before the snapshot was taken would be missing from it, and the manager
+   * would take the guest for one that is gone.
+   */
+  #reported: Promise<void> = Promise.resolve();
 
   constructor(options: HostDaemonOptions) {
     this.#o = options;
@@ -77,11 +84,11 @@ export class HostDaemon {
 
   #welcome(fleet: FleetIdentity): void {
     this.#fleet = fleet;
-    this.#inventory(0, fleet);
+    this.#reported = this.#inventory(0, fleet);
   }
 
-  #inventory(requestId: number, fleet: FleetIdentity): void {
-    this.#o.driver.list(fleet).then(
+  #inventory(requestId: number, fleet: FleetIdentity): Promise<void> {
+    return this.#o.driver.list(fleet).then(
       (guests) => this.#link.send({ inventory: { requestId, guests: guests.map(guestFrame) } }),
       (error: unknown) => this.#o.log?.("error", `listing the guests failed: ${toFroctalError(error).message}`),
     );
@@ -94,14 +101,16 @@ export class HostDaemon {
         ? this.#o.driver.start(this.#marked(action.start))
         : this.#o.driver.stop(action.stop.instanceId, { graceMs: action.stop.graceMs });
     const instanceId = action.kind === "start" ? action.start.instanceId : action.stop.instanceId;
-    this.#outcomes.run(key, instanceId, run).then((error) =>
-      this.#link.send({
-        outcome:
-          error === undefined
-            ? { key, ok: true, code: "", reason: "" }
-            : { key, ok: false, code: error.code, reason: error.sentence },
-      }),
-    );
+    this.#reported
+      .then(() => this.#outcomes.run(key, instanceId, run))
+      .then((error) =>
+        this.#link.send({
+          outcome:
+            error === undefined
+              ? { key, ok: true, code: "", reason: "" }
+              : { key, ok: false, code: error.code, reason: error.sentence },
+        }),
+      );
   }
 
   /** Every guest carries its fleet's id and its host's id, so anyone looking at a process can tell whose it is. */
