@@ -1,5 +1,5 @@
+import { type Cluster, type Member, startCluster } from "@froctal/etcd-members";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type Cluster, type Member, startCluster } from "../test/etcd-cluster.js";
 import { contentOf, freshPrefix, record, Stores } from "../test/helpers.js";
 
 const clusters: Cluster[] = [];

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
+import { type Cluster, startCluster } from "@froctal/etcd-members";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BUILT, CandidateProcess } from "../test/candidate-process.js";
-import { type Cluster, startCluster } from "../test/etcd-cluster.js";
 import { freshPrefix, record, Stores } from "../test/helpers.js";
 import { type CampaignOptions, campaign, electionPrefix, type Leadership } from "./leadership.js";
 

@@ -1,9 +1,9 @@
+import { type Cluster, startCluster } from "@froctal/etcd-members";
 import type { FleetState, InstanceRecord } from "@froctal/manager";
 import type { FroctalError } from "@froctal/primitives";
 import { Etcd3 } from "etcd3";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { type EtcdState, type EtcdStateOptions, openEtcdState } from "../src/etcd-state.js";
-import { type Cluster, startCluster } from "./etcd-cluster.js";
 
 export function record(id: string, overrides: Partial<InstanceRecord> = {}): InstanceRecord {
   return {

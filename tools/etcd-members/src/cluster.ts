@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
  * member with its own data dir in a temp folder and free loopback ports
  * (never 2379/2380, where a system etcd may listen). SIGKILLed at stop().
  */
-const CACHED = fileURLToPath(new URL("../../../tools/setup/.cache/etcd", import.meta.url));
+const CACHED = fileURLToPath(new URL("../../setup/.cache/etcd", import.meta.url));
 const HEALTHY_WITHIN_MS = 15_000;
 
 export function etcdBinary(): string {

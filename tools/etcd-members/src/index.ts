@@ -1,0 +1,1 @@
+export { type Cluster, etcdBinary, type Member, startCluster } from "./cluster.js";
