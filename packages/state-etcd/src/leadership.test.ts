@@ -169,7 +169,7 @@ describe("leadership on etcd", () => {
     console.log(`the resumed leader heard: ${JSON.stringify(lost)}`);
     expect(lost).toEqual({ event: "lost", why: expect.any(String), leading: false });
     expect(lost.event === "lost" ? lost.why : "").toMatch(
-      /^old no longer leads fleet "f": (its campaign failed \(.+\)|its leader key \/test-\d+\/leaders\/election\/f\/\d+ was deleted)$/,
+      /^old no longer leads fleet "f": (its lease was last renewed \d+ ms ago \(TTL 2 s\): .+|its campaign failed \(.+\)|its leader key \/test-\d+\/leaders\/election\/f\/\d+ was deleted)$/,
     );
     old.write("web-old");
     await old.next("flushed");
@@ -199,6 +199,38 @@ describe("leadership on etcd", () => {
     expect(a.leading).toBe(false);
     expect(a.lost).toEqual([`a no longer leads fleet "f": its leader key ${key} was deleted`]);
   }, 15_000);
+
+  it("etcd frozen under a leader: it stops leading before its lease can expire, and a successor leads once etcd is back", async () => {
+    const prefix = freshPrefix();
+    const a = candidate(prefix, "a");
+    await a.elected;
+    const member = cluster.members[0]!;
+    member.freeze();
+    let lostWhileFrozen: string[];
+    try {
+      const end = Date.now() + TTL * 1000 + 1000;
+      while (a.lost.length === 0 && Date.now() < end) await sleep(10);
+      lostWhileFrozen = [...a.lost];
+    } finally {
+      member.thaw();
+    }
+    expect(a.leading).toBe(false);
+    expect(lostWhileFrozen).toHaveLength(1);
+    const [, silentMs] = /its lease was last renewed (\d+) ms ago \(TTL 2 s\)/.exec(lostWhileFrozen[0]!) ?? [];
+    // Silent for less than the TTL, counted from when the last answered keepalive was sent: etcd cannot have expired it yet.
+    expect(Number(silentMs)).toBeLessThan(TTL * 1000);
+    expect(lostWhileFrozen[0]).toMatch(
+      /^a no longer leads fleet "f": its lease was last renewed \d+ ms ago \(TTL 2 s\): etcd may be out of reach/,
+    );
+    // Once etcd is back, the old leader's lease is revoked (or expires): a new candidate leads, and a's writes are refused.
+    const b = candidate(prefix, "b");
+    await b.elected;
+    const oldStore = await fencedStore(prefix, a);
+    oldStore.putInstance(FLEET, record("web-old"));
+    await oldStore.flush();
+    expect(stores.errors.map((error) => error.code)).toEqual(["FROCTAL_E_CLOSED"]);
+    expect([a.leading, b.leading, a.lost.length, b.lost]).toEqual([false, true, 1, []]);
+  }, 20_000);
 
   it("a standby that resigns before it leads: elected rejects with FROCTAL_E_CLOSED; the leader is untouched", async () => {
     const prefix = freshPrefix();

@@ -1,5 +1,5 @@
 import { type ErrorCode, FroctalError } from "@froctal/primitives";
-import type { Campaign, Etcd3, Watcher } from "etcd3";
+import type { Campaign, Etcd3, Lease, Watcher } from "etcd3";
 import { createClient, withRetries } from "./client.js";
 import { etcdFailure } from "./errors.js";
 import { DEFAULT_PREFIX } from "./keys.js";
@@ -68,6 +68,77 @@ export function campaign(options: CampaignOptions): Leadership {
   return new EtcdLeadership(createClient(options.endpoints, timeoutMs), options, prefix, ttl, timeoutMs);
 }
 
+/**
+ * Whether the lease is surely still alive, reckoned on this side: etcd expires
+ * a lease no sooner than TTL after it received the last renewal, which is after
+ * this side sent it. So the lease is alive until (the time the last answered
+ * keepalive was sent) + its TTL, whatever etcd or the network do meanwhile.
+ * etcd3 itself calls a lease lost only after 2 TTLs without an answer: a
+ * leader cut off from etcd would act on for a TTL after its successor could
+ * have been elected. `onExpiring` fires `marginMs` before the lease may expire,
+ * unless a renewal came first.
+ */
+class LeaseWatch {
+  #aliveUntil: number;
+  /** When each keepalive not yet answered was sent, oldest first (answers come in order on one stream). */
+  readonly #sent: number[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #ttlMs: number;
+  readonly #marginMs: number;
+  readonly #onExpiring: (silentMs: number) => void;
+  #lastAnswerSentAt: number;
+
+  constructor(lease: Lease, ttlSeconds: number, onExpiring: (silentMs: number) => void) {
+    const now = performance.now();
+    this.#ttlMs = ttlSeconds * 1000;
+    this.#marginMs = Math.min(250, this.#ttlMs / 10);
+    this.#onExpiring = onExpiring;
+    // The grant is asked for as the campaign is made: no sooner than now.
+    this.#lastAnswerSentAt = now;
+    this.#aliveUntil = now + this.#ttlMs;
+    lease.on("keepaliveFired", () => this.#sent.push(performance.now()));
+    lease.on("keepaliveSucceeded", (answer: { TTL: string }) => {
+      const sentAt = this.#sent.shift() ?? performance.now();
+      // etcd may grant more than asked (1 s becomes 2 s); never count on less than asked.
+      const ttlMs = Math.max(Number(answer.TTL) * 1000, this.#ttlMs);
+      if (sentAt + ttlMs > this.#aliveUntil) {
+        this.#lastAnswerSentAt = sentAt;
+        this.#aliveUntil = sentAt + ttlMs;
+        if (this.#timer !== undefined) this.arm();
+      }
+    });
+    // A failed stream takes its unanswered keepalives with it; the next stream starts afresh.
+    lease.on("keepaliveFailed", () => this.#sent.splice(0));
+  }
+
+  /** Starts (or moves) the alarm: from election on. */
+  arm(): void {
+    this.disarm();
+    const wait = Math.max(0, this.#aliveUntil - this.#marginMs - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#onExpiring(Math.round(performance.now() - this.#lastAnswerSentAt));
+    }, wait);
+  }
+
+  disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** etcd3 1.1.2 keeps a campaign's lease in a field it does not declare: read it, and fail loudly if an upgrade moved it. */
+function leaseOf(campaign: Campaign): Lease {
+  const lease = (campaign as unknown as { lease?: Lease }).lease;
+  if (lease === undefined || typeof lease.on !== "function") {
+    throw new FroctalError(
+      "FROCTAL_E_INTERNAL",
+      "etcd3's Campaign no longer has a lease field: the lease watch needs it",
+    );
+  }
+  return lease;
+}
+
 class EtcdLeadership implements Leadership {
   readonly elected: Promise<void>;
   readonly #client: Etcd3;
@@ -75,6 +146,7 @@ class EtcdLeadership implements Leadership {
   readonly #options: CampaignOptions;
   readonly #timeoutMs: number;
   readonly #where: string;
+  readonly #leaseWatch: LeaseWatch;
   #phase: Phase = "campaigning";
   #guard: WriteGuard;
   #watcher: Promise<Watcher> | undefined;
@@ -102,6 +174,11 @@ class EtcdLeadership implements Leadership {
       this.#lose(failure.sentence, failure.code);
     });
     this.#campaign.on("elected", () => void this.#confirm());
+    this.#leaseWatch = new LeaseWatch(leaseOf(this.#campaign), ttl, (silentMs) =>
+      this.#lose(
+        `its lease was last renewed ${silentMs} ms ago (TTL ${ttl} s): etcd may be out of reach, and a successor may be elected once the lease expires`,
+      ),
+    );
   }
 
   get leading(): boolean {
@@ -135,6 +212,7 @@ class EtcdLeadership implements Leadership {
     }
     this.#guard = { key, createRevision: found.createRevision };
     this.#phase = "leading";
+    this.#leaseWatch.arm();
     this.#watchDeletion(key, found.revision);
     this.#settle.resolve();
   }
@@ -188,6 +266,7 @@ class EtcdLeadership implements Leadership {
   }
 
   #stopWatching(): void {
+    this.#leaseWatch.disarm();
     const watcher = this.#watcher;
     this.#watcher = undefined;
     watcher?.then((w) => w.cancel()).catch(() => undefined);

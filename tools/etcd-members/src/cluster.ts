@@ -45,6 +45,10 @@ export interface Member {
   readonly clientUrl: string;
   readonly running: boolean;
   kill(): Promise<void>;
+  /** SIGSTOP: it holds its connections but answers nothing, as a hung machine would. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Starts it again on its own data dir and ports. */
   start(): void;
 }
@@ -95,6 +99,12 @@ export async function startCluster(size: number): Promise<Cluster> {
       },
       start() {
         child = spawn(binary, args, { stdio: "ignore" });
+      },
+      freeze() {
+        child?.kill("SIGSTOP");
+      },
+      thaw() {
+        child?.kill("SIGCONT");
       },
       async kill() {
         const running = child;
