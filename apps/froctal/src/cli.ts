@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { FroctalError } from "@froctal/protocol";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
@@ -120,31 +121,54 @@ program
       const { fleet, driver } = await loadFleet(fleetPath);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
       const record = opts.record === undefined ? undefined : { file: opts.record, fleetModule: resolve(fleetPath) };
-      const { host, port, tickMs, localHost } = opts;
+      const { host, tickMs, localHost } = opts;
+      let { port } = opts;
       let stopFleet!: () => void;
       const down = new Promise<void>((resolve) => {
         stopFleet = resolve;
       });
-      const running = await up({
-        fleet,
-        driver,
-        host,
-        port,
-        tickMs,
-        stateDir,
-        stateUrl: opts.state,
-        leaseTtlSeconds: opts.leaseTtl,
-        // A manager that no longer leads must not act for a moment longer: the new leader does.
-        onLost: () => process.exit(3),
-        log,
-        record,
-        localHost,
-        hostLostAfterMs: opts.hostGraceMs,
-        advertise: opts.advertise,
-        onDown: () => stopFleet(),
-      });
-      const why = await Promise.race([untilSignal().then(() => "signal" as const), down.then(() => "down" as const)]);
-      await running.stop({ fleet: why === "down" });
+      const signalled = untilSignal().then(() => "signal" as const);
+      const downed = down.then(() => "down" as const);
+      // With etcd, a manager that loses its leadership stands by again (campaigns anew) until it is stopped.
+      for (let round = 0; ; round++) {
+        let noteLost!: () => void;
+        const lost = new Promise<"lost">((resolve) => {
+          noteLost = () => resolve("lost");
+        });
+        const starting = up({
+          fleet,
+          driver,
+          host,
+          port,
+          tickMs,
+          stateDir,
+          stateUrl: opts.state,
+          leaseTtlSeconds: opts.leaseTtl,
+          onLost: noteLost,
+          log,
+          record,
+          localHost,
+          hostLostAfterMs: opts.hostGraceMs,
+          advertise: opts.advertise,
+          onDown: () => stopFleet(),
+        });
+        let running: Awaited<typeof starting>;
+        try {
+          running = await starting;
+        } catch (error) {
+          // At first start, etcd out of reach is an error to show; after a loss, it is what is waited out.
+          if (round === 0 || !(error instanceof FroctalError && error.retryable)) throw error;
+          log.warn({ code: error.code }, `${error.message}; campaigning again in 1 s`);
+          if ((await Promise.race([signalled, sleep(1000)])) === "signal") return;
+          continue;
+        }
+        // Leading again later, it serves where hosts and agents already look for it (--port 0 included).
+        port = Number(new URL(running.url).port);
+        const why = await Promise.race([signalled, downed, lost]);
+        await running.stop({ fleet: why === "down", lost: why === "lost" });
+        if (why !== "lost") return;
+        log.info({}, `standing by for fleet ${fleet.name} again`);
+      }
     },
   );
 

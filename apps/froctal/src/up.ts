@@ -40,7 +40,10 @@ export interface UpOptions {
   readonly stateUrl?: string | undefined;
   /** With etcd: a leader that dies is replaced after this long, s (default 5). */
   readonly leaseTtlSeconds?: number;
-  /** With etcd: this manager stopped leading. It acts no more; the caller should exit at once. */
+  /**
+   * With etcd: this manager stopped leading. Its core has already stopped
+   * acting; the caller should `stop({ lost: true })` and may campaign again.
+   */
   readonly onLost?: (why: string) => void;
   /** Called with every journal entry (the CLI prints decisions). */
   readonly onJournal?: (entry: JournalEntry) => void;
@@ -70,25 +73,35 @@ export interface Running {
   /**
    * Releases the port. With a local host, or with `fleet` (`froctal down`),
    * every guest is stopped first; otherwise guests on other hosts run on,
-   * for the next manager to adopt.
+   * for the next manager to adopt. With `lost` (leadership lost) the core
+   * issues nothing more: guests on other hosts run on, and those of the
+   * local host end with its driver.
    */
-  stop(options?: { readonly fleet?: boolean }): Promise<void>;
+  stop(options?: { readonly fleet?: boolean; readonly lost?: boolean }): Promise<void>;
 }
 
 export async function up(options: UpOptions): Promise<Running> {
   const { log } = options;
+  let manager: Manager | undefined;
   // With state in etcd, lead before anything: a standby opens no port and launches nothing.
   const leading =
     options.stateUrl === undefined
       ? undefined
       : campaignFor(options.stateUrl, options.fleet.name, options.leaseTtlSeconds ?? 5, (why) => {
+          // Not one more action: a successor may be elected any moment now.
+          manager?.close();
           log.error({ fleet: options.fleet.name }, `no longer leading fleet ${options.fleet.name}: ${why}`);
           options.onLost?.(why);
         });
   if (leading !== undefined) {
     const { candidateId } = leading;
     log.info({ candidateId }, `campaigning to lead fleet ${options.fleet.name} (standing by while another leads)`);
-    await leading.leadership.elected;
+    try {
+      await leading.leadership.elected;
+    } catch (error) {
+      await leading.leadership.close();
+      throw error;
+    }
     log.info({ candidateId }, `leading fleet ${options.fleet.name}`);
   }
   const guestLog = log.child({ component: "guest" });
@@ -97,7 +110,6 @@ export async function up(options: UpOptions): Promise<Running> {
     ? undefined
     : (options.driver?.() ??
       createProcessDriver({ log: (instance, stream, line) => guestLog.info({ instance, stream }, line) }));
-  let manager: Manager | undefined;
   let edge: AgentServer | undefined;
   // The port must be known before the manager exists (guests are told where it is), so the API asks late.
   let hostsForApi: HostsDriver | undefined;
@@ -185,7 +197,12 @@ export async function up(options: UpOptions): Promise<Running> {
     adopted: [...restored.adopted],
     fleetModule: options.record?.fleetModule ?? "",
   });
-  core.start();
+  if (leading !== undefined && !leading.leadership.leading) {
+    // Lost while restoring: onLost has been called, and the caller stops this manager.
+    log.warn({}, "not starting the fleet: leadership was lost while restoring");
+  } else {
+    core.start();
+  }
   const fleet = options.fleet.name;
   log.info({ url, fleet, fleetId: core.fleetId }, `froctal manager for fleet ${fleet} (id ${core.fleetId}) at ${url}`);
   log.info(
@@ -196,9 +213,11 @@ export async function up(options: UpOptions): Promise<Running> {
   );
 
   let stopping: Promise<void> | undefined;
-  const stop = (how: { readonly fleet?: boolean } = {}) => {
+  const stop = (how: { readonly fleet?: boolean; readonly lost?: boolean } = {}) => {
     stopping ??= (async () => {
-      if (local || how.fleet === true) {
+      if (how.lost === true) {
+        log.info({}, "leaving every guest on other hosts running for the new leader");
+      } else if (local || how.fleet === true) {
         log.info({}, "stopping every guest");
         await core.shutdown();
       } else {
