@@ -12,5 +12,5 @@
  */
 export { type EtcdState, type EtcdStateOptions, MAX_WRITES_PER_TXN, openEtcdState } from "./etcd-state.js";
 export { DEFAULT_PREFIX, FORMAT_VERSION } from "./keys.js";
-export { type CampaignOptions, campaign, electionPrefix, type Leadership } from "./leadership.js";
+export { type CampaignOptions, type Candidate, campaign, electionPrefix, type Leadership } from "./leadership.js";
 export type { WriteGuard } from "./txn.js";

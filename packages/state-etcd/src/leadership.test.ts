@@ -232,6 +232,26 @@ describe("leadership on etcd", () => {
     expect([a.leading, b.leading, a.lost.length, b.lost]).toEqual([false, true, 1, []]);
   }, 20_000);
 
+  it("candidates() lists every candidate with its address, the leader first; one that resigns leaves the list", async () => {
+    const prefix = freshPrefix();
+    const a = candidate(prefix, "a", { address: "ws://10.0.0.1:7070/agent" });
+    await a.elected;
+    const b = candidate(prefix, "b", { address: "ws://10.0.0.2:7070/agent" });
+    await sleep(STANDBY_SETTLES_MS); // So that b's key is older than c's.
+    const c = candidate(prefix, "c");
+    await sleep(STANDBY_SETTLES_MS);
+    const all = [
+      { candidateId: "a", address: "ws://10.0.0.1:7070/agent" },
+      { candidateId: "b", address: "ws://10.0.0.2:7070/agent" },
+      { candidateId: "c", address: "" },
+    ];
+    expect(await a.candidates()).toEqual(all);
+    expect(await c.candidates()).toEqual(all);
+    await a.resign();
+    await b.elected;
+    expect(await b.candidates()).toEqual(all.slice(1));
+  }, 15_000);
+
   it("a standby that resigns before it leads: elected rejects with FROCTAL_E_CLOSED; the leader is untouched", async () => {
     const prefix = freshPrefix();
     const a = candidate(prefix, "a");

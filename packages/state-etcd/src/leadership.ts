@@ -10,8 +10,10 @@ export interface CampaignOptions {
   readonly endpoints: readonly string[];
   /** The fleet whose managers compete: one election per fleet. */
   readonly fleet: string;
-  /** This manager's name, stored as the campaign key's value (what an observer shows). */
+  /** This manager's name, stored in the campaign key's value (what an observer shows). */
   readonly candidateId: string;
+  /** Where this candidate serves once it leads (its agent address), stored beside its name for candidates(). */
+  readonly address?: string;
   /** The lease's TTL: a dead leader is replaced after at most this long. Default 5; etcd raises 1 to 2. */
   readonly ttlSeconds?: number;
   /** The same prefix as the fleet's state (default "/froctal/"); the election lives under `<prefix>leaders/`. */
@@ -39,15 +41,47 @@ export interface Leadership {
    * only while no successor can have been elected.
    */
   guard(): WriteGuard;
+  /**
+   * Every candidate of the fleet now campaigning, this one included, oldest
+   * first (the leader, then the standbys in the order they would lead), as
+   * their campaign keys say. Candidates that gave no address, or whose key
+   * froctal did not write, are listed with an empty address.
+   */
+  candidates(): Promise<readonly Candidate[]>;
   /** Clean handover: revokes the lease, so a standby is elected at once. */
   resign(): Promise<void>;
   /** Resigns (best effort: an unreachable etcd lets the lease expire instead) and closes the client. */
   close(): Promise<void>;
 }
 
+export interface Candidate {
+  readonly candidateId: string;
+  readonly address: string;
+}
+
 /** etcd3 names its keys `<namespace>election/<name>/<lease id>`: here `<prefix>leaders/election/<fleet>/<lease id>`. */
 export function electionPrefix(prefix: string, fleet: string): string {
   return `${prefix}leaders/election/${encodeURIComponent(fleet)}/`;
+}
+
+/** The end of the range of keys that start with `prefix` (etcd's range_end): its last byte raised by one. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+  return end;
+}
+
+/** A campaign key's value: `{ candidateId, address }` as campaign() writes it; anything else is named as it is, with no address. */
+function candidateOf(value: string): Candidate {
+  try {
+    const parsed = JSON.parse(value) as { candidateId?: unknown; address?: unknown };
+    if (typeof parsed.candidateId === "string" && typeof parsed.address === "string") {
+      return { candidateId: parsed.candidateId, address: parsed.address };
+    }
+  } catch {
+    // Not JSON: not written by this campaign().
+  }
+  return { candidateId: value, address: "" };
 }
 
 /** No key ever has this create revision (etcd's start at 1; 0 means "absent"): a compare on it always fails. */
@@ -147,6 +181,7 @@ class EtcdLeadership implements Leadership {
   readonly #timeoutMs: number;
   readonly #where: string;
   readonly #leaseWatch: LeaseWatch;
+  readonly #electionPrefix: string;
   #phase: Phase = "campaigning";
   #guard: WriteGuard;
   #watcher: Promise<Watcher> | undefined;
@@ -158,7 +193,8 @@ class EtcdLeadership implements Leadership {
     this.#options = options;
     this.#timeoutMs = timeoutMs;
     this.#where = options.endpoints.join(",");
-    this.#guard = { key: electionPrefix(prefix, options.fleet), createRevision: NEVER };
+    this.#electionPrefix = electionPrefix(prefix, options.fleet);
+    this.#guard = { key: this.#electionPrefix, createRevision: NEVER };
     this.elected = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
@@ -167,7 +203,7 @@ class EtcdLeadership implements Leadership {
     this.#campaign = client
       .namespace(`${prefix}leaders/`)
       .election(encodeURIComponent(options.fleet), ttl)
-      .campaign(options.candidateId);
+      .campaign(JSON.stringify({ candidateId: options.candidateId, address: options.address ?? "" }));
     // etcd3 emits `error` twice for one failure: the listener stays, and #lose ignores all but the first.
     this.#campaign.on("error", (error: Error) => {
       const failure = etcdFailure(error, "its campaign failed", this.#where, timeoutMs);
@@ -243,6 +279,21 @@ class EtcdLeadership implements Leadership {
     // The key may outlive the loss (etcd unreachable from here only): revoking it lets a standby in sooner.
     this.#campaign.resign().catch(() => undefined);
     if (was === "leading") this.#options.onLost?.(sentence);
+  }
+
+  async candidates(): Promise<readonly Candidate[]> {
+    const prefix = this.#electionPrefix;
+    let response: Awaited<ReturnType<Etcd3["kv"]["range"]>>;
+    try {
+      const key = Buffer.from(prefix);
+      const rangeEnd = Buffer.from(prefixEnd(prefix));
+      response = await withRetries(this.#timeoutMs, (call) =>
+        this.#client.kv.range({ key, range_end: rangeEnd, sort_target: "Create", sort_order: "Ascend" }, call),
+      );
+    } catch (cause) {
+      throw etcdFailure(cause, "the fleet's candidates could not be read", this.#where, this.#timeoutMs);
+    }
+    return response.kvs.map((kv) => candidateOf(kv.value.toString()));
   }
 
   async resign(): Promise<void> {
