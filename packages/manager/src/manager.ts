@@ -81,6 +81,7 @@ export class Manager {
     const rec = recording(options, enqueue);
     const push = rec.push;
     this.#push = push;
+    const { managerUrl } = options;
     const store = new FleetStore(fleet);
     const timers = new Timers(clock, enqueue);
     const durability = new Durability(options.state, fleet.name, clock, journal);
@@ -93,7 +94,7 @@ export class Manager {
         fleet,
         fleetId: () => this.fleetId,
         driver: options.driver,
-        managerUrl: options.managerUrl,
+        managerUrl: typeof managerUrl === "string" ? () => managerUrl : managerUrl,
       }),
       report: (outcome) => push({ kind: "outcome", outcome }),
       concurrency: options.concurrency ?? 8,

@@ -10,8 +10,11 @@ export interface ManagerOptions {
   readonly fleet: FleetSpec;
   readonly driver: Driver;
   readonly clock: Clock;
-  /** Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL. */
-  readonly managerUrl: string;
+  /**
+   * Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL.
+   * A function is read at each launch (the addresses of standby managers change).
+   */
+  readonly managerUrl: string | (() => string);
   /** Makes a fresh per-instance token (default: 128 random bits from the platform's crypto). */
   readonly token?: () => string;
   /** Tick delay: inputs that arrive within it are applied together, ms (default 0: next turn). */

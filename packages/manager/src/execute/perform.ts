@@ -57,8 +57,8 @@ export interface World {
   /** The fleet's id, which marks every guest as this fleet's (read at launch: restore() may have set it). */
   readonly fleetId: () => string;
   readonly driver: Driver;
-  /** Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL. */
-  readonly managerUrl: string;
+  /** Where guests reach the manager (read at launch): handed to each guest as FROCTAL_MANAGER_URL. */
+  readonly managerUrl: () => string;
 }
 
 export function performer(w: World): (action: Action) => Promise<void> {
@@ -80,7 +80,7 @@ export function performer(w: World): (action: Action) => Promise<void> {
           ...what,
           env: {
             ...spec.env,
-            FROCTAL_MANAGER_URL: w.managerUrl,
+            FROCTAL_MANAGER_URL: w.managerUrl(),
             FROCTAL_INSTANCE_ID: action.instanceId,
             FROCTAL_TOKEN: instance.token,
           },
