@@ -1,6 +1,7 @@
 /** The benchmarks by the name given on the command line, in the order `bench` runs them. */
 import { boot } from "./boot.js";
 import { dashboard } from "./dashboard.js";
+import { failover } from "./failover.js";
 import type { Report } from "./figures.js";
 import { hostsRoundtrip } from "./hosts-roundtrip.js";
 import { hostsScale } from "./hosts-scale.js";
@@ -11,6 +12,7 @@ import { memory } from "./memory.js";
 import { protocol } from "./protocol.js";
 import { replaySpeed } from "./replay-speed.js";
 import { rollout } from "./rollout.js";
+import { stateWrites } from "./state-writes.js";
 
 export interface Benchmark {
   /** The issue and item it answers. */
@@ -58,5 +60,16 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     issue: "hosts",
     title: "hosts x guests the manager tracks: 10 / 50 / 100 hosts over WebSockets, 1,000 / 10,000 guests",
     run: hostsScale,
+  },
+  failover: {
+    issue: "HA on etcd",
+    title: "leader gone -> standby's first fenced write, 3 etcd members: SIGKILL at TTL 2 s / 5 s, clean resign",
+    run: failover,
+  },
+  "state-writes": {
+    issue: "HA on etcd",
+    title:
+      "state write cost per generation (reserve + N records + flush), N = 1 / 10 / 100: SQLite, etcd 1 and 3 members",
+    run: stateWrites,
   },
 };

@@ -136,7 +136,12 @@ export async function startCluster(size: number): Promise<Cluster> {
       await rm(root, { recursive: true, force: true });
     },
   };
-  await cluster.healthy();
+  try {
+    await cluster.healthy();
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
   return cluster;
 }
 
