@@ -175,7 +175,10 @@ program
 program
   .command("host")
   .description("run this machine's guests for a manager: guests outlive both; a restarted host adopts them")
-  .requiredOption("--manager <url>", "the manager's address, http://host:port")
+  .requiredOption(
+    "--manager <urls>",
+    "the manager's address, http://host:port; with standby managers, every manager's, comma-separated (the host follows the leader)",
+  )
   .requiredOption("--id <id>", "this host's id in the fleet (letters, digits, . _ : -)")
   .option("--credential-file <file>", "file holding the credential froctal credential printed for this id")
   .option(

@@ -4,11 +4,12 @@
  * guest processes on a real host daemon.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { allReady, bin, eventually, froctal, type RunningFleet, startFleet, webFleet } from "../test/running-fleet.js";
+import { managerAddresses } from "./host.js";
 
 const started: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -94,6 +95,20 @@ describe("froctal host, credential and down", () => {
     );
   });
 
+  test("host with a bad list of managers names the entry, before it starts anything", async () => {
+    const stateDir = join(mkdtempSync(join(tmpdir(), "froctal-host-")), "state");
+    const manager = "http://127.0.0.1:1,,http://127.0.0.1:2";
+    const r = await froctal(["host", "--manager", manager, "--id", "a", "--state-dir", stateDir], {
+      ...process.env,
+      FROCTAL_HOST_CREDENTIAL: "c".repeat(64),
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `froctal: FROCTAL_E_CONFIG: --manager is not a manager address or a list of them (entry 2 is empty): "${manager}"; give http://host:port, or every manager's: http://m1:7070,http://m2:7070\n`,
+    );
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
   test("guests run on the host; stopping the host leaves them running; down stops them and the manager", async () => {
     const f = await fleet("downs", 2);
     const cred = await credentialOf(f, "a");
@@ -143,3 +158,35 @@ async function guestPids(f: RunningFleet): Promise<number[]> {
       }
     });
 }
+
+describe("managerAddresses (--manager)", () => {
+  const sentence = (manager: string) => {
+    try {
+      managerAddresses(manager);
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe("FROCTAL_E_CONFIG");
+      return (err as Error).message;
+    }
+    throw new Error("expected FROCTAL_E_CONFIG");
+  };
+
+  test("reads one address or every manager's, in order", () => {
+    expect(managerAddresses("http://m1:7070").map(String)).toEqual(["http://m1:7070/"]);
+    expect(managerAddresses("http://m1:7070, https://m2,ws://m3:7070").map(String)).toEqual([
+      "http://m1:7070/",
+      "https://m2/",
+      "ws://m3:7070/",
+    ]);
+  });
+
+  test("refuses an empty entry, another scheme, a non-URL and one manager twice, naming the entry", () => {
+    expect(sentence("http://m1:7070,")).toContain("(entry 2 is empty)");
+    expect(sentence("http://m1:7070,ftp://m2")).toContain(
+      '(entry 2, "ftp://m2", is not http://, https://, ws:// or wss://)',
+    );
+    expect(sentence("m1:7070")).toContain("(the address is not http://, https://, ws:// or wss://)");
+    expect(sentence("http://m1:7070,nope")).toContain('(entry 2, "nope", is not a URL)');
+    // http:// and ws:// name the same endpoint.
+    expect(sentence("http://m1:7070,ws://m1:7070/")).toContain('(entry 2, "ws://m1:7070/", is given twice)');
+  });
+});

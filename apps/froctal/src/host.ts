@@ -13,13 +13,16 @@ import { hostCredential } from "@froctal/driver-hosts";
 import { createProcessDriver, type GuestRecords, type KeptGuest } from "@froctal/driver-process";
 import { ChannelRelay, HostDaemon } from "@froctal/host";
 import type { Driver, DriverFactory } from "@froctal/manager";
-import type { FroctalError } from "@froctal/primitives";
+import { FroctalError } from "@froctal/primitives";
 import { openHostState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
 import { openState } from "./state.js";
 
 export interface HostOptions {
-  /** The manager's address: http://host:port (its host endpoint is ws://host:port/host). */
+  /**
+   * The manager's address: http://host:port (its host endpoint is ws://host:port/host); or every
+   * manager's of a fleet with standbys, comma-separated: the daemon follows whichever leads.
+   */
   readonly manager: string;
   readonly id: string;
   readonly credential: string;
@@ -41,6 +44,7 @@ export interface RunningHost {
 
 export async function runHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
+  const managers = managerAddresses(options.manager);
   const state = openHostState(options.stateDir);
   let driver: Driver & { channels?(): readonly { readonly instanceId: string; readonly path: string }[] };
   if (options.driver === undefined) {
@@ -55,7 +59,7 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
     driver = options.driver();
   }
   const daemon = new HostDaemon({
-    managerUrl: endpoint(options.manager, "/host"),
+    managerUrl: managers.map((manager) => endpoint(manager, "/host")),
     hostId: options.id,
     credential: options.credential,
     driver,
@@ -71,7 +75,8 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
   // Guests with a channel of their own reach the manager through this host, which vouches for them.
   const channels = driver.channels?.bind(driver);
   const relay = new ChannelRelay({
-    agentUrl: endpoint(options.manager, "/agent"),
+    // Each channel goes to the manager the host's link is on: the leader, once it welcomed the host.
+    agentUrl: () => endpoint(new URL(daemon.managerUrl), "/agent"),
     hostId: options.id,
     credential: options.credential,
     log: (line) => log.warn({}, line),
@@ -95,8 +100,39 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
   };
 }
 
+const SCHEMES = ["http:", "https:", "ws:", "wss:"];
+
+/**
+ * `--manager`: one address, or every manager's of the fleet, comma-separated (http://m1:7070,http://m2:7070).
+ * Checked here, before anything starts, so a typo is a sentence naming the entry, not a daemon dialling nowhere.
+ */
+export function managerAddresses(manager: string): readonly URL[] {
+  const entries = manager.split(",");
+  const bad = (why: string) =>
+    new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `--manager is not a manager address or a list of them (${why}): ${JSON.stringify(manager)}; give http://host:port, or every manager's: http://m1:7070,http://m2:7070`,
+    );
+  const urls: URL[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const which = entries.length === 1 ? "the address" : `entry ${i + 1}, ${JSON.stringify(entry)},`;
+    if (entry.trim() === "") throw bad(entries.length === 1 ? "it is empty" : `entry ${i + 1} is empty`);
+    let url: URL;
+    try {
+      url = new URL(entry.trim());
+    } catch {
+      throw bad(`${which} is not a URL`);
+    }
+    if (!SCHEMES.includes(url.protocol)) throw bad(`${which} is not http://, https://, ws:// or wss://`);
+    if (!url.hostname) throw bad(`${which} has no host`);
+    if (urls.some((seen) => endpoint(seen, "/host") === endpoint(url, "/host"))) throw bad(`${which} is given twice`);
+    urls.push(url);
+  }
+  return urls;
+}
+
 /** http://host:port or ws://host:port -> ws://host:port<path>. */
-function endpoint(manager: string, path: "/host" | "/agent"): string {
+function endpoint(manager: URL, path: "/host" | "/agent"): string {
   const url = new URL(manager);
   url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
   url.pathname = path;

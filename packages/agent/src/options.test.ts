@@ -1,6 +1,6 @@
 import { FroctalError } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
-import { parseTarget } from "./core/target.js";
+import { parseTarget, parseTargets } from "./core/target.js";
 import { resolveOptions } from "./options.js";
 
 const env = {
@@ -23,7 +23,7 @@ function configError(fn: () => unknown): FroctalError {
 describe("resolveOptions", () => {
   it("reads the environment the manager gives a guest", () => {
     const o = resolveOptions({ env });
-    expect(o.target).toEqual({ kind: "websocket", url: "ws://127.0.0.1:7000/agent" });
+    expect(o.targets).toEqual([{ kind: "websocket", url: "ws://127.0.0.1:7000/agent" }]);
     expect(o.instanceId).toBe("web-1");
     expect(o.token).toBe("s3cret");
     expect(o.buffer).toEqual({ maxEvents: 10_000, maxBytes: 8 << 20, overflow: "reject" });
@@ -32,7 +32,7 @@ describe("resolveOptions", () => {
 
   it("lets options win over the environment", () => {
     const o = resolveOptions({ env, url: "unix:/run/f.sock", instanceId: "web-2", token: "" });
-    expect(o.target).toEqual({ kind: "unix", path: "/run/f.sock" });
+    expect(o.targets).toEqual([{ kind: "unix", path: "/run/f.sock" }]);
     expect(o.instanceId).toBe("web-2");
     expect(o.token).toBe("");
   });
@@ -86,5 +86,50 @@ describe("parseTarget", () => {
     for (const bad of ["", "unix:", "ws://", "dev/vport0p1", "http://h/"]) {
       configError(() => parseTarget(bad, "FROCTAL_MANAGER_URL"));
     }
+  });
+});
+
+describe("parseTargets", () => {
+  const ws = (url: string) => ({ kind: "websocket", url });
+
+  it("reads one address as parseTarget does, and a list of WebSocket addresses in order", () => {
+    expect(parseTargets("/dev/vport0p1", "x")).toEqual([{ kind: "path", path: "/dev/vport0p1" }]);
+    expect(parseTargets("ws://a:7000/agent,wss://b/agent, ws://c:7000/agent", "x")).toEqual([
+      ws("ws://a:7000/agent"),
+      ws("wss://b/agent"),
+      ws("ws://c:7000/agent"),
+    ]);
+    expect(parseTargets(["ws://a:7000/agent", "ws://b:7000/agent"], "x")).toEqual([
+      ws("ws://a:7000/agent"),
+      ws("ws://b:7000/agent"),
+    ]);
+  });
+
+  it("takes the list from FROCTAL_MANAGER_URL or options.url", () => {
+    const list = "ws://m1:7070/agent,ws://m2:7070/agent";
+    const fromEnv = resolveOptions({ env: { ...env, FROCTAL_MANAGER_URL: list } });
+    expect(fromEnv.targets).toEqual([ws("ws://m1:7070/agent"), ws("ws://m2:7070/agent")]);
+    expect(resolveOptions({ env, url: list.split(",") }).targets).toEqual(fromEnv.targets);
+  });
+
+  it("refuses a list holding a channel, naming the entry", () => {
+    const list = "ws://m1:7070/agent,/dev/virtio-ports/froctal";
+    expect(configError(() => resolveOptions({ env: { ...env, FROCTAL_MANAGER_URL: list } })).message).toBe(
+      `FROCTAL_E_CONFIG: FROCTAL_MANAGER_URL is not a list of manager addresses (entry 2, "/dev/virtio-ports/froctal", is a channel; only ws:// and wss:// addresses make a list): ${JSON.stringify(list)}; use ws://host:port/path,ws://host2:port/path`,
+    );
+    expect(configError(() => parseTargets(["unix:/run/f.sock", "ws://m1/agent"], "options.url")).message).toContain(
+      'options.url is not a list of manager addresses (entry 1, "unix:/run/f.sock", is a channel;',
+    );
+  });
+
+  it("refuses empty entries, duplicates, an empty list and a bad entry, naming it", () => {
+    const message = (value: string | string[]) => configError(() => parseTargets(value, "FROCTAL_MANAGER_URL")).message;
+    expect(message("ws://a/agent,,ws://b/agent")).toContain("(entry 2 is empty)");
+    expect(message("ws://a/agent,")).toContain("(entry 2 is empty)");
+    expect(message("ws://a:80/agent,ws://b/agent,ws://a/agent")).toContain('(entry 3, "ws://a/agent", is given twice)');
+    expect(message([])).toContain("(it is empty)");
+    expect(message("ws://a/agent,tcp://b")).toContain(
+      "FROCTAL_MANAGER_URL entry 2 is not a manager address (unknown scheme)",
+    );
   });
 });

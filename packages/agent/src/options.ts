@@ -8,12 +8,16 @@ import { type Clock, systemClock } from "@froctal/primitives";
 import { DEFAULT_LIMITS, FroctalError, type Limits } from "@froctal/protocol";
 import type { BackoffPolicy } from "./core/backoff.js";
 import type { OverflowPolicy } from "./core/outbox.js";
-import { parseTarget, type Target } from "./core/target.js";
+import { parseTargets, type Target } from "./core/target.js";
 import type { TransportFactory } from "./core/transport.js";
 
 export interface AgentOptions {
-  /** Manager address; default FROCTAL_MANAGER_URL. See target.ts for the forms. */
-  readonly url?: string;
+  /**
+   * Manager address; default FROCTAL_MANAGER_URL. See target.ts for the forms. Several WebSocket
+   * addresses (comma-separated, or an array): every manager of the fleet; the agent tries the next
+   * whenever one fails, and stays on the one that answers (the leader).
+   */
+  readonly url?: string | readonly string[];
   /** This instance's id; default FROCTAL_INSTANCE_ID. */
   readonly instanceId?: string;
   /** Per-instance token; default FROCTAL_TOKEN. Required for ws:// and wss://; may be empty on byte streams. */
@@ -48,7 +52,12 @@ export interface AgentOptions {
   readonly maxMetrics?: number;
   /** Bytes queued on the connection above which the agent stops writing and lets gauges coalesce (default 256 KiB). */
   readonly highWaterMark?: number;
-  /** Reconnect backoff: full jitter below min(maxMs, initialMs * 2^attempt); maxAttempts failures in a row are terminal. */
+  /**
+   * Reconnect backoff: full jitter below min(maxMs, initialMs * 2^attempt), once per round (one try of every
+   * manager address; with one address, every attempt); maxAttempts failed rounds in a row are terminal.
+   * maxMs defaults to 2,000, as a host's: a manager restart or a failover takes seconds, and a guest that
+   * waited up to 30 s (the old default) kept its manager from scaling in or rolling out that long.
+   */
   readonly reconnect?: { readonly initialMs?: number; readonly maxMs?: number; readonly maxAttempts?: number };
   /** How long the manager has to answer the hello, ms (default 10,000). */
   readonly helloTimeoutMs?: number;
@@ -63,7 +72,8 @@ export interface AgentOptions {
 }
 
 export interface ResolvedOptions {
-  readonly target: Target;
+  /** Where the manager may be, in the order tried: one address, or several WebSocket ones. */
+  readonly targets: readonly Target[];
   readonly instanceId: string;
   readonly token: string;
   readonly build: { app: string; appVersion: string; features: string[]; platform: string };
@@ -89,12 +99,12 @@ const TOKEN = /^[\x21-\x7e]*$/;
 
 export function resolveOptions(options: AgentOptions = {}): ResolvedOptions {
   const env = options.env ?? process.env;
-  const pick = (option: string | undefined, name: string, variable: string) =>
+  const pick = <T>(option: T | undefined, name: string, variable: string) =>
     option !== undefined ? { value: option, source: `options.${name}` } : { value: env[variable], source: variable };
 
   const url = pick(options.url, "url", "FROCTAL_MANAGER_URL");
   if (!url.value) throw missing("FROCTAL_MANAGER_URL", "url", "the manager's address");
-  const target = parseTarget(url.value, url.source);
+  const targets = parseTargets(url.value, url.source);
 
   const id = pick(options.instanceId, "instanceId", "FROCTAL_INSTANCE_ID");
   if (!id.value) throw missing("FROCTAL_INSTANCE_ID", "instanceId", "this instance's id");
@@ -103,7 +113,7 @@ export function resolveOptions(options: AgentOptions = {}): ResolvedOptions {
   }
 
   const token = pick(options.token, "token", "FROCTAL_TOKEN");
-  if (!token.value && target.kind === "websocket") {
+  if (!token.value && targets[0]?.kind === "websocket") {
     throw missing("FROCTAL_TOKEN", "token", "the per-instance token (required over WebSocket)");
   }
   // A token read from a file often ends in a newline; refusing it here beats a bad-token refusal.
@@ -118,7 +128,7 @@ export function resolveOptions(options: AgentOptions = {}): ResolvedOptions {
   };
   const initialMs = count(options.reconnect?.initialMs, "reconnect.initialMs", 100);
   return {
-    target,
+    targets,
     instanceId: id.value,
     token: token.value ?? "",
     build: resolveBuild(options.build),
@@ -134,7 +144,7 @@ export function resolveOptions(options: AgentOptions = {}): ResolvedOptions {
     highWaterMark: count(options.highWaterMark, "highWaterMark", 256 << 10, 0),
     reconnect: {
       initialMs,
-      maxMs: count(options.reconnect?.maxMs, "reconnect.maxMs", 30_000, initialMs),
+      maxMs: count(options.reconnect?.maxMs, "reconnect.maxMs", 2_000, initialMs),
       maxAttempts: count(options.reconnect?.maxAttempts, "reconnect.maxAttempts", Number.POSITIVE_INFINITY),
     },
     helloTimeoutMs: count(options.helloTimeoutMs, "helloTimeoutMs", 10_000),

@@ -24,6 +24,8 @@ export interface TestManager {
   readonly accepted: number;
   /** While true, batches are taken but not applied (and so not acked): the manager "lost" them. */
   hold: boolean;
+  /** Every batch taken, in order (applied or not). */
+  readonly batches: readonly Batch[];
   /** Destroys every connection from the server side. */
   drop(): void;
   close(): Promise<void>;
@@ -58,10 +60,12 @@ export async function startManager(kind: Kind, options: ManagerOptions = {}): Pr
   const tokens = new Map(Object.entries({ "web-1": TOKEN, ...options.tokens }));
   const recording = createRecordingIngest({ tokens });
   const state = { hold: false };
+  const batches: Batch[] = [];
   // The recording ingest, except that while `hold` is set batches vanish unapplied (and so unacknowledged).
   const ingest: RecordingIngest = Object.create(recording, {
     batch: {
       value: (session: Parameters<RecordingIngest["batch"]>[0], batch: Batch) => {
+        batches.push(batch);
         if (!state.hold) recording.batch(session, batch);
       },
     },
@@ -114,6 +118,7 @@ export async function startManager(kind: Kind, options: ManagerOptions = {}): Pr
     get accepted() {
       return accepted;
     },
+    batches,
     get hold() {
       return state.hold;
     },

@@ -163,4 +163,21 @@ describe("a manager that restarted and forgot", () => {
     expect(kinds).toEqual(["lifecycle 2", "device 1 eth1", 'app endpoint {"url":"http://127.0.0.1:2"}']);
     expect(agent.stats.reannounced).toBe(1);
   });
+
+  it("re-announces in the first batch of the new session, with its gauges: a manager that waits for one batch has it all", async () => {
+    const path = socketPath();
+    const first = await startManager("unix", { path });
+    const agent = cleanup.add(testAgent(`unix:${path}`));
+    agent.ready();
+    agent.event("endpoint", { url: "http://127.0.0.1:1" });
+    agent.gauge("in_flight", 3);
+    await waitFor("all acked", () => agent.stats.acked === 2);
+    await first.close();
+
+    const second = cleanup.add(await startManager("unix", { path }));
+    await waitFor("a batch", () => second.batches.length > 0);
+    const [firstBatch] = second.batches;
+    expect(firstBatch?.events.map((e) => e.kind)).toEqual(["lifecycle", "app"]);
+    expect(firstBatch?.metricDecls.map((m) => m.name)).toEqual(["in_flight"]);
+  });
 });

@@ -5,7 +5,8 @@
  * for (its id, its credential, the instance; see driver-hosts' vouch.ts). The
  * channel carries length-delimited frames, the WebSocket one frame a message:
  * the relay converts, and ends either side when the other ends (the bridge
- * that called it reopens the channel with backoff).
+ * that called it reopens the channel with backoff). With standby managers it
+ * dials the one the host's own link is on, so guests follow the host to the leader.
  */
 import type { Socket } from "node:net";
 import type { Disposer } from "@froctal/primitives";
@@ -13,8 +14,8 @@ import { DEFAULT_LIMITS, encodeDelimited, FrameReader, type Limits, VOUCH_HEADER
 import WebSocket, { type RawData } from "ws";
 
 export interface ChannelRelayOptions {
-  /** The manager's agent endpoint, ws://host:port/agent. */
-  readonly agentUrl: string;
+  /** The manager's agent endpoint, ws://host:port/agent; a function is read at each channel (the leader changes). */
+  readonly agentUrl: string | (() => string);
   readonly hostId: string;
   readonly credential: string;
   readonly limits?: Limits;
@@ -36,7 +37,8 @@ export class ChannelRelay {
       return () => {};
     }
     const limits = this.#o.limits ?? DEFAULT_LIMITS;
-    const ws = new WebSocket(this.#o.agentUrl, {
+    const { agentUrl } = this.#o;
+    const ws = new WebSocket(typeof agentUrl === "string" ? agentUrl : agentUrl(), {
       headers: {
         [VOUCH_HEADERS.host]: this.#o.hostId,
         [VOUCH_HEADERS.credential]: this.#o.credential,

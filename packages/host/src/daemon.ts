@@ -4,18 +4,23 @@
  * for the fleet, runs the start and stop actions it is sent on its driver and
  * answers each with an outcome under the action's key, and passes on its
  * driver's events. Losing the manager loses nothing here: the guests run on,
- * and the daemon dials again until the manager is back.
+ * and the daemon dials again until the manager, or another of the fleet's
+ * managers it was given, answers.
  */
 import type { Driver, DriverEvent, FleetIdentity } from "@froctal/manager";
 import { type Clock, type Disposer, type FroctalError, systemClock, toFroctalError } from "@froctal/primitives";
 import { DEFAULT_LIMITS, type HostAction, type HostStart, type Limits } from "@froctal/protocol";
-import { type HostInfo, Link } from "./link.js";
+import { type HostInfo, Link, parseManagerUrls } from "./link.js";
 import { Outcomes } from "./outcomes.js";
 import { eventFrame, guestFrame } from "./wire.js";
 
 export interface HostDaemonOptions {
-  /** The manager's host endpoint, ws://host:port/host. */
-  readonly managerUrl: string;
+  /**
+   * The manager's host endpoint, ws://host:port/host; or every manager's, comma-separated or as an
+   * array (a fleet with standbys): the daemon tries the next whenever one fails and stays on the one
+   * that welcomes it (the leader). Checked at construction (FROCTAL_E_CONFIG).
+   */
+  readonly managerUrl: string | readonly string[];
   readonly hostId: string;
   /** The credential `froctal credential` printed for this host id. */
   readonly credential: string;
@@ -24,8 +29,10 @@ export interface HostDaemonOptions {
   readonly info: HostInfo;
   readonly clock?: Clock;
   readonly limits?: Limits;
-  /** Longest wait between two attempts to reach the manager, ms. Default 2000. */
+  /** Longest wait between two rounds of attempts to reach the managers, ms. Default 2000. */
   readonly maxRetryMs?: number;
+  /** How long a manager may take to welcome this host before the next address is tried, ms. Default 10,000. */
+  readonly welcomeTimeoutMs?: number;
   readonly log?: (
     level: "info" | "warn" | "error",
     message: string,
@@ -53,7 +60,8 @@ export class HostDaemon {
     this.#o = options;
     const clock = options.clock ?? systemClock;
     this.#link = new Link({
-      url: options.managerUrl,
+      urls: parseManagerUrls(options.managerUrl, "HostDaemonOptions.managerUrl"),
+      welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
       hostId: options.hostId,
       credential: options.credential,
       info: options.info,
@@ -72,6 +80,11 @@ export class HostDaemon {
   }
 
   /** Starts dialling the manager. */
+  /** The manager's host endpoint this daemon is on (of those it was given: the leader, once welcomed). */
+  get managerUrl(): string {
+    return this.#link.url;
+  }
+
   start(): void {
     this.#link.start();
   }

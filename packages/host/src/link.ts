@@ -3,6 +3,15 @@
  * both ways; dial again after a drop, waiting longer each time up to a
  * bound, at once again after a welcome. A refusal that retrying cannot fix
  * (a wrong credential, no shared version) ends the link for good.
+ *
+ * Given every manager's address (a fleet with standbys), it follows the
+ * leader by trying the next address: a standby opens no port and a deposed
+ * leader stops serving, so a connection that cannot be made, is not welcomed
+ * in time, or ends moves the link on to the next address, round robin; it
+ * stays on one that welcomes it. The wait applies once per round (one try of
+ * every address), so dead addresses do not spin; one address is a round of
+ * one, as before. The welcome timeout is for one address too: a manager
+ * whose machine is gone would otherwise hold the host for the OS's minutes.
  */
 import type { FleetIdentity } from "@froctal/manager";
 import { type Clock, type Disposer, FroctalError, isErrorCode } from "@froctal/primitives";
@@ -32,7 +41,10 @@ export interface LinkHandlers {
 }
 
 export interface LinkOptions {
-  readonly url: string;
+  /** The managers' host endpoints, tried in turn; at least one. */
+  readonly urls: readonly string[];
+  /** How long a connection may take to be welcomed before the next address is tried, ms. */
+  readonly welcomeTimeoutMs: number;
   readonly hostId: string;
   readonly credential: string;
   readonly info: HostInfo;
@@ -45,13 +57,50 @@ export interface LinkOptions {
 
 const FIRST_RETRY_MS = 50;
 
+/**
+ * The manager's host endpoint, or every manager's (a comma-separated string or an array,
+ * the same forms as the agent's FROCTAL_MANAGER_URL): ws:// or wss:// URLs, each once.
+ * `source` names where they came from, for the error.
+ */
+export function parseManagerUrls(value: string | readonly string[], source: string): readonly string[] {
+  const entries = typeof value === "string" ? value.split(",") : value;
+  const bad = (why: string) =>
+    new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${source} is not a manager address or a list of them (${why}): ${JSON.stringify(value)}; use ws://host:port/host[,ws://host2:port/host...]`,
+    );
+  if (entries.length === 0) throw bad("it is empty");
+  const urls: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const which = entries.length === 1 ? "the address" : `entry ${i + 1}, ${JSON.stringify(entry)},`;
+    if (entry.trim() === "") throw bad(entries.length === 1 ? "it is empty" : `entry ${i + 1} is empty`);
+    let url: URL;
+    try {
+      url = new URL(entry.trim());
+    } catch {
+      throw bad(`${which} is not a URL`);
+    }
+    if (url.protocol !== "ws:" && url.protocol !== "wss:") throw bad(`${which} is not ws:// or wss://`);
+    if (urls.includes(url.href)) throw bad(`${which} is given twice`);
+    urls.push(url.href);
+  }
+  return urls;
+}
+
 export class Link {
   readonly finished: Promise<FroctalError | undefined>;
   readonly #o: LinkOptions;
   #socket: WebSocket | undefined;
   #welcomed = false;
   #retryMs = FIRST_RETRY_MS;
+  /** What a retryable refusal asked this host to wait, for the next dial only. */
+  #refusedForMs = 0;
+  /** The address dialled last, an index into urls. */
+  #index = 0;
+  /** Addresses dialled since the last welcome or the last wait: a round ends at urls.length. */
+  #tried = 0;
   #retry: Disposer | undefined;
+  #welcomeTimer: Disposer | undefined;
   #closed = false;
   #finish!: (error: FroctalError | undefined) => void;
 
@@ -60,6 +109,11 @@ export class Link {
     this.finished = new Promise((resolve) => {
       this.#finish = resolve;
     });
+  }
+
+  /** The manager address this link is on: the one that welcomed it, or the one it dials now. */
+  get url(): string {
+    return this.#o.urls[this.#index] as string;
   }
 
   start(): void {
@@ -80,10 +134,18 @@ export class Link {
   }
 
   #dial(): void {
-    const { url, hostId, credential, info, limits } = this.#o;
+    const { urls, hostId, credential, info, limits, welcomeTimeoutMs } = this.#o;
+    const url = urls[this.#index] as string;
+    this.#tried++;
     const socket = new WebSocket(url, { maxPayload: limits.maxFrameBytes, perMessageDeflate: false });
     this.#socket = socket;
     this.#welcomed = false;
+    this.#welcomeTimer = this.#o.clock.setTimeout(() => {
+      this.#welcomeTimer = undefined;
+      if (this.#socket !== socket || this.#welcomed) return;
+      this.#o.log("warn", `the manager at ${url} did not welcome this host within ${welcomeTimeoutMs} ms`);
+      socket.terminate();
+    }, welcomeTimeoutMs);
     socket.binaryType = "nodebuffer";
     socket.on("open", () => {
       const { cpus, memoryBytes, features, drivers } = info;
@@ -105,7 +167,9 @@ export class Link {
     socket.on("close", (code, reason) => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
-      if (this.#welcomed) this.#o.log("warn", `lost the manager (${code} ${reason.toString()}); dialling again`);
+      this.#cancelWelcomeTimer();
+      if (this.#welcomed)
+        this.#o.log("warn", `lost the manager at ${url} (${code} ${reason.toString()}); dialling again`);
       this.#welcomed = false;
       this.#redial();
     });
@@ -124,7 +188,9 @@ export class Link {
     switch (frame.frame) {
       case "welcome": {
         this.#welcomed = true;
+        this.#cancelWelcomeTimer();
         this.#retryMs = FIRST_RETRY_MS;
+        this.#tried = 0;
         const { fleet, fleetId, sessionId } = frame.welcome;
         this.#o.log("info", `joined fleet ${fleet} (id ${fleetId}) as host ${this.#o.hostId}`, { sessionId });
         handlers.welcome({ name: fleet, id: fleetId });
@@ -139,6 +205,7 @@ export class Link {
           return;
         }
         this.#retryMs = Math.max(this.#retryMs, retryAfterMs);
+        this.#refusedForMs = retryAfterMs;
         return;
       }
       case "action":
@@ -152,17 +219,31 @@ export class Link {
 
   #redial(): void {
     if (this.#closed) return;
-    const wait = this.#retryMs;
-    this.#retryMs = Math.min(this.#o.maxRetryMs, this.#retryMs * 2);
+    const { urls } = this.#o;
+    this.#index = (this.#index + 1) % urls.length;
+    let wait = this.#refusedForMs;
+    this.#refusedForMs = 0;
+    // A new round: after a welcomed connection ended (tried is 0), or once every address failed in this one.
+    if (this.#tried % urls.length === 0) {
+      wait = this.#retryMs;
+      this.#retryMs = Math.min(this.#o.maxRetryMs, this.#retryMs * 2);
+      this.#tried = 0;
+    }
     this.#retry = this.#o.clock.setTimeout(() => {
       this.#retry = undefined;
       if (!this.#closed) this.#dial();
     }, wait);
   }
 
+  #cancelWelcomeTimer(): void {
+    this.#welcomeTimer?.();
+    this.#welcomeTimer = undefined;
+  }
+
   #stop(error: FroctalError | undefined): void {
     this.#closed = true;
     this.#retry?.();
+    this.#cancelWelcomeTimer();
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.close(1001, "FROCTAL_E_CLOSED");

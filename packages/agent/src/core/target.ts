@@ -4,6 +4,10 @@
  *   unix:/run/froctal.sock           a unix socket carrying length-delimited frames
  *   /dev/virtio-ports/NAME           any absolute path: a character device (virtio-serial,
  *                                    vchan) opened read/write, or a unix socket if the path is one
+ * or several WebSocket addresses, comma-separated (ws://m1:7070/agent,ws://m2:7070/agent): every
+ * manager of a fleet with standbys. Only the leader has a port open, so the agent follows it by
+ * trying the next address whenever one fails (session/link.ts). A channel belongs to one guest and
+ * leads to one place, so a list of them means nothing and is refused.
  */
 import { FroctalError } from "@froctal/protocol";
 
@@ -38,7 +42,40 @@ export function parseTarget(value: string, source: string): Target {
   throw bad("unknown scheme");
 }
 
+/**
+ * Parses one manager address, or a list (a comma-separated string or an array) of
+ * WebSocket addresses, in the order the agent tries them.
+ */
+export function parseTargets(value: string | readonly string[], source: string): readonly Target[] {
+  const entries = typeof value === "string" ? value.split(",") : value;
+  if (entries.length === 1) return [parseTarget(entries[0] ?? "", source)];
+  const bad = (why: string) =>
+    new FroctalError(
+      "FROCTAL_E_CONFIG",
+      `${source} is not a list of manager addresses (${why}): ${JSON.stringify(value)}; use ws://host:port/path,ws://host2:port/path`,
+    );
+  if (entries.length === 0) throw bad("it is empty");
+  const targets: Target[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (entry.trim() === "") throw bad(`entry ${i + 1} is empty`);
+    const target = parseTarget(entry.trim(), `${source} entry ${i + 1}`);
+    if (target.kind !== "websocket") {
+      throw bad(`entry ${i + 1}, ${JSON.stringify(entry)}, is a channel; only ws:// and wss:// addresses make a list`);
+    }
+    if (targets.some((t) => t.kind === "websocket" && t.url === target.url)) {
+      throw bad(`entry ${i + 1}, ${JSON.stringify(entry)}, is given twice`);
+    }
+    targets.push(target);
+  }
+  return targets;
+}
+
 /** A short description for logs and error sentences. */
 export function describeTarget(target: Target): string {
   return target.kind === "websocket" ? target.url : `${target.kind === "unix" ? "unix:" : ""}${target.path}`;
+}
+
+/** The same for a list: its addresses, comma-separated. */
+export function describeTargets(targets: readonly Target[]): string {
+  return targets.map(describeTarget).join(",");
 }

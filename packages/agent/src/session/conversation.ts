@@ -112,8 +112,11 @@ export class Conversation {
           maxBatchEvents: h.maxBatchEvents,
           heartbeatMs: h.heartbeatMs,
         };
-        this.sender.open(hello);
+        // What the agent re-announces to a manager that forgot it is queued before the first write, so that it
+        // travels in the session's first batch: a restarted manager that waits for one batch from each adopted
+        // guest before it rolls out (the manager's resync) then has the guest's facts, not only its gauges.
         hooks.opened(hello, forgotten);
+        this.sender.open(hello);
       },
       frame: (frame) => this.dispatch(frame),
       ended: (error, wasOpen) => {

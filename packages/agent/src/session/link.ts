@@ -5,6 +5,14 @@
  * Refuse asked for) and start again. A non-retryable Refuse, or too many
  * failures in a row, ends the loop for good.
  *
+ * Given several addresses (every manager of a fleet with standbys), the link
+ * follows the leader by trying the next address: a standby opens no port and
+ * a deposed leader stops serving, so whenever a connection ends or cannot be
+ * made it moves on to the next, round robin, and stays on one that answers.
+ * The backoff applies once per round (one try of every address): a list of
+ * dead addresses costs one burst of attempts per backoff period, and a
+ * single address behaves exactly as it always has.
+ *
  *   connecting -> handshake -> open -> (connection ends) -> waiting -> connecting ...
  *        \------------\----------\---> failed | closed
  *
@@ -27,7 +35,7 @@ import {
   type Refuse,
 } from "@froctal/protocol";
 import { type BackoffPolicy, backoffDelay } from "../core/backoff.js";
-import { describeTarget, type Target } from "../core/target.js";
+import { describeTargets, type Target } from "../core/target.js";
 import type { Transport, TransportFactory } from "../core/transport.js";
 
 export type LinkState = "connecting" | "handshake" | "open" | "waiting" | "failed" | "closed";
@@ -50,11 +58,12 @@ export interface LinkHooks {
 }
 
 export interface LinkOptions {
-  readonly target: Target;
+  /** Where the manager may be, tried in turn; at least one. */
+  readonly targets: readonly Target[];
   /** The agent's own limits: frames it reads are checked against them. */
   readonly limits: Limits;
   readonly helloTimeoutMs: number;
-  /** Backoff between attempts; maxAttempts failures in a row end the loop. */
+  /** Backoff between rounds of attempts; maxAttempts failed rounds in a row end the loop. */
   readonly reconnect: BackoffPolicy & { readonly maxAttempts: number };
   readonly clock: Clock;
   /** Random source in [0, 1) for the jitter. */
@@ -64,7 +73,12 @@ export interface LinkOptions {
 export class Link {
   private current: Transport | undefined;
   private linkState: LinkState = "waiting";
+  /** Failed rounds since the last accepted hello: the backoff's exponent. */
   private attempt = 0;
+  /** The address dialled last, an index into targets. */
+  private index = 0;
+  /** Addresses dialled since the last accepted hello or the last backoff: a round ends at targets.length. */
+  private tried = 0;
   private timer: Disposer | undefined;
 
   constructor(
@@ -115,7 +129,9 @@ export class Link {
 
   private dial(): void {
     this.linkState = "connecting";
-    const { target, limits, helloTimeoutMs } = this.options;
+    const { targets, limits, helloTimeoutMs } = this.options;
+    const target = targets[this.index] as Target;
+    this.tried++;
     const transport: Transport = this.openTransport(
       target,
       {
@@ -181,6 +197,7 @@ export class Link {
     this.cancelTimer();
     this.linkState = "open";
     this.attempt = 0;
+    this.tried = 0;
     this.hooks.opened(frame.hello);
   }
 
@@ -213,13 +230,21 @@ export class Link {
 
   private retry(retryAfterMs = 0): void {
     if (this.linkState === "closed" || this.linkState === "failed") return;
-    const { reconnect, random } = this.options;
-    if (this.attempt >= reconnect.maxAttempts) {
-      const where = describeTarget(this.options.target);
-      this.fail(new FroctalError("FROCTAL_E_TRANSPORT", `gave up on ${where} after ${this.attempt} reconnects failed`));
-      return;
+    const { reconnect, random, targets } = this.options;
+    this.index = (this.index + 1) % targets.length;
+    let delay = retryAfterMs;
+    // A new round: after a session ended (tried is 0), or once every address failed in this one.
+    if (this.tried % targets.length === 0) {
+      if (this.attempt >= reconnect.maxAttempts) {
+        const where = describeTargets(targets);
+        this.fail(
+          new FroctalError("FROCTAL_E_TRANSPORT", `gave up on ${where} after ${this.attempt} reconnects failed`),
+        );
+        return;
+      }
+      delay = backoffDelay(this.attempt++, reconnect, random, retryAfterMs);
+      this.tried = 0;
     }
-    const delay = backoffDelay(this.attempt++, reconnect, random, retryAfterMs);
     this.linkState = "waiting";
     this.arm(delay, () => this.dial());
   }
