@@ -44,10 +44,11 @@ export function campaignFor(
   url: string,
   fleet: string,
   ttlSeconds: number,
+  address: string,
   onLost: (why: string) => void,
 ): { readonly leadership: Leadership; readonly candidateId: string } {
   const candidateId = `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const leadership = campaign({ endpoints: etcdEndpoints(url), fleet, candidateId, ttlSeconds, onLost });
+  const leadership = campaign({ endpoints: etcdEndpoints(url), fleet, candidateId, address, ttlSeconds, onLost });
   return { leadership, candidateId };
 }
 

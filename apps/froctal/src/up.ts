@@ -14,6 +14,7 @@ import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { type AgentServer, createAgentServer } from "@froctal/server";
+import type { Leadership } from "@froctal/state-etcd";
 import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
 import { campaignFor, openState } from "./state.js";
@@ -87,7 +88,7 @@ export async function up(options: UpOptions): Promise<Running> {
   const leading =
     options.stateUrl === undefined
       ? undefined
-      : campaignFor(options.stateUrl, options.fleet.name, options.leaseTtlSeconds ?? 5, (why) => {
+      : campaignFor(options.stateUrl, options.fleet.name, options.leaseTtlSeconds ?? 5, ownAddress(options), (why) => {
           // Not one more action: a successor may be elected any moment now.
           manager?.close();
           log.error({ fleet: options.fleet.name }, `no longer leading fleet ${options.fleet.name}: ${why}`);
@@ -156,6 +157,17 @@ export async function up(options: UpOptions): Promise<Running> {
           features: [],
           drivers: [driver.name],
         });
+  // Every manager's address for the guests, this one first; with etcd, kept up with the standbys that come and go.
+  const own = agentUrl(options.advertise ?? url);
+  let addresses = [own];
+  const followStandbys = async () => {
+    const now = await managers(own, leading?.leadership, log);
+    if (now.join() === addresses.join()) return;
+    addresses = now;
+    log.info({ managers: now }, `guests launched from now on are told of ${now.length} managers: ${now.join(", ")}`);
+  };
+  await followStandbys();
+  const following = leading === undefined ? undefined : setInterval(() => void followStandbys(), 1_000);
   const trace = options.record === undefined ? undefined : new TraceFile(options.record.file);
   const started = { startedAt: systemClock.now(), startedWall: systemClock.wallNow() };
   // A trace fixes the nonce tag, so that a replay repeats the run's rollout frames.
@@ -166,7 +178,7 @@ export async function up(options: UpOptions): Promise<Running> {
     fleet: options.fleet,
     driver: hosts,
     clock: systemClock,
-    managerUrl: agentUrl(options.advertise ?? url),
+    managerUrl: () => addresses.join(","),
     tickMs: options.tickMs ?? 2,
     onJournal: (entry) => {
       log.info({ kind: entry.kind, service: entry.service, instance: entry.instance }, entry.message);
@@ -226,6 +238,7 @@ export async function up(options: UpOptions): Promise<Running> {
       core.close();
       trace?.close();
       if (bridging !== undefined) clearInterval(bridging);
+      if (following !== undefined) clearInterval(following);
       await bridge?.close();
       await server.close();
       detachHosts();
@@ -240,6 +253,31 @@ export async function up(options: UpOptions): Promise<Running> {
     return stopping;
   };
   return { manager: core, hosts, url, stop };
+}
+
+/**
+ * Where this manager's agents reach it once it leads, known before it has a
+ * port only if it is given (--port or --advertise): what it campaigns with.
+ */
+function ownAddress(options: UpOptions): string {
+  if (options.advertise !== undefined) return agentUrl(options.advertise);
+  return options.port === 0 ? "" : agentUrl(`http://${options.host}:${options.port}`);
+}
+
+/**
+ * The addresses its guests are given: its own first, then (with etcd) every
+ * standby's that campaigned with one, in the order they would lead, so that an
+ * agent whose manager is gone tries the next. A guest knows the standbys of its
+ * launch: one that campaigns later is not known to guests launched before.
+ */
+async function managers(own: string, leadership: Leadership | undefined, log: Logger): Promise<string[]> {
+  let others: string[] = [];
+  try {
+    others = leadership === undefined ? [] : (await leadership.candidates()).map((c) => c.address);
+  } catch (error) {
+    log.warn({}, `guests will know only this manager's address: ${(error as Error).message}`);
+  }
+  return [...new Set([own, ...others.filter((a) => a !== "")])];
 }
 
 /** http://name:port -> ws://name:port/agent (https -> wss). */
