@@ -2,8 +2,9 @@
 # Brings a fresh Debian machine with Node >= 20 to where froctal builds, runs and
 # tests; idempotent, and quick when everything is already in place.
 #   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
-#            QEMU for the VM tests, promtool for /metrics, etcd for state-etcd); it installs packages only: the tests
-#            start the daemons they need themselves, with their own configuration (private-libvirtd.sh);
+#            QEMU for the VM tests, promtool for /metrics, etcd for state-etcd, Open vSwitch and ethtool for
+#            network-ovs); it installs packages only: the tests start the daemons they need themselves, with
+#            their own configuration (private-libvirtd.sh, network-ovs's test/private-ovs.ts);
 #            and Debian's chromium with a font for the dashboard's browser test (about 10 s to install here)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -37,6 +38,10 @@ if [ "${1:-}" = "--test" ]; then
   # downloads cannot work here); without a font its screenshots are blank and its text empty.
   [ -x /usr/bin/chromium ] || debs="$debs chromium"
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || debs="$debs fonts-dejavu-core"
+  # Open vSwitch's binaries are unpacked below; the one library they need that Debian lacks by default.
+  [ -n "$(ls /usr/lib/*/libxdp.so.1 2>/dev/null)" ] || debs="$debs libxdp1"
+  # Every veth on a netdev bridge needs `ethtool -K IF tx off`, or TCP checksums fail.
+  [ -x /usr/sbin/ethtool ] || debs="$debs ethtool"
   # ... built from Debian's packages with `apt-get download`, which needs current package lists.
   [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi
@@ -52,8 +57,9 @@ if [ -n "$debs$refresh" ]; then
   fi
 fi
 
-# unpack PACKAGE BINARY: copies /usr/bin/BINARY out of Debian's PACKAGE into tools/setup/.cache,
-# for tools whose package would start a daemon on install (a test starts its own, on ports of its own).
+# unpack PACKAGE BINARY [PATH...]: copies /usr/bin/BINARY (or else each PATH, a file of the package) out of
+# Debian's PACKAGE into tools/setup/.cache, for tools whose package would start a daemon on install
+# (a test starts its own, on ports of its own).
 unpack() {
   echo "froctal setup: unpacking $2 from Debian's $1 package"
   deb=$(mktemp -d)
@@ -67,7 +73,8 @@ unpack() {
   fi
   dpkg-deb -x "$deb"/"$1"_*.deb "$deb/root"
   mkdir -p tools/setup/.cache
-  cp "$deb/root/usr/bin/$2" "tools/setup/.cache/$2"
+  if [ $# -gt 2 ]; then shift 2; else set -- "usr/bin/$2"; fi
+  for file in "$@"; do cp "$deb/root/$file" tools/setup/.cache/; done
   rm -rf "$deb"
 }
 if [ "${1:-}" = "--test" ]; then
@@ -75,6 +82,12 @@ if [ "${1:-}" = "--test" ]; then
   [ -x tools/setup/.cache/promtool ] || unpack prometheus promtool
   # etcd (the state-etcd tests start members of their own, on free loopback ports): etcd-server enables one on 2379/2380.
   [ -x tools/setup/.cache/etcd ] || unpack etcd-server etcd
+  # Open vSwitch (network-ovs's tests start a private ovsdb-server and ovs-vswitchd, with a database and
+  # sockets of their own): openvswitch-switch starts the system's on install and registers it at boot.
+  [ -x tools/setup/.cache/ovs-ofctl ] || unpack openvswitch-common ovs-ofctl \
+    usr/bin/ovs-ofctl usr/bin/ovs-appctl usr/bin/ovsdb-tool usr/sbin/ovsdb-server
+  [ -f tools/setup/.cache/vswitch.ovsschema ] || unpack openvswitch-switch ovs-vswitchd \
+    usr/lib/openvswitch-switch/ovs-vswitchd usr/bin/ovs-vsctl usr/share/openvswitch/vswitch.ovsschema
 fi
 
 # npm packages: `npm ci` only when package-lock.json changed since the last one.

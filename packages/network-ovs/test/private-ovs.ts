@@ -1,0 +1,128 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { OvsOptions } from "../src/run.js";
+
+const run = promisify(execFile);
+
+/** Debian's Open vSwitch, unpacked by `tools/setup/ensure.sh --test` (the package would start the system's). */
+export const OVS_BIN_DIR = fileURLToPath(new URL("../../../tools/setup/.cache/", import.meta.url));
+
+/**
+ * A private Open vSwitch for one test file: its own database, sockets, pid and
+ * log files in a temp dir; nothing of the system's OVS is read or written (every
+ * ovs-vsctl call names the private socket, every ovs-ofctl call the private run dir).
+ */
+export interface PrivateOvs {
+  readonly dir: string;
+  readonly options: OvsOptions;
+  /** A fresh bridge name (`fr` + hex, a kernel interface name: at most 15 characters); stop() removes it. */
+  bridgeName(): string;
+  vsctl(...args: string[]): Promise<string>;
+  ofctl(...args: string[]): Promise<string>;
+  /** SIGKILLs ovs-vswitchd (ovsdb-server stays) and waits until it is gone. */
+  killVswitchd(): Promise<void>;
+  /** Kills both daemons, deletes every bridge it named (and its kernel tap) and the temp dir. */
+  stop(): Promise<void>;
+}
+
+async function pidOf(file: string): Promise<number> {
+  return Number((await readFile(file, "utf8")).trim());
+}
+
+/** Running: not gone and not a zombie (this machine's pid 1 reaps the detached daemons only every 2 s or so). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function killAndWait(pid: number, signal: NodeJS.Signals): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, signal);
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (alive(pid)) throw new Error(`pid ${pid} still alive 2 s after ${signal}`);
+}
+
+async function linkExists(name: string): Promise<boolean> {
+  return run("ip", ["link", "show", name]).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function startPrivateOvs(): Promise<PrivateOvs> {
+  if (!existsSync(join(OVS_BIN_DIR, "ovs-vswitchd"))) {
+    throw new Error(`no Open vSwitch in ${OVS_BIN_DIR}: run tools/setup/ensure.sh --test`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "froctal-ovs-"));
+  const bin = (name: string) => join(OVS_BIN_DIR, name);
+  const db = join(dir, "db.sock");
+  // Whatever the daemons would otherwise look up in /var/run/openvswitch, /etc/openvswitch or /var/log.
+  const env = {
+    ...process.env,
+    OVS_RUNDIR: dir,
+    OVS_DBDIR: dir,
+    OVS_LOGDIR: dir,
+    OVS_SYSCONFDIR: dir,
+    OVS_PKGDATADIR: OVS_BIN_DIR,
+    OVS_BINDIR: OVS_BIN_DIR,
+  };
+  const daemon = (name: string) => [
+    `--pidfile=${join(dir, `${name}.pid`)}`,
+    `--log-file=${join(dir, `${name}.log`)}`,
+    `--unixctl=${join(dir, `${name}.ctl`)}`,
+    "--detach", // returns once the daemon is ready
+    "--no-chdir",
+    "-vconsole:off",
+  ];
+  const named: string[] = [];
+  const vsctl = async (...args: string[]) =>
+    (await run(bin("ovs-vsctl"), [`--db=unix:${db}`, ...args], { env })).stdout;
+  const ofctl = async (...args: string[]) =>
+    (await run(bin("ovs-ofctl"), ["-O", "OpenFlow15", ...args], { env })).stdout;
+  const pids: number[] = [];
+  const stop = async () => {
+    // Deleting the bridges through ovs-vswitchd removes their taps; skipped when it was killed (it cannot answer).
+    const deletes = named.flatMap((bridge, i) => [...(i === 0 ? [] : ["--"]), "--if-exists", "del-br", bridge]);
+    if (pids.length === 2 && deletes.length > 0) await vsctl("--timeout=5", ...deletes).catch(() => {});
+    for (const pid of pids.reverse()) await killAndWait(pid, "SIGTERM");
+    // A netdev bridge's tap is persistent: one ovs-vswitchd did not delete (it was killed) stays behind.
+    for (const name of named) if (await linkExists(name)) await run("ip", ["link", "delete", name]);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await run(bin("ovsdb-tool"), ["create", join(dir, "conf.db"), bin("vswitch.ovsschema")], { env });
+    await run(bin("ovsdb-server"), [join(dir, "conf.db"), `--remote=punix:${db}`, ...daemon("ovsdb-server")], { env });
+    pids.push(await pidOf(join(dir, "ovsdb-server.pid")));
+    await vsctl("--no-wait", "init");
+    await run(bin("ovs-vswitchd"), [`unix:${db}`, ...daemon("ovs-vswitchd")], { env });
+    pids.push(await pidOf(join(dir, "ovs-vswitchd.pid")));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    dir,
+    options: { binDir: OVS_BIN_DIR, dbSocket: db, runDir: dir },
+    bridgeName() {
+      const name = `fr${randomBytes(6).toString("hex")}`;
+      named.push(name);
+      return name;
+    },
+    vsctl,
+    ofctl,
+    async killVswitchd() {
+      const pid = pids.pop();
+      if (pid !== undefined) await killAndWait(pid, "SIGKILL");
+    },
+    stop,
+  };
+}
