@@ -147,6 +147,15 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
     expect(r.stderr).toContain("a port is a whole number from 0 to 65535");
   });
 
+  test("up on an etcd no one answers at says which endpoints, and starts nothing", async () => {
+    const r = await froctal("up", join(app, "../examples/autoscale"), "--port", "0", "--state", "etcd://127.0.0.1:1");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^froctal: FROCTAL_E_TRANSPORT: [\w.-]+ cannot campaign to lead fleet "autoscale": its campaign failed: etcd at http:\/\/127\.0\.0\.1:1 is unreachable \(/,
+    );
+    expect(r.stdout).not.toContain("froctal manager for fleet");
+  });
+
   test("status with no manager running says where it looked", async () => {
     const r = await froctal("status", "--url", "http://127.0.0.1:9");
     expect(r.code).toBe(2);

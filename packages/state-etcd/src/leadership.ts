@@ -273,7 +273,11 @@ class EtcdLeadership implements Leadership {
     const was = this.#phase;
     if (was === "lost" || was === "resigned") return;
     this.#phase = "lost";
-    const sentence = `${this.#options.candidateId} no longer leads fleet ${JSON.stringify(this.#options.fleet)}: ${why}`;
+    const fleet = JSON.stringify(this.#options.fleet);
+    const sentence =
+      was === "leading"
+        ? `${this.#options.candidateId} no longer leads fleet ${fleet}: ${why}`
+        : `${this.#options.candidateId} cannot campaign to lead fleet ${fleet}: ${why}`;
     this.#settle.reject(new FroctalError(code, sentence));
     this.#stopWatching();
     // The key may outlive the loss (etcd unreachable from here only): revoking it lets a standby in sooner.
