@@ -58,6 +58,7 @@ async function decisionsOf(file: string, module: string): Promise<JournalEntry[]
     startedAt: h.startedAt,
     startedWall: h.startedWall,
     reservedGeneration: h.reservedGeneration,
+    lastOrdinal: h.lastOrdinal,
     adopted: h.adopted,
   };
   const { journal } = await replay({ fleet, start, inputs: () => trace.inputs() });

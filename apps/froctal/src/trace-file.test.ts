@@ -9,7 +9,15 @@ import { readTraceFile, TraceFile } from "./trace-file.js";
 const dir = mkdtempSync(join(tmpdir(), "froctal-trace-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const start = { fleet: "f", fleetId: "id", nonceTag: "n", startedAt: 1, startedWall: 2, fleetModule: "/m.js" };
+const start = {
+  fleet: "f",
+  fleetId: "id",
+  nonceTag: "n",
+  startedAt: 1,
+  startedWall: 2,
+  fleetModule: "/m.js",
+  lastOrdinal: 41,
+};
 
 function written(name: string): string {
   const path = join(dir, name);
@@ -29,6 +37,7 @@ describe("TraceFile", () => {
   it("writes the header first, then every record in order, and nothing after close", () => {
     const trace = readTraceFile(written("a.trace"));
     expect(trace.header.fleetModule).toBe("/m.js");
+    expect(trace.header.lastOrdinal).toBe(41);
     expect([...trace.inputs()]).toEqual([
       { at: 1, kind: "token", token: "early" },
       { at: 2, kind: "closed", instanceId: "web-1", reason: "bye" },

@@ -206,6 +206,7 @@ export async function up(options: UpOptions): Promise<Running> {
     nonceTag,
     ...started,
     reservedGeneration: restored.generation,
+    lastOrdinal: restored.lastOrdinal,
     adopted: [...restored.adopted],
     fleetModule: options.record?.fleetModule ?? "",
   });

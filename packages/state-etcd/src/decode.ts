@@ -19,6 +19,8 @@ export interface DecodedFleet {
   readonly state: FleetState;
   /** The generation key's mod revision ("0" when absent): the first reservation compares against it. */
   readonly generationRevision: string;
+  /** The ordinal key's mod revision ("0" when absent), likewise. */
+  readonly ordinalRevision: string;
 }
 
 /**
@@ -31,6 +33,8 @@ export function decodeFleet(keys: FleetKeys, stored: readonly StoredKey[]): Deco
   let meta: Meta | undefined;
   let reservedGeneration = 0;
   let generationRevision = "0";
+  let lastOrdinal = 0;
+  let ordinalRevision = "0";
   const instances: InstanceRecord[] = [];
   const hosts: string[] = [];
   for (const kv of stored) {
@@ -39,8 +43,11 @@ export function decodeFleet(keys: FleetKeys, stored: readonly StoredKey[]): Deco
     const rest = key.startsWith(keys.root) ? key.slice(keys.root.length) : undefined;
     if (rest === "meta") meta = decodeMeta(key, value);
     else if (rest === "generation") {
-      reservedGeneration = decodeGeneration(key, value);
+      reservedGeneration = decodeMark(key, value);
       generationRevision = kv.mod_revision;
+    } else if (rest === "ordinal") {
+      lastOrdinal = decodeMark(key, value);
+      ordinalRevision = kv.mod_revision;
     } else if (rest?.startsWith(INSTANCES)) instances.push(decodeInstance(key, value, idOf(key, rest, INSTANCES)));
     else if (rest?.startsWith(HOSTS)) hosts.push(idOf(key, rest, HOSTS));
     else throw refused(key, "is no key froctal writes (foreign data under the fleet's prefix)");
@@ -50,8 +57,9 @@ export function decodeFleet(keys: FleetKeys, stored: readonly StoredKey[]): Deco
   instances.sort((a, b) => compare(a.id, b.id));
   hosts.sort(compare);
   return {
-    state: { fleetId: meta.fleetId, hostSecret: meta.hostSecret, hosts, reservedGeneration, instances },
+    state: { fleetId: meta.fleetId, hostSecret: meta.hostSecret, hosts, reservedGeneration, lastOrdinal, instances },
     generationRevision,
+    ordinalRevision,
   };
 }
 
@@ -71,11 +79,12 @@ export function decodeMeta(key: string, value: string): Meta {
   return { format: parsed.format, fleetId: parsed.fleetId, hostSecret: parsed.hostSecret };
 }
 
-export function encodeGeneration(upTo: number): string {
+/** A mark (the reserved generation, the last ordinal): a decimal whole number. */
+export function encodeMark(upTo: number): string {
   return String(upTo);
 }
 
-export function decodeGeneration(key: string, value: string): number {
+export function decodeMark(key: string, value: string): number {
   const n = Number(value);
   if (!/^(0|[1-9][0-9]*)$/.test(value) || !Number.isSafeInteger(n))
     throw refused(key, `holds ${JSON.stringify(value.slice(0, 40))}, not a whole number`);

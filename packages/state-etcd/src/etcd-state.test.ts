@@ -15,7 +15,7 @@ describe("etcd state: the fleet's id and secret", () => {
     const first = open(prefix);
     expect(first.where).toBe(`etcd ${member.cluster.endpoints.join(",")} ${prefix}`);
     const loaded = await first.load("f");
-    expect(contentOf(loaded)).toEqual({ hosts: [], reservedGeneration: 0, instances: [] });
+    expect(contentOf(loaded)).toEqual({ hosts: [], reservedGeneration: 0, lastOrdinal: 0, instances: [] });
     await first.close();
     // Durable before load returned: it is in etcd, under the documented key, for a client that never saw the first.
     const meta = JSON.parse((await member.raw.get(`${prefix}fleets/f/meta`).string()) ?? "null");
@@ -52,6 +52,7 @@ describe("etcd state: writes", () => {
     expect(contentOf(await open(prefix).load("f"))).toEqual({
       hosts: [],
       reservedGeneration: 64,
+      lastOrdinal: 0,
       instances: [
         record("web-0", { phase: "ready", generation: 7, configJson: '{"a":1}' }),
         record("web-2", { ordinal: 2, configJson: "ünï\u0000côdé" }),
@@ -98,6 +99,63 @@ describe("etcd state: writes", () => {
     expect(stores.errors).toEqual([]);
   });
 
+  it("only ever raises the last ordinal, also against another store that raised it meanwhile, and keeps it", async () => {
+    const prefix = freshPrefix();
+    const a = open(prefix);
+    const b = open(prefix);
+    expect((await a.load("f")).lastOrdinal).toBe(0);
+    await b.load("f");
+    a.reserveOrdinals("f", 5);
+    a.reserveOrdinals("f", 3);
+    a.reserveOrdinals("f", 0);
+    a.reserveOrdinals("g", 2);
+    await a.flush();
+    expect((await open(prefix).load("f")).lastOrdinal).toBe(5);
+    // Under the documented key, as a decimal whole number, beside the generation.
+    expect(await member.raw.get(`${prefix}fleets/f/ordinal`).string()).toBe("5");
+    // b last saw the mark absent: its compare-and-swap fails, it reads 5 back and leaves it.
+    b.reserveOrdinals("f", 4);
+    await b.flush();
+    expect((await open(prefix).load("f")).lastOrdinal).toBe(5);
+    b.reserveOrdinals("f", 6);
+    a.reserveOrdinals("f", 4);
+    await Promise.all([a.flush(), b.flush()]);
+    await a.close();
+    await b.close();
+    expect(contentOf(await open(prefix).load("f"))).toEqual({
+      hosts: [],
+      reservedGeneration: 0,
+      lastOrdinal: 6,
+      instances: [],
+    });
+    expect((await open(prefix).load("g")).lastOrdinal).toBe(2);
+    expect(stores.errors).toEqual([]);
+  });
+
+  it("lands an ordinal mark and the record it covers together, the generation kept apart", async () => {
+    const prefix = freshPrefix();
+    const store = open(prefix);
+    await store.load("f");
+    store.reserveGenerations("f", 1000);
+    store.reserveOrdinals("f", 1);
+    store.putInstance("f", record("web-1", { ordinal: 1 }));
+    store.reserveOrdinals("f", 2);
+    store.putInstance("f", record("web-2", { ordinal: 2 }));
+    store.deleteInstance("f", "web-2");
+    await store.flush();
+    const revisionOf = async (key: string) =>
+      (await member.raw.get(`${prefix}fleets/f/${key}`).exec()).kvs[0]?.mod_revision;
+    // One transaction: the mark and the record share a revision.
+    expect(await revisionOf("ordinal")).toBe(await revisionOf("instances/web-1"));
+    expect(contentOf(await open(prefix).load("f"))).toEqual({
+      hosts: [],
+      reservedGeneration: 1000,
+      lastOrdinal: 2,
+      instances: [record("web-1", { ordinal: 1 })],
+    });
+    expect(stores.errors).toEqual([]);
+  });
+
   it("forgets a deleted instance, and deleting an unknown one changes nothing", async () => {
     const prefix = freshPrefix();
     const store = open(prefix);
@@ -124,6 +182,7 @@ describe("etcd state: writes", () => {
     expect(contentOf(await open(prefix).load("f/x"))).toEqual({
       hosts: ["c"],
       reservedGeneration: 0,
+      lastOrdinal: 0,
       instances: [record("web-0")],
     });
   });

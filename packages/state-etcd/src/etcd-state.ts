@@ -5,10 +5,10 @@ import type { Etcd3, ICompare, IRequestOp } from "etcd3";
 import { createClient, withRetries } from "./client.js";
 import {
   decodeFleet,
-  decodeGeneration,
   decodeInstance,
-  encodeGeneration,
+  decodeMark,
   encodeInstance,
+  encodeMark,
   encodeMeta,
   type StoredKey,
 } from "./decode.js";
@@ -42,7 +42,7 @@ export interface EtcdState extends StateStore {
 
 /** At most this many writes go in one transaction: etcd refuses more than 128 operations (--max-txn-ops), one is the guard's. */
 export const MAX_WRITES_PER_TXN = 127;
-/** Rounds of compare-and-swap on a generation another writer keeps raising, before the batch is reported lost. */
+/** Rounds of compare-and-swap on a mark another writer keeps raising, before the batch is reported lost. */
 const MAX_CAS_ROUNDS = 16;
 
 type Write =
@@ -89,10 +89,10 @@ class EtcdStateStore implements EtcdState {
   readonly #s: Settings;
   readonly #queue: Write[] = [];
   /**
-   * Each generation key as last seen (its value and mod revision): a reservation at
-   * or below the value is dropped, one above is a compare-and-swap on the revision.
+   * Each mark key (generation, ordinal) as last seen (its value and mod revision): a
+   * reservation at or below the value is dropped, one above is a compare-and-swap on the revision.
    */
-  readonly #generations = new Map<string, { readonly value: number; readonly revision: string }>();
+  readonly #marks = new Map<string, { readonly value: number; readonly revision: string }>();
   readonly #waiters: { readonly upTo: number; readonly resolve: () => void }[] = [];
   #issued = 0;
   #settled = 0;
@@ -132,21 +132,21 @@ class EtcdStateStore implements EtcdState {
       throw this.#failure(cause, `the state of fleet ${quote(fleet)} could not be read`);
     }
     const decoded = decodeFleet(keys, kvs);
-    // A write of ours may have landed after this read: keep the newer of the two (generations only rise).
-    if ((this.#generations.get(keys.generation)?.value ?? -1) < decoded.state.reservedGeneration)
-      this.#generations.set(keys.generation, {
-        value: decoded.state.reservedGeneration,
-        revision: decoded.generationRevision,
-      });
+    this.#saw(keys.generation, decoded.state.reservedGeneration, decoded.generationRevision);
+    this.#saw(keys.ordinal, decoded.state.lastOrdinal, decoded.ordinalRevision);
     return decoded.state;
   }
 
   reserveGenerations(fleet: string, upTo: number): void {
     const what = `the reservation of generations up to ${upTo} for fleet ${quote(fleet)}`;
     this.#ensureOpen("reserveGenerations()");
-    const key = fleetKeys(this.#s.prefix, fleet).generation;
-    if (!this.#valid(what, () => decodeGeneration(key, encodeGeneration(upTo)))) return;
-    this.#issue({ kind: "reserve", key, upTo, what });
+    this.#reserve(fleetKeys(this.#s.prefix, fleet).generation, upTo, what);
+  }
+
+  reserveOrdinals(fleet: string, upTo: number): void {
+    const what = `the mark of ordinals up to ${upTo} for fleet ${quote(fleet)}`;
+    this.#ensureOpen("reserveOrdinals()");
+    this.#reserve(fleetKeys(this.#s.prefix, fleet).ordinal, upTo, what);
   }
 
   putInstance(fleet: string, record: InstanceRecord): void {
@@ -187,6 +187,17 @@ class EtcdStateStore implements EtcdState {
     return this.#closing;
   }
 
+  /** Queues the raising of a mark; one load() would refuse never reaches etcd. */
+  #reserve(key: string, upTo: number, what: string): void {
+    if (!this.#valid(what, () => decodeMark(key, encodeMark(upTo)))) return;
+    this.#issue({ kind: "reserve", key, upTo, what });
+  }
+
+  /** A write of ours may have landed after load's read: keep the newer of the two (marks only rise). */
+  #saw(key: string, value: number, revision: string): void {
+    if ((this.#marks.get(key)?.value ?? -1) < value) this.#marks.set(key, { value, revision });
+  }
+
   #issue(write: Write): void {
     this.#queue.push(write);
     this.#issued++;
@@ -224,9 +235,10 @@ class EtcdStateStore implements EtcdState {
   /**
    * One transaction for the batch. Within it, the last write to a key wins (etcd
    * refuses a key twice in one txn), which is what applying them in order gives;
-   * reservations of one fleet become one, of the highest. A reservation compares
-   * the generation's mod revision: if another writer raised it meanwhile, the
-   * stored value is read back and the batch sent again without what it covers.
+   * reservations of one mark become one, of the highest. A reservation compares
+   * the mark's mod revision: if another writer raised it meanwhile, the stored
+   * value is read back and the batch sent again without what it covers. An
+   * ordinal mark and the record it covers, in one batch, land together.
    */
   async #apply(batch: readonly Write[]): Promise<void> {
     const ops = new Map<string, IRequestOp>();
@@ -245,32 +257,32 @@ class EtcdStateStore implements EtcdState {
       }
     }
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
-      const generations = [...reserve].filter(([key, upTo]) => upTo > (this.#generations.get(key)?.value ?? 0));
-      const success = [...ops.values(), ...generations.map(([key, upTo]) => putOf(key, encodeGeneration(upTo)))];
+      const marks = [...reserve].filter(([key, upTo]) => upTo > (this.#marks.get(key)?.value ?? 0));
+      const success = [...ops.values(), ...marks.map(([key, upTo]) => putOf(key, encodeMark(upTo)))];
       if (success.length === 0) return;
-      const compare = generations.map(([key]): ICompare => {
-        const revision = this.#generations.get(key)?.revision ?? "0";
+      const compare = marks.map(([key]): ICompare => {
+        const revision = this.#marks.get(key)?.revision ?? "0";
         return { key: Buffer.from(key), target: "Mod", result: "Equal", mod_revision: revision };
       });
       const result = await commitTxn(
         this.#client,
-        { compare, success, failure: generations.map(([key]) => rangeOf(key)) },
+        { compare, success, failure: marks.map(([key]) => rangeOf(key)) },
         this.#s.guard(),
         this.#s.timeoutMs,
       );
       if (result.succeeded) {
-        for (const [key, upTo] of generations) this.#generations.set(key, { value: upTo, revision: result.revision });
+        for (const [key, upTo] of marks) this.#marks.set(key, { value: upTo, revision: result.revision });
         return;
       }
-      for (const [index, [key]] of generations.entries()) {
+      for (const [index, [key]] of marks.entries()) {
         const stored = result.responses[index]?.response_range.kvs[0];
-        const value = stored === undefined ? 0 : decodeGeneration(key, stored.value.toString());
-        this.#generations.set(key, { value, revision: stored?.mod_revision ?? "0" });
+        const value = stored === undefined ? 0 : decodeMark(key, stored.value.toString());
+        this.#marks.set(key, { value, revision: stored?.mod_revision ?? "0" });
       }
     }
     throw new FroctalError(
       "FROCTAL_E_TIMEOUT",
-      `another writer kept raising the generation for ${MAX_CAS_ROUNDS} rounds`,
+      `another writer kept raising a mark (generation or ordinal) for ${MAX_CAS_ROUNDS} rounds`,
     );
   }
 

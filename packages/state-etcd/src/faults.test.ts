@@ -44,6 +44,7 @@ describe("etcd state: faults", () => {
     expect(contentOf(await fresh.load("f"))).toEqual({
       hosts: [],
       reservedGeneration: 200,
+      lastOrdinal: 0,
       instances: Array.from({ length: 200 }, (_, i) => record(`web-${i}`, { ordinal: i })).sort((a, b) =>
         a.id < b.id ? -1 : 1,
       ),

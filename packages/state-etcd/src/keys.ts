@@ -18,6 +18,8 @@ export interface FleetKeys {
   readonly meta: string;
   /** The reserved generation, a decimal whole number, only ever raised. */
   readonly generation: string;
+  /** The highest instance ordinal handed out, a decimal whole number, only ever raised; absent means 0. */
+  readonly ordinal: string;
   instance(id: string): string;
   host(id: string): string;
 }
@@ -31,6 +33,7 @@ export function fleetKeys(prefix: string, fleet: string): FleetKeys {
     root,
     meta: `${root}meta`,
     generation: `${root}generation`,
+    ordinal: `${root}ordinal`,
     instance: (id) => `${root}${INSTANCES}${encodeURIComponent(id)}`,
     host: (id) => `${root}${HOSTS}${encodeURIComponent(id)}`,
   };

@@ -40,6 +40,8 @@ describe("etcd state: corrupt or foreign data is refused, naming the key", () =>
     ["instances/%zz", "{}", "names no id froctal would write"],
     ["generation", "12abc", 'holds "12abc", not a whole number'],
     ["generation", "-3", 'holds "-3", not a whole number'],
+    ["ordinal", "7.5", 'holds "7.5", not a whole number'],
+    ["ordinal", "", 'holds "", not a whole number'],
     ["leader", "someone", "is no key froctal writes (foreign data under the fleet's prefix)"],
   ])("%s = %s", async (key, value, why) => {
     const { prefix, sentence } = await corrupted(key, value);
@@ -92,12 +94,26 @@ describe("etcd state: bad calls", () => {
     expect([loaded.instances, loaded.reservedGeneration]).toEqual([[record("web-1")], 0]);
   });
 
+  it("refuses an ordinal mark load would refuse through onError, without sending it, and carries on", async () => {
+    const prefix = freshPrefix();
+    const store = stores.open({ endpoints: member.cluster.endpoints, prefix });
+    store.reserveOrdinals("f", -1);
+    store.reserveOrdinals("f", 2.5);
+    store.reserveOrdinals("f", 3);
+    expect(stores.errors.map((error) => error.sentence)).toEqual([
+      `the mark of ordinals up to -1 for fleet "f" was not stored: FROCTAL_E_CONFIG: the fleet's state in etcd is refused: key ${prefix}fleets/f/ordinal holds "-1", not a whole number`,
+      `the mark of ordinals up to 2.5 for fleet "f" was not stored: FROCTAL_E_CONFIG: the fleet's state in etcd is refused: key ${prefix}fleets/f/ordinal holds "2.5", not a whole number`,
+    ]);
+    expect((await store.load("f")).lastOrdinal).toBe(3);
+  });
+
   it("refuses every call after close() with FROCTAL_E_CLOSED; a second close() does nothing", async () => {
     const store = stores.open({ endpoints: member.cluster.endpoints, prefix: freshPrefix() });
     await store.close();
     await store.close();
     await expect(store.load("f")).rejects.toMatchObject({ code: "FROCTAL_E_CLOSED" });
     expect(() => store.reserveGenerations("f", 1)).toThrow(/^FROCTAL_E_CLOSED: reserveGenerations\(\)/);
+    expect(() => store.reserveOrdinals("f", 1)).toThrow(/^FROCTAL_E_CLOSED: reserveOrdinals\(\)/);
     expect(() => store.putInstance("f", record("web-0"))).toThrow(/^FROCTAL_E_CLOSED: putInstance\(\)/);
     expect(() => store.deleteInstance("f", "web-0")).toThrow(/^FROCTAL_E_CLOSED: deleteInstance\(\)/);
     expect(() => store.putHost("f", "h")).toThrow(/^FROCTAL_E_CLOSED: putHost\(\)/);

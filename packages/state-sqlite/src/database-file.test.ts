@@ -77,6 +77,7 @@ describe("database file: files of earlier versions", () => {
       hostSecret: loaded.hostSecret,
       hosts: [],
       reservedGeneration: 1000,
+      lastOrdinal: 0,
       instances: [record("web-0")],
     });
     await first.close();
@@ -86,6 +87,42 @@ describe("database file: files of earlier versions", () => {
     const db = new BetterSqlite3(path);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.prepare("SELECT fleet, id FROM fleets").all()).toEqual([{ fleet: "f", id: loaded.fleetId }]);
+    db.close();
+  });
+});
+
+describe("database file: files of version 3 (before the ordinal mark)", () => {
+  it("opens one: each fleet's last ordinal is its records' highest, then the mark rises and survives reopen", async () => {
+    const dir = await tempDir();
+    const path = join(dir, STATE_FILE_NAME);
+    craft(
+      path,
+      `${MIGRATIONS.slice(0, 3).join("\n")} PRAGMA user_version = 3; PRAGMA application_id = ${APPLICATION_ID};
+       INSERT INTO fleets VALUES ('f', '${"a".repeat(32)}'), ('g', '${"b".repeat(32)}');
+       INSERT INTO host_secrets VALUES ('f', '${"c".repeat(64)}'), ('g', '${"d".repeat(64)}');
+       INSERT INTO generations VALUES ('f', 1000);
+       INSERT INTO instances VALUES ('f', 'web-4', 'web', 4, 'token-of-web-4', 'starting', 0, ''),
+         ('f', 'web-2', 'web', 2, 'token-of-web-2', 'starting', 0, '');`,
+    );
+    const first = openSqliteState({ dir });
+    const loaded = first.load("f");
+    expect(loaded).toEqual({
+      fleetId: "a".repeat(32),
+      hostSecret: "c".repeat(64),
+      hosts: [],
+      reservedGeneration: 1000,
+      lastOrdinal: 4,
+      instances: [record("web-2", { ordinal: 2 }), record("web-4", { ordinal: 4 })],
+    });
+    expect(first.load("g").lastOrdinal).toBe(0);
+    first.reserveOrdinals("f", 5);
+    first.deleteInstance("f", "web-4");
+    await first.close();
+    const second = openSqliteState({ dir });
+    expect(second.load("f")).toEqual({ ...loaded, lastOrdinal: 5, instances: [record("web-2", { ordinal: 2 })] });
+    await second.close();
+    const db = new BetterSqlite3(path);
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     db.close();
   });
 });

@@ -31,9 +31,9 @@ describe("schema migrations", () => {
     migrate(db, path);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
-    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances", "ordinals"]);
     migrate(db, path);
-    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances", "ordinals"]);
   });
 
   it("runs only the steps after the file's version", async () => {
@@ -41,7 +41,7 @@ describe("schema migrations", () => {
     migrate(db, path, MIGRATIONS);
     migrate(db, path, [...MIGRATIONS, "CREATE TABLE later (x INTEGER) STRICT;"]);
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
-    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances", "later"]);
+    expect(tables(db)).toEqual(["fleets", "generations", "host_secrets", "hosts", "instances", "later", "ordinals"]);
   });
 
   it("gives every fleet of a version-1 file its own id, and keeps its records", async () => {
@@ -68,13 +68,42 @@ describe("schema migrations", () => {
     const { db, path } = await scratch();
     migrate(db, path, MIGRATIONS.slice(0, 2));
     db.exec(`INSERT INTO fleets VALUES ('f', '${"a".repeat(32)}'), ('g', '${"b".repeat(32)}');`);
-    expect(migrate(db, path)).toBe(true);
+    expect(migrate(db, path, MIGRATIONS.slice(0, 3))).toBe(true);
     expect(db.pragma("user_version", { simple: true })).toBe(3);
     const secrets = db.prepare<{ fleet: string; secret: string }>("SELECT * FROM host_secrets ORDER BY fleet").all();
     expect(secrets.map((row) => row.fleet)).toEqual(["f", "g"]);
     for (const { secret } of secrets) expect(secret).toMatch(/^[0-9a-f]{64}$/);
     expect(secrets[0]!.secret).not.toBe(secrets[1]!.secret);
     expect(db.prepare("SELECT * FROM hosts").all()).toEqual([]);
+  });
+
+  it("marks, for every fleet of a version-3 file, the highest ordinal of its records as the last handed out", async () => {
+    const { db, path } = await scratch();
+    migrate(db, path, MIGRATIONS.slice(0, 3));
+    db.exec(`INSERT INTO generations VALUES ('f', 1000), ('e', 5);
+      INSERT INTO instances VALUES
+        ('f', 'web-2', 'web', 2, 't', 'ready', 3, '{}'), ('f', 'lb-9', 'lb', 9, 't', 'ready', 3, '{}'),
+        ('f', 'web-4', 'web', 4, 't', 'draining', 3, '{}'), ('g', 'web-0', 'web', 0, 't', 'starting', 0, ''),
+        ('h', 'odd', 'web', -3, 't', 'starting', 0, '');`);
+    const before = db.prepare("SELECT * FROM instances ORDER BY fleet, id").all();
+    expect(migrate(db, path)).toBe(true);
+    expect(db.pragma("user_version", { simple: true })).toBe(4);
+    // A fleet with no records (e) gets no row: its mark reads as 0, as a new fleet's does.
+    expect(db.prepare("SELECT * FROM ordinals ORDER BY fleet").all()).toEqual([
+      { fleet: "f", last: 9 },
+      { fleet: "g", last: 0 },
+      { fleet: "h", last: 0 },
+    ]);
+    expect(db.prepare("SELECT * FROM instances ORDER BY fleet, id").all()).toEqual(before);
+    expect(migrate(db, path)).toBe(false);
+  });
+
+  it("refuses an ordinal mark that is not a whole number JavaScript reads back exactly", async () => {
+    const { db, path } = await scratch();
+    migrate(db, path);
+    const put = db.prepare("INSERT INTO ordinals VALUES (?, ?)");
+    for (const last of [-1, 1.5, 2 ** 53]) expect(() => put.run("f", last)).toThrow(/constraint failed|cannot store/);
+    put.run("f", 2 ** 53 - 1);
   });
 
   it("refuses a fleet id that is not 32 lowercase hex digits", async () => {

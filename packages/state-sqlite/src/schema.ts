@@ -18,6 +18,11 @@ import type { Database } from "better-sqlite3";
  * from which each host's credential is derived, and keeps the ids of the hosts
  * that ever joined the fleet: a restarted manager waits for them before it
  * decides which guests are gone.
+ *
+ * Version 4 keeps the highest instance ordinal each fleet ever handed out, so
+ * a restart never gives a new guest the id of an earlier one whose record was
+ * deleted when it stopped. A fleet already in the file starts at the highest
+ * ordinal of its records (what it had handed out before is lost with them).
  */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE generations (
@@ -51,6 +56,12 @@ export const MIGRATIONS: readonly string[] = [
      id TEXT NOT NULL,
      PRIMARY KEY (fleet, id)
    ) STRICT, WITHOUT ROWID;`,
+  `CREATE TABLE ordinals (
+     fleet TEXT PRIMARY KEY,
+     last INTEGER NOT NULL CHECK (last BETWEEN 0 AND 9007199254740991)
+   ) STRICT;
+   INSERT INTO ordinals (fleet, last)
+     SELECT fleet, max(0, max(ordinal)) FROM instances GROUP BY fleet;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -27,12 +27,12 @@ describe("sqlite state: what it keeps", () => {
     store.reserveGenerations("f", 100);
     store.putInstance("f", b);
     store.putInstance("f", a);
-    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 100, instances: [a, b] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 100, lastOrdinal: 0, instances: [a, b] });
   });
 
   it("starts empty: generation 0, no instances", async () => {
     const store = openStore({ dir: await tempDir() });
-    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, instances: [] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, lastOrdinal: 0, instances: [] });
   });
 
   it("keeps everything across close and reopen", async () => {
@@ -45,6 +45,7 @@ describe("sqlite state: what it keeps", () => {
     const second = openStore({ dir });
     expect(contentOf(second.load("f"))).toEqual({
       reservedGeneration: 64,
+      lastOrdinal: 0,
       instances: [record("web-0", { generation: 3 })],
     });
     expect(second.load("g").instances).toEqual([record("lb-0", { service: "lb" })]);
@@ -67,6 +68,28 @@ describe("sqlite state: what it keeps", () => {
     expect(store.load("f").reservedGeneration).toBe(50);
     store.reserveGenerations("f", 51);
     expect(store.load("f").reservedGeneration).toBe(51);
+  });
+
+  it("keeps the last ordinal handed out per fleet, only ever raised, across close and reopen", async () => {
+    const dir = await tempDir();
+    const first = openSqliteState({ dir });
+    expect(first.load("f").lastOrdinal).toBe(0);
+    first.reserveOrdinals("f", 5);
+    first.reserveOrdinals("f", 3);
+    first.reserveOrdinals("f", 0);
+    first.reserveOrdinals("g", 2);
+    expect(first.load("f").lastOrdinal).toBe(5);
+    first.reserveOrdinals("f", 6);
+    await first.close();
+    const second = openStore({ dir });
+    expect(contentOf(second.load("f"))).toEqual({ reservedGeneration: 0, lastOrdinal: 6, instances: [] });
+    expect(second.load("g").lastOrdinal).toBe(2);
+    expect(second.load("h").lastOrdinal).toBe(0);
+    expect(thrown(() => second.reserveOrdinals("f", -1)).sentence).toMatch(
+      /^the mark of ordinals up to -1 for fleet "f" was not stored in .*froctal\.db/,
+    );
+    expect(thrown(() => second.reserveOrdinals("f", 1.5)).code).toBe("FROCTAL_E_INTERNAL");
+    expect(second.load("f").lastOrdinal).toBe(6);
   });
 
   it("gives a fleet its id at its first load, and the same id at every load after, across reopen", async () => {
@@ -102,10 +125,11 @@ describe("sqlite state: what it keeps", () => {
     store.deleteInstance("g", "web-0");
     expect(contentOf(store.load("f"))).toEqual({
       reservedGeneration: 10,
+      lastOrdinal: 0,
       instances: [record("web-0", { token: "f-token" })],
     });
-    expect(contentOf(store.load("g"))).toEqual({ reservedGeneration: 99, instances: [] });
-    expect(contentOf(store.load("h"))).toEqual({ reservedGeneration: 0, instances: [] });
+    expect(contentOf(store.load("g"))).toEqual({ reservedGeneration: 99, lastOrdinal: 0, instances: [] });
+    expect(contentOf(store.load("h"))).toEqual({ reservedGeneration: 0, lastOrdinal: 0, instances: [] });
   });
 
   it("keeps a fleet's host secret and the hosts that joined it across reopens, per fleet", async () => {
@@ -149,7 +173,11 @@ describe("sqlite state: what it keeps", () => {
     store.putInstance("f", record("web-1"));
     await store.close();
     const flushed = openStore({ dir: copy });
-    expect(contentOf(flushed.load("f"))).toEqual({ reservedGeneration: 5, instances: [record("web-0")] });
+    expect(contentOf(flushed.load("f"))).toEqual({
+      reservedGeneration: 5,
+      lastOrdinal: 0,
+      instances: [record("web-0")],
+    });
     await copyFile(join(dir, STATE_FILE_NAME), join(copy, STATE_FILE_NAME));
     expect(openStore({ dir: copy }).load("f").instances).toHaveLength(2);
   });
@@ -164,7 +192,7 @@ describe("sqlite state: failures", () => {
     expect(thrown(() => store.reserveGenerations("f", -1)).code).toBe("FROCTAL_E_INTERNAL");
     expect(thrown(() => store.reserveGenerations("f", Number.NaN)).code).toBe("FROCTAL_E_INTERNAL");
     store.putInstance("f", record("web-1"));
-    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, instances: [record("web-1")] });
+    expect(contentOf(store.load("f"))).toEqual({ reservedGeneration: 0, lastOrdinal: 0, instances: [record("web-1")] });
   });
 
   it("hands a refused write to onError instead, and loses only that write", async () => {
@@ -184,6 +212,7 @@ describe("sqlite state: failures", () => {
     await store.close();
     expect(thrown(() => store.load("f")).code).toBe("FROCTAL_E_CLOSED");
     expect(thrown(() => store.reserveGenerations("f", 1)).code).toBe("FROCTAL_E_CLOSED");
+    expect(thrown(() => store.reserveOrdinals("f", 1)).code).toBe("FROCTAL_E_CLOSED");
     expect(thrown(() => store.putInstance("f", record("web-0"))).code).toBe("FROCTAL_E_CLOSED");
     expect(thrown(() => store.deleteInstance("f", "web-0")).code).toBe("FROCTAL_E_CLOSED");
     await expect(store.flush()).rejects.toMatchObject({ code: "FROCTAL_E_CLOSED" });

@@ -57,6 +57,7 @@ class SqliteStateStore implements SqliteState {
   readonly #onError: (error: FroctalError) => void;
   // Prepared once: a write is then one bind and one step.
   readonly #reserve: Statement;
+  readonly #reserveOrdinals: Statement;
   readonly #put: Statement;
   readonly #delete: Statement;
   readonly #putHost: Statement;
@@ -74,6 +75,10 @@ class SqliteStateStore implements SqliteState {
       `INSERT INTO generations (fleet, reserved) VALUES (?, ?)
        ON CONFLICT (fleet) DO UPDATE SET reserved = max(reserved, excluded.reserved)`,
     );
+    this.#reserveOrdinals = db.prepare(
+      `INSERT INTO ordinals (fleet, last) VALUES (?, ?)
+       ON CONFLICT (fleet) DO UPDATE SET last = max(last, excluded.last)`,
+    );
     this.#put = db.prepare(
       `INSERT OR REPLACE INTO instances (fleet, id, service, ordinal, token, phase, generation, config_json)
        VALUES (@fleet, @id, @service, @ordinal, @token, @phase, @generation, @configJson)`,
@@ -81,6 +86,7 @@ class SqliteStateStore implements SqliteState {
     this.#delete = db.prepare("DELETE FROM instances WHERE fleet = ? AND id = ?");
     this.#putHost = db.prepare("INSERT INTO hosts (fleet, id) VALUES (?, ?) ON CONFLICT DO NOTHING");
     const reserved = db.prepare<{ readonly reserved: number }>("SELECT reserved FROM generations WHERE fleet = ?");
+    const lastOrdinal = db.prepare<{ readonly last: number }>("SELECT last FROM ordinals WHERE fleet = ?");
     const instances = db.prepare<InstanceRow>(
       `SELECT id, service, ordinal, token, phase, generation, config_json
        FROM instances WHERE fleet = ? ORDER BY id`,
@@ -101,6 +107,7 @@ class SqliteStateStore implements SqliteState {
         hostSecret: hostSecret.get(fleet)!.secret,
         hosts: hosts.all(fleet).map((row) => row.id),
         reservedGeneration: reserved.get(fleet)?.reserved ?? 0,
+        lastOrdinal: lastOrdinal.get(fleet)?.last ?? 0,
         instances: instances.all(fleet).map(toRecord),
       },
     }));
@@ -126,6 +133,12 @@ class SqliteStateStore implements SqliteState {
   reserveGenerations(fleet: string, upTo: number): void {
     this.#write("reserveGenerations()", `the reservation of generations up to ${upTo} for fleet ${quote(fleet)}`, () =>
       this.#reserve.run(fleet, upTo),
+    );
+  }
+
+  reserveOrdinals(fleet: string, upTo: number): void {
+    this.#write("reserveOrdinals()", `the mark of ordinals up to ${upTo} for fleet ${quote(fleet)}`, () =>
+      this.#reserveOrdinals.run(fleet, upTo),
     );
   }
 

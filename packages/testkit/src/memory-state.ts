@@ -10,6 +10,7 @@ export class MemoryState implements StateStore {
   readonly hostSecrets = new Map<string, string>();
   readonly hosts = new Map<string, Set<string>>();
   readonly generations = new Map<string, number>();
+  readonly ordinals = new Map<string, number>();
   readonly instances = new Map<string, Map<string, InstanceRecord>>();
   writes = 0;
 
@@ -27,6 +28,7 @@ export class MemoryState implements StateStore {
       hostSecret,
       hosts: [...(this.hosts.get(fleet) ?? [])].sort(),
       reservedGeneration: this.generations.get(fleet) ?? 0,
+      lastOrdinal: this.ordinals.get(fleet) ?? 0,
       instances: [...(this.instances.get(fleet)?.values() ?? [])],
     };
   }
@@ -34,6 +36,11 @@ export class MemoryState implements StateStore {
   reserveGenerations(fleet: string, upTo: number): void {
     this.writes++;
     this.generations.set(fleet, Math.max(upTo, this.generations.get(fleet) ?? 0));
+  }
+
+  reserveOrdinals(fleet: string, upTo: number): void {
+    this.writes++;
+    this.ordinals.set(fleet, Math.max(upTo, this.ordinals.get(fleet) ?? 0));
   }
 
   putInstance(fleet: string, record: InstanceRecord): void {

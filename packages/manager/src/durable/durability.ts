@@ -1,8 +1,9 @@
 /**
  * What the manager writes to the State port, and how it copes when a write
  * fails: instance records as their durable facts change, generation
- * reservations ahead of use. A failed write is journaled and the fleet
- * carries on: durability degrades, control does not stop.
+ * reservations ahead of use, the highest instance ordinal handed out (before
+ * the record of the instance that has it). A failed write is journaled and
+ * the fleet carries on: durability degrades, control does not stop.
  */
 import type { Clock } from "@froctal/primitives";
 import type { JournalEntry } from "../journal.js";
@@ -26,6 +27,8 @@ export const ADOPTION_PATH: Readonly<Record<string, readonly InstancePhase[]>> =
 export class Durability {
   /** Generations at or below this are reserved in the State port. */
   reservedGeneration = 0;
+  /** Instance ordinals at or below this are marked as handed out in the State port. */
+  reservedOrdinal = 0;
 
   constructor(
     private readonly state: StateStore | undefined,
@@ -34,16 +37,35 @@ export class Durability {
     private readonly journal: (entry: JournalEntry) => void,
   ) {}
 
-  /** Writes the durable facts of instances that changed (phase, committed configuration). */
+  /**
+   * Writes the durable facts of instances that changed (phase, committed
+   * configuration); first, when a new instance is among them, the mark of the
+   * highest ordinal handed out. The mark is exact, not a block: ids stay
+   * contiguous across restarts. Being written first, in order, no record can
+   * be durable without its ordinal being covered.
+   */
   persist(changed: readonly Instance[]): void {
     const state = this.state;
     if (state === undefined) return;
+    let highest = 0;
+    for (const i of changed) highest = Math.max(highest, i.ordinal);
+    this.reserveOrdinals(highest);
     for (const i of changed) {
       this.write(() => {
         if (i.phase === "gone") state.deleteInstance(this.fleet, i.id);
         else state.putInstance(this.fleet, recordOf(i));
       });
     }
+  }
+
+  /**
+   * Marks ordinals up to `ordinal` as handed out, if the mark is lower. A mark
+   * whose write failed is written again with the next new instance's.
+   */
+  reserveOrdinals(ordinal: number): void {
+    if (ordinal <= this.reservedOrdinal) return;
+    this.reservedOrdinal = ordinal;
+    this.write(() => this.state?.reserveOrdinals(this.fleet, ordinal));
   }
 
   /** Forgets the record of an instance that is gone. */

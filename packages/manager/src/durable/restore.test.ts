@@ -1,9 +1,25 @@
-import { elapse, FakeAgent, MemoryState, settle } from "@froctal/testkit";
+import { drained, elapse, FakeAgent, MemoryState, settle } from "@froctal/testkit";
 import { runInAction } from "mobx";
 import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
 import { Manager } from "../manager.js";
 import { defineFleet } from "../policy/fleet.js";
+import type { InstanceRecord } from "../ports/state.js";
+
+/** The in-memory state, logging the order of ordinal marks and record puts. */
+class LoggedState extends MemoryState {
+  readonly log: string[] = [];
+
+  override reserveOrdinals(fleet: string, upTo: number): void {
+    this.log.push(`ordinals ${upTo}`);
+    super.reserveOrdinals(fleet, upTo);
+  }
+
+  override putInstance(fleet: string, record: InstanceRecord): void {
+    this.log.push(`put ${record.id}`);
+    super.putInstance(fleet, record);
+  }
+}
 
 describe("Manager: restart and re-adoption through the State port", () => {
   const fleet = defineFleet({
@@ -173,12 +189,102 @@ describe("Manager: restart and re-adoption through the State port", () => {
     });
     const h = harness(fleet, { state });
     const report = await h.manager.restore();
-    expect(report).toMatchObject({ adopted: [], forgotten: ["app-5"] });
+    expect(report).toMatchObject({ adopted: [], forgotten: ["app-5"], lastOrdinal: 5 });
     expect(state.load("keep").instances).toEqual([]);
+    // A state kept before the mark was (records only): the forgotten record's ordinal is marked before it goes.
+    expect(state.load("keep").lastOrdinal).toBe(5);
     h.manager.start();
     await h.settle();
     // New instances continue the ordinals: no id is reused.
-    expect(h.started()).toEqual(["app-1", "app-2"]);
+    expect(h.started()).toEqual(["app-6", "app-7"]);
+    expect(state.load("keep").lastOrdinal).toBe(7);
+    h.manager.close();
+  });
+
+  it("a new instance after a restart never gets the id of one that stopped before it, and its ordinal is marked first", async () => {
+    const ids = defineFleet({
+      name: "ids",
+      services: {
+        web: {
+          image: "web.js",
+          loadMetric: "load",
+          replicas: (s) => Math.max(1, Math.ceil(s.metric("load").sum / 10)),
+          scaleDown: { stabilizationMs: 0 },
+        },
+      },
+    });
+    const state = new LoggedState();
+    const first = harness(ids, { state });
+    await first.manager.restore();
+    first.manager.start();
+    await first.settle();
+    const w1 = first.boot("web-1", { load: 15 });
+    await first.settle();
+    const w2 = first.boot("web-2", { load: 0 });
+    await first.settle();
+    // Load falls: web-2 (the least loaded) drains, stops, and is gone; its record with it.
+    w1.send({ metrics: { load: 5 } });
+    await first.settle();
+    expect(first.phases()["web-2"]).toBe("draining");
+    w2.send({ events: [drained()] });
+    await first.settle();
+    expect(first.stopped()).toEqual(["web-2"]);
+    expect(first.phases()).toEqual({ "web-1": "ready" });
+    expect(state.load("ids").instances.map((r) => r.id)).toEqual(["web-1"]);
+    expect(state.load("ids").lastOrdinal).toBe(2);
+    expect(state.log.filter((w) => w.startsWith("ordinals"))).toEqual(["ordinals 1", "ordinals 2"]);
+    first.manager.close();
+
+    // Killed and restarted on its state: web-1 is re-adopted, and web-2 is nowhere but in the mark.
+    const clock = first.clock;
+    const second = new Manager({ fleet: ids, driver: first.driver, clock, managerUrl: "ws://m/agent", state });
+    const report = await second.restore();
+    expect(report).toMatchObject({ adopted: ["web-1"], forgotten: [], lastOrdinal: 2 });
+    second.start();
+    await settle(clock);
+    const token = first.driver.callsOf("start").find((c) => c.instanceId === "web-1")!.spec.env.FROCTAL_TOKEN!;
+    const again = new FakeAgent(second.ingest, "web-1", token);
+    expect(again.connect({ runningGeneration: second.store.instance("web-1")!.generation })).toMatchObject({
+      ok: true,
+    });
+    state.log.length = 0;
+    again.send({ metrics: { load: 15 } });
+    await settle(clock);
+    expect(first.driver.callsOf("start").map((c) => c.instanceId)).toEqual(["web-1", "web-2", "web-3"]);
+    expect([...second.store.instances.keys()]).toEqual(["web-1", "web-3"]);
+    // The mark is written before the record of the instance it covers: no record is durable without it.
+    expect(state.log.slice(0, 2)).toEqual(["ordinals 3", "put web-3"]);
+    expect(state.load("ids").lastOrdinal).toBe(3);
+    second.close();
+  });
+
+  it("continues after the ordinal of a guest carrying this fleet's id whose mark and record were both lost", async () => {
+    const state = new MemoryState();
+    const h = harness(fleet, { state });
+    const fleetId = (await state.load("keep")).fleetId;
+    const spec = { fleet: "keep", fleetId, service: "app", image: "app.js", env: {} };
+    await h.driver.start({ ...spec, instanceId: "app-4" });
+    // Not ids the manager makes: they say nothing of the ordinals handed out.
+    await h.driver.start({ ...spec, instanceId: "app-04" });
+    await h.driver.start({ ...spec, instanceId: "other-9" });
+    const report = await h.manager.restore();
+    expect(report).toMatchObject({ orphansStopped: ["app-4", "app-04", "other-9"], lastOrdinal: 4 });
+    expect(state.load("keep").lastOrdinal).toBe(4);
+    h.manager.start();
+    await h.settle();
+    expect(h.started()).toEqual(["app-4", "app-04", "other-9", "app-5", "app-6"]);
+    h.manager.close();
+  });
+
+  it("continues after the last ordinal the state marked, even with no record left", async () => {
+    const state = new MemoryState();
+    state.reserveOrdinals("keep", 7);
+    const h = harness(fleet, { state });
+    expect(await h.manager.restore()).toMatchObject({ adopted: [], forgotten: [], lastOrdinal: 7 });
+    h.manager.start();
+    await h.settle();
+    expect(h.started()).toEqual(["app-8", "app-9"]);
+    expect(state.load("keep").lastOrdinal).toBe(9);
     h.manager.close();
   });
 
@@ -203,6 +309,7 @@ describe("Manager: restart and re-adoption through the State port", () => {
       orphansStopped: [],
       unproven: ["app-8"],
       generation: 0,
+      lastOrdinal: 0,
     });
     expect(h.journal.map((e) => [e.kind, e.instance, e.message])).toEqual([
       [

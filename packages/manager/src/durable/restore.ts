@@ -15,6 +15,7 @@ import { entryFor, type JournalEntry } from "../journal.js";
 import type { FleetSpec } from "../policy/fleet.js";
 import type { Driver, FleetIdentity } from "../ports/driver.js";
 import type { StateStore } from "../ports/state.js";
+import { instanceIdOf } from "../reconcile/action.js";
 import type { Rollout } from "../rollout/rollout.js";
 import type { FleetStore } from "../store/store.js";
 import type { Timers } from "../tick/timers.js";
@@ -31,6 +32,8 @@ export interface RestoreReport {
   /** Guests with this fleet's name and no fleet id (an earlier froctal's): not provably ours, so left running. */
   readonly unproven: readonly string[];
   readonly generation: number;
+  /** The highest instance ordinal handed out before this run: its new instances continue after it. */
+  readonly lastOrdinal: number;
 }
 
 export interface RestoreParts {
@@ -52,7 +55,9 @@ export interface RestoreParts {
 
 export async function restore(p: RestoreParts): Promise<RestoreReport> {
   const fleet = p.fleet.name;
-  const saved = p.state ? await p.state.load(fleet) : { fleetId: p.runFleetId, reservedGeneration: 0, instances: [] };
+  const saved = p.state
+    ? await p.state.load(fleet)
+    : { fleetId: p.runFleetId, reservedGeneration: 0, lastOrdinal: 0, instances: [] };
   const identity: FleetIdentity = { name: fleet, id: saved.fleetId };
   const listed = await p.driver.list(identity);
   // Only what carries this fleet's id is provably ours; a driver that lists more is not trusted with it.
@@ -61,9 +66,20 @@ export async function restore(p: RestoreParts): Promise<RestoreReport> {
   const running = new Set(observed.filter((o) => o.state === "running").map((o) => o.instanceId));
   const adopted: string[] = [];
   const forgotten: string[] = [];
+  // Every ordinal a record holds was handed out too (a state written before the mark was kept has records only),
+  // and so was that of a guest carrying this fleet's id whose mark and record were both lost (etcd writes in the
+  // background: a kill can beat them): the mark is raised to cover them all before any record is forgotten.
+  const lastOrdinal = Math.max(
+    saved.lastOrdinal,
+    ...saved.instances.map((r) => r.ordinal),
+    ...observed.map((o) => ordinalOf(o.instanceId, o.service)),
+  );
   action(() => {
     p.rollout.resumeAfter(saved.reservedGeneration);
     p.durability.reservedGeneration = saved.reservedGeneration;
+    p.durability.reservedOrdinal = saved.lastOrdinal;
+    p.durability.reserveOrdinals(lastOrdinal);
+    p.store.resumeAfter(lastOrdinal);
     for (const record of saved.instances) {
       const service = p.store.services.get(record.service);
       if (!running.has(record.id) || service === undefined) {
@@ -111,5 +127,12 @@ export async function restore(p: RestoreParts): Promise<RestoreReport> {
     orphansStopped: orphans.map((o) => o.instanceId),
     unproven: unproven.map((o) => o.instanceId),
     generation: p.rollout.lastGeneration,
+    lastOrdinal,
   };
+}
+
+/** The ordinal in an instance id the manager made (instanceIdOf); 0 for any other. */
+function ordinalOf(instanceId: string, service: string): number {
+  const n = Number(instanceId.slice(service.length + 1));
+  return Number.isSafeInteger(n) && n > 0 && instanceIdOf(service, n) === instanceId ? n : 0;
 }

@@ -9,7 +9,9 @@
  * synchronously (SQLite) or in the background (etcd), reporting failures
  * through `onError`. Generation numbers are reserved in blocks well ahead of
  * use, and flushed in the background, so a restart never reuses one even if
- * the writes of the last moments before a power loss were lost.
+ * the writes of the last moments before a power loss were lost. Instance
+ * ordinals are marked exactly (ids stay contiguous), each mark written before
+ * the record of the instance it covers, so no record is durable without it.
  */
 
 /** One instance the manager launched and has not yet seen gone. */
@@ -42,6 +44,12 @@ export interface FleetState {
   readonly hosts: readonly string[];
   /** No generation at or below this has been or will be handed out again. */
   readonly reservedGeneration: number;
+  /**
+   * The highest instance ordinal ever handed out (0 when never written): a
+   * restart continues after it, so no new guest gets the id (`<service>-<ordinal>`)
+   * of an earlier one, even one stopped and forgotten long ago.
+   */
+  readonly lastOrdinal: number;
   readonly instances: readonly InstanceRecord[];
 }
 
@@ -53,8 +61,14 @@ export interface StateStore {
    * id a restart would not find, since what carries no known id is never stopped.
    */
   load(fleet: string): FleetState | Promise<FleetState>;
-  /** Records that generations up to `upTo` may be in use. Atomic. */
+  /** Records that generations up to `upTo` may be in use. Atomic; only ever raises the mark. */
   reserveGenerations(fleet: string, upTo: number): void;
+  /**
+   * Records that instance ordinals up to `upTo` have been handed out. Atomic;
+   * only ever raises the mark. Written before the record of the instance it
+   * covers, and applied in order with it.
+   */
+  reserveOrdinals(fleet: string, upTo: number): void;
   /** Creates or replaces an instance's record. Atomic. */
   putInstance(fleet: string, record: InstanceRecord): void;
   /** Forgets an instance that is gone. Atomic; no-op if unknown. */

@@ -24,6 +24,8 @@ export interface ReplayStart {
   readonly startedAt: number;
   readonly startedWall: number;
   readonly reservedGeneration: number;
+  /** The highest instance ordinal handed out before the recorded run (0, or absent, when none): its ids continue after it. */
+  readonly lastOrdinal?: number;
   readonly adopted: readonly string[];
 }
 
@@ -148,7 +150,7 @@ async function microtasks(turns = 20): Promise<void> {
   for (let i = 0; i < turns; i++) await Promise.resolve();
 }
 
-/** The recorded run's fleet id and reserved generation; nothing else is kept. */
+/** The recorded run's fleet id, reserved generation and last ordinal; nothing else is kept. */
 function traceState(start: ReplayStart): StateStore {
   // A replay places nothing on hosts: the secret is never used, so none is made.
   const saved = {
@@ -156,11 +158,13 @@ function traceState(start: ReplayStart): StateStore {
     hostSecret: "",
     hosts: [],
     reservedGeneration: start.reservedGeneration,
+    lastOrdinal: start.lastOrdinal ?? 0,
     instances: [],
   };
   return {
     load: () => saved,
     reserveGenerations: () => {},
+    reserveOrdinals: () => {},
     putInstance: () => {},
     deleteInstance: () => {},
     putHost: () => {},

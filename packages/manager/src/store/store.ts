@@ -50,6 +50,15 @@ export class FleetStore implements FleetView {
     return this.ordinal + 1;
   }
 
+  /**
+   * Continues the ordinals after `ordinal` (never lowers them): at restart, the
+   * highest one ever handed out, as the state kept it, so that no new instance
+   * gets the id of an earlier one, stopped and forgotten or not.
+   */
+  resumeAfter(ordinal: number): void {
+    this.ordinal = Math.max(this.ordinal, ordinal);
+  }
+
   /** Instances whose durable facts changed since the last takeChanged(). */
   private readonly changed = new Set<Instance>();
 
