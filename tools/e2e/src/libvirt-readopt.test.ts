@@ -185,6 +185,8 @@ test("two fleets of one name on one libvirt: restarting one leaves the other's d
       orphansStopped: [],
       unproven: ["vm-7"],
       generation: 0,
+      // vm-7 carries no fleet id: its number is not this fleet's to count.
+      lastOrdinal: 2,
     });
     expect(a2.journal.map((e) => e.message)).toEqual([
       "re-adopted vm-1 (starting)",

@@ -209,7 +209,8 @@ export class ReadmeShell {
     const command = this.#manager?.command;
     if (command === undefined) throw new Error("no froctal up to restart");
     await this.stop();
-    await this.run("rm -rf /tmp/froctal-devices");
+    // As the README says for a separate run: no devices and no state of the fleet (its ids would go on).
+    await this.run(`rm -rf /tmp/froctal-devices "$XDG_STATE_HOME/froctal"`);
     await this.up(command);
   }
 
