@@ -128,6 +128,9 @@ program
         stopFleet = resolve;
       });
       const signalled = untilSignal().then(() => "signal" as const);
+      // A standby waits inside up(): a signal then ends its wait (it resigns) rather than waiting for it to lead.
+      const standingBy = new AbortController();
+      void signalled.then(() => standingBy.abort());
       const downed = down.then(() => "down" as const);
       // With etcd, a manager that loses its leadership stands by again (campaigns anew) until it is stopped.
       for (let round = 0; ; round++) {
@@ -151,11 +154,13 @@ program
           hostLostAfterMs: opts.hostGraceMs,
           advertise: opts.advertise,
           onDown: () => stopFleet(),
+          signal: standingBy.signal,
         });
         let running: Awaited<typeof starting>;
         try {
           running = await starting;
         } catch (error) {
+          if (standingBy.signal.aborted) return;
           // At first start, etcd out of reach is an error to show; after a loss, it is what is waited out.
           if (round === 0 || !(error instanceof FroctalError && error.retryable)) throw error;
           log.warn({ code: error.code }, `${error.message}; campaigning again in 1 s`);

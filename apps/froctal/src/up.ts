@@ -12,7 +12,7 @@ import { Bridge } from "@froctal/bridge";
 import { attachHostsEndpoint, HostsDriver, joinLocalHost, vouchFor } from "@froctal/driver-hosts";
 import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
-import { systemClock } from "@froctal/primitives";
+import { FroctalError, systemClock } from "@froctal/primitives";
 import { type AgentServer, createAgentServer } from "@froctal/server";
 import type { Leadership } from "@froctal/state-etcd";
 import type { Logger } from "pino";
@@ -62,6 +62,8 @@ export interface UpOptions {
    * default the listening address, which is right for one machine only.
    */
   readonly advertise?: string | undefined;
+  /** With etcd: stops waiting to lead (SIGTERM of a standby): up() then rejects with FROCTAL_E_CLOSED, having resigned. */
+  readonly signal?: AbortSignal;
   /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
   readonly onDown?: () => void;
 }
@@ -98,7 +100,8 @@ export async function up(options: UpOptions): Promise<Running> {
     const { candidateId } = leading;
     log.info({ candidateId }, `campaigning to lead fleet ${options.fleet.name} (standing by while another leads)`);
     try {
-      await leading.leadership.elected;
+      await standBy(options.stateUrl!, options.stateDir, options.fleet.name, log);
+      await Promise.race([leading.leadership.elected, aborted(options.signal)]);
     } catch (error) {
       await leading.leadership.close();
       throw error;
@@ -254,6 +257,34 @@ export async function up(options: UpOptions): Promise<Running> {
     return stopping;
   };
   return { manager: core, hosts, url, stop };
+}
+
+/** Rejects with FROCTAL_E_CLOSED once `signal` aborts; never settles without one. */
+function aborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    const stop = () => reject(new FroctalError("FROCTAL_E_CLOSED", "stopped while standing by"));
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
+/**
+ * A standby reads the fleet's state once while it waits (no write: unfenced
+ * reads only), so that data it could not lead on (corrupt, foreign, of another
+ * format) stops it now, not at failover, and says what it would take over.
+ * Elected, it loads again: what it leads on is what etcd holds then.
+ */
+async function standBy(url: string, dir: string, fleet: string, log: Logger): Promise<void> {
+  const { state, where } = openState(url, dir, (error) => log.error({ code: error.code }, error.message));
+  try {
+    const saved = await state.load(fleet);
+    log.info(
+      { fleetId: saved.fleetId, instances: saved.instances.length, generation: saved.reservedGeneration },
+      `standing by with the state of fleet ${fleet} from ${where}: ${saved.instances.length} instances, generations reserved up to ${saved.reservedGeneration}`,
+    );
+  } finally {
+    await state.close();
+  }
 }
 
 /**

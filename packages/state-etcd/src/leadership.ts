@@ -1,5 +1,5 @@
 import { type ErrorCode, FroctalError } from "@froctal/primitives";
-import type { Campaign, Etcd3, Lease, Watcher } from "etcd3";
+import type { Campaign, Etcd3, Lease, Namespace, Watcher } from "etcd3";
 import { createClient, withRetries } from "./client.js";
 import { etcdFailure } from "./errors.js";
 import { DEFAULT_PREFIX } from "./keys.js";
@@ -161,6 +161,22 @@ class LeaseWatch {
   }
 }
 
+/**
+ * A standby's campaign waits on its predecessor's key with a watch (in the
+ * election's own namespace) that etcd3 1.1.2 never cancels, not even on
+ * resign: its stream keeps the channel (and the process) alive after close(),
+ * and the manager dials again for it when the stream ends. With no watcher
+ * left and the stream cancelled, nothing is left to dial for.
+ */
+function forgetWatches(namespace: Namespace | undefined): void {
+  type Manager = { watchers?: unknown[]; stream?: { cancel(): void } };
+  const manager = (namespace as unknown as { watchManager?: Manager } | undefined)?.watchManager;
+  if (manager?.watchers === undefined) return;
+  manager.watchers = [];
+  // The stream in flight holds its channel open past close(): cancelled, it ends, and is not dialled again.
+  manager.stream?.cancel();
+}
+
 /** etcd3 1.1.2 keeps a campaign's lease in a field it does not declare: read it, and fail loudly if an upgrade moved it. */
 function leaseOf(campaign: Campaign): Lease {
   const lease = (campaign as unknown as { lease?: Lease }).lease;
@@ -316,7 +332,11 @@ class EtcdLeadership implements Leadership {
   close(): Promise<void> {
     this.#closed ??= this.resign()
       .catch(() => undefined) // Unreachable etcd: the lease expires by itself within its TTL.
-      .finally(() => this.#client.close());
+      .finally(() => {
+        forgetWatches((this.#campaign as unknown as { namespace?: Namespace }).namespace);
+        forgetWatches(this.#client);
+        this.#client.close();
+      });
     return this.#closed;
   }
 

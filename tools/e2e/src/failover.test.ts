@@ -7,12 +7,14 @@
  * stands by; it leads again when the new leader dies. The etcd member is the
  * test's own (./etcd.ts).
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { type Etcd, startEtcd } from "./etcd.js";
-import { eventually, type RunningFleet, upFleet } from "./fleet.js";
+import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
 
 const TTL_S = 2;
 let etcd: Etcd;
@@ -21,7 +23,10 @@ const running: RunningFleet[] = [];
 beforeAll(async () => {
   etcd = await startEtcd();
 });
+const standbys: ChildProcess[] = [];
 afterEach(async () => {
+  for (const child of standbys.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const f of running.splice(0)) {
     f.process.kill("SIGCONT");
     await f.stop();
@@ -40,6 +45,48 @@ function manager(): Promise<RunningFleet> {
   void started.then((f) => running.push(f)).catch(() => {});
   return started;
 }
+
+interface Standby {
+  readonly process: ChildProcess;
+  readonly logs: string[];
+  readonly exited: Promise<number | null>;
+}
+
+/** `froctal up` as a standby: it never prints a URL while another leads, so it is watched by its log and exit. */
+function standby(): Standby {
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "apps/froctal/dist/main.js"),
+      ...["up", join(root, "apps/examples/autoscale"), "--port", "0"],
+      ...["--state-dir", mkdtempSync(join(tmpdir(), "froctal-failover-")), "--state", etcd.stateUrl],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const logs: string[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => logs.push(l));
+  createInterface({ input: child.stderr! }).on("line", (l) => logs.push(l));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  standbys.push(child);
+  return { process: child, logs, exited };
+}
+
+const exitOf = (s: Standby) => s.exited;
+
+/** Writes `key` in the test's etcd through its JSON gateway, as anyone with access to the cluster could. */
+async function etcdPut(key: string, value: string): Promise<void> {
+  const body = { key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") };
+  const res = await fetch(`${etcdHttp()}/v3/kv/put`, { method: "POST", body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+async function etcdDelete(key: string): Promise<void> {
+  const body = { key: Buffer.from(key).toString("base64") };
+  const res = await fetch(`${etcdHttp()}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+const etcdHttp = () => etcd.stateUrl.replace(/^etcd:/, "http:");
 
 /** When the manager's log first has a line matching `pattern`, ms since the epoch. */
 function firstAt(f: RunningFleet, pattern: RegExp): number | undefined {
@@ -80,6 +127,39 @@ test("the leader killed with -9: the standby leads and starts the fleet within t
   // The lease runs out after TTL_S (etcd rounds up to the next second at most), then one campaign round.
   expect(leadingAt - killedAt).toBeLessThan((TTL_S + 1) * 1_000);
   expect(firstStart - killedAt).toBeLessThan((TTL_S + 1) * 1_000 + 500);
+}, 60_000);
+
+test("a standby reads the fleet's state while it waits: data it could not lead on stops it at once, not at failover", async () => {
+  const a = await manager();
+  await readyGuests(a);
+  const b = standby();
+  await eventually(
+    async () =>
+      b.logs.some((l) =>
+        /"msg":"standing by with the state of fleet autoscale from etcd http:\/\/127\.0\.0\.1:\d+ \/froctal\/: 2 instances, generations reserved up to \d+"/.test(
+          l,
+        ),
+      )
+        ? true
+        : undefined,
+    "the standby to report the state it would take over",
+  );
+  b.process.kill("SIGTERM");
+  expect(await exitOf(b)).toBe(0);
+
+  // A key froctal never wrote, under the fleet's prefix: a new standby refuses to stand by on it.
+  const key = "/froctal/fleets/autoscale/not-froctal";
+  await etcdPut(key, "x");
+  try {
+    const c = standby();
+    expect(await exitOf(c)).toBe(2);
+    expect(c.logs.join("\n")).toContain(`froctal: FROCTAL_E_CONFIG: `);
+    expect(c.logs.join("\n")).toContain(key);
+    // The leader carries on.
+    expect((await a.status()).services.map((s) => s.name).sort()).toEqual(["lb", "web"]);
+  } finally {
+    await etcdDelete(key);
+  }
 }, 60_000);
 
 test("the leader frozen past its TTL: the standby takes over; the old one, resumed, stands by without acting, and leads again when the new one dies", async () => {
