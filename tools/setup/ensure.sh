@@ -42,6 +42,8 @@ if [ "${1:-}" = "--test" ]; then
   [ -n "$(ls /usr/lib/*/libxdp.so.1 2>/dev/null)" ] || debs="$debs libxdp1"
   # Every veth on a netdev bridge needs `ethtool -K IF tx off`, or TCP checksums fail.
   [ -x /usr/sbin/ethtool ] || debs="$debs ethtool"
+  # network-ovs's guests-on-the-bridge test pings from one namespace to another.
+  command -v ping >/dev/null 2>&1 || debs="$debs iputils-ping"
   # ... built from Debian's packages with `apt-get download`, which needs current package lists.
   [ -n "$(ls tools/guest-image/.cache/debs 2>/dev/null)" ] || refresh="yes"
 fi
