@@ -17,7 +17,7 @@ import { type AgentServer, createAgentServer } from "@froctal/server";
 import type { Leadership } from "@froctal/state-etcd";
 import type { Logger } from "pino";
 import { createHttpApi } from "./http-api.js";
-import { campaignFor, openState } from "./state.js";
+import { campaignFor, type OpenedState, openState } from "./state.js";
 import { TraceFile } from "./trace-file.js";
 
 /** The host id of the guests `froctal up` runs in its own process. */
@@ -99,12 +99,20 @@ export async function up(options: UpOptions): Promise<Running> {
   if (leading !== undefined) {
     const { candidateId } = leading;
     log.info({ candidateId }, `campaigning to lead fleet ${options.fleet.name} (standing by while another leads)`);
+    // While it waits, it reads the state it would lead on; an etcd out of reach fails the campaign at once.
+    const view = openState(options.stateUrl, options.stateDir, (error) =>
+      log.error({ code: error.code }, error.message),
+    );
     try {
-      await standBy(options.stateUrl!, options.stateDir, options.fleet.name, log);
-      await Promise.race([leading.leadership.elected, aborted(options.signal)]);
+      await Promise.all([
+        standBy(view, options.fleet.name, log),
+        Promise.race([leading.leadership.elected, aborted(options.signal)]),
+      ]);
     } catch (error) {
       await leading.leadership.close();
       throw error;
+    } finally {
+      await view.state.close();
     }
     log.info({ candidateId }, `leading fleet ${options.fleet.name}`);
   }
@@ -274,17 +282,12 @@ function aborted(signal: AbortSignal | undefined): Promise<never> {
  * format) stops it now, not at failover, and says what it would take over.
  * Elected, it loads again: what it leads on is what etcd holds then.
  */
-async function standBy(url: string, dir: string, fleet: string, log: Logger): Promise<void> {
-  const { state, where } = openState(url, dir, (error) => log.error({ code: error.code }, error.message));
-  try {
-    const saved = await state.load(fleet);
-    log.info(
-      { fleetId: saved.fleetId, instances: saved.instances.length, generation: saved.reservedGeneration },
-      `standing by with the state of fleet ${fleet} from ${where}: ${saved.instances.length} instances, generations reserved up to ${saved.reservedGeneration}`,
-    );
-  } finally {
-    await state.close();
-  }
+async function standBy({ state, where }: OpenedState, fleet: string, log: Logger): Promise<void> {
+  const saved = await state.load(fleet);
+  log.info(
+    { fleetId: saved.fleetId, instances: saved.instances.length, generation: saved.reservedGeneration },
+    `standing by with the state of fleet ${fleet} from ${where}: ${saved.instances.length} instances, generations reserved up to ${saved.reservedGeneration}`,
+  );
 }
 
 /**
