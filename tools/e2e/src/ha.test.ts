@@ -90,16 +90,22 @@ test("the leader killed with -9 under load: the standby adopts every guest throu
     const told = `FROCTAL_MANAGER_URL=ws://127.0.0.1:${portA}/agent,ws://127.0.0.1:${portB}/agent`;
     for (const pid of pids.values()) expect(readFileSync(`/proc/${pid}/environ`, "latin1").split("\0")).toContain(told);
 
+    const killedAt = Date.now();
     expect(await kill9(a)).toBe(null);
     const b = await standby;
     expect(b.fleetId).toBe(a.fleetId);
-    await logLine(b, (e) => (e.msg === "leading fleet autoscale" ? true : undefined));
+    const leadingAt = await logLine(b, (e) => (e.msg === "leading fleet autoscale" ? Number(e.time) : undefined));
+    // The lease runs out after its TTL (2 s here; etcd checks expiries every 500 ms), then one campaign round.
+    expect(leadingAt - killedAt).toBeLessThan(3_000);
     // Both hosts found it at their second address; every guest re-registered with it, and none was started again.
     const adopted = await eventually(async () => {
       const s = await b.status();
       const ready = s.services.flatMap((svc) => svc.instances.filter((i) => i.phase === "ready" && i.connected));
       return /^a up \d+,b up \d+$/.test(hostsOf(s)) && ready.length === pids.size ? s : undefined;
     }, "every guest connected to the new leader");
+    console.log(
+      `failover with hosts: leading ${leadingAt - killedAt} ms, every guest adopted ${Date.now() - killedAt} ms after the kill`,
+    );
     expect(onePidEach(b.fleetId)).toEqual(pids);
     // Every guest keeps the configuration generation it had committed: nothing changed, so nothing was rolled out again.
     expect(generations(adopted)).toEqual(committed);
