@@ -1,6 +1,7 @@
 /**
  * Standby managers on etcd, end to end: two `froctal up --no-local-host`
- * managers of the autoscale fleet on one etcd (the test's own member), each
+ * managers of the autoscale fleet on a 3-member etcd cluster (the test's own,
+ * on loopback ports), each
  * on a port of its own; two `froctal host` daemons given both managers'
  * addresses. The leader is killed with -9 under load: the standby leads,
  * the hosts and every guest's agent find it at the next address, and it
@@ -34,7 +35,7 @@ const autoscale = join(root, "apps/examples/autoscale");
 let etcd: Etcd;
 let started: Started = newStarted();
 beforeAll(async () => {
-  etcd = await startEtcd();
+  etcd = await startEtcd(3);
 });
 afterEach(async () => {
   expect(await cleanUp(started)).toEqual([]);
