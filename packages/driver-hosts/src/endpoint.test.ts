@@ -208,6 +208,36 @@ describe("hosts endpoint", () => {
     await m.hosts.start(spec("app-3"));
     expect(await list(a.driver)).toEqual(["app-1", "app-3"]);
   });
+  it("a guest that exits while its host's report is being taken is not placed after: its exit comes after the report", async () => {
+    const m = await manager();
+    const real = createProcessDriver();
+    let listing!: () => void;
+    const listed = new Promise<void>((resolve) => {
+      listing = resolve;
+    });
+    const slow: Driver = {
+      name: real.name,
+      start: (s) => real.start(s),
+      stop: (id, o) => real.stop(id, o),
+      watch: (l) => real.watch(l),
+      close: () => real.close(),
+      list: async (f) => {
+        const guests = await real.list(f);
+        listing();
+        await new Promise((r) => setTimeout(r, 300));
+        return guests;
+      },
+    };
+    await real.start(spec("app-1"));
+    host(m.url, "a", undefined, slow);
+    // The report says app-1 runs; it stops before the report is sent.
+    await listed;
+    await real.stop("app-1", { graceMs: 1000 });
+    expect(await list(m.hosts)).toEqual([]);
+    expect(m.hosts.hostOf("app-1")).toBeUndefined();
+    expect([...m.hosts.stats.rejected]).toEqual([]);
+  });
+
   it("a start sent before the host reported its guests is not taken for a guest gone when the report comes", async () => {
     const m = await manager();
     // The real process driver, but its inventory takes 300 ms: a start that arrives meanwhile

@@ -249,6 +249,8 @@ export class HostsDriver implements Driver {
         if (event.kind === "exited") host.replaced.delete(event.instanceId);
         return;
       }
+      // A guest placed nowhere that exits (it ended while its host's report was on the way) changes nothing.
+      if (placedOn === undefined && event.kind === "exited") return;
       this.reject("FROCTAL_E_AUTH", `host ${host.id} reported ${event.kind} for ${event.instanceId}, not placed on it`);
       return;
     }

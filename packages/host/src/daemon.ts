@@ -131,8 +131,15 @@ export class HostDaemon {
     return { ...start, env: { ...start.env, FROCTAL_FLEET_ID: start.fleetId, FROCTAL_HOST_ID: this.#o.hostId } };
   }
 
+  /**
+   * Events go out after the welcome report, in order: a guest that exits
+   * while the report is being taken may be in it, and its exit must come
+   * after, or the manager would place a guest that is gone.
+   */
   #event(event: DriverEvent): void {
     if (event.kind === "exited") this.#outcomes.exited(event.instanceId);
-    if (this.#fleet !== undefined) this.#link.send({ event: eventFrame(event) });
+    void this.#reported.then(() => {
+      if (this.#fleet !== undefined) this.#link.send({ event: eventFrame(event) });
+    });
   }
 }
