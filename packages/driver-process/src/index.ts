@@ -12,8 +12,10 @@
  *   guest-command.ts   the command line (a command behind its lifeline watcher) and minimal environment of a guest (pure)
  *   image.ts           resolving and checking an image path, or a command's executable
  *   line-splitter.ts   bounded splitting of a guest's output into lines
+ *   network.ts         the GuestNetwork port (a network of each guest's own) and the command run inside it
  *   options.ts         options, defaults and their checks
  */
 export type { Adoption, GuestRecords, KeepOptions, KeptGuest } from "./kept.js";
+export type { GuestNetwork } from "./network.js";
 export { DEFAULT_INHERITED_ENV, type LogSink, type LogStream, type ProcessDriverOptions } from "./options.js";
 export { createProcessDriver, type KeepingProcessDriver } from "./process-driver.js";

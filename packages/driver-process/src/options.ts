@@ -3,6 +3,7 @@ import type { Clock } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import type { GuestRecords, KeepOptions } from "./kept.js";
+import type { GuestNetwork } from "./network.js";
 
 export type LogStream = "stdout" | "stderr";
 
@@ -36,6 +37,13 @@ export interface ProcessDriverOptions {
    * Default: off, guests die with the driver's process (their lifeline).
    */
   readonly keep?: KeepOptions;
+  /**
+   * A network of its own for each guest (a network namespace with a veth on a
+   * bridge; needs root): joined before the spawn, its prefix run in front of
+   * the guest's command line, left once the guest is gone. Default: none,
+   * guests share the manager's network.
+   */
+  readonly network?: GuestNetwork;
 }
 
 export interface KeepSettings {
@@ -56,6 +64,7 @@ export interface Settings {
   readonly closeGraceMs: number;
   readonly orphanGraceMs: number;
   readonly keep: KeepSettings | undefined;
+  readonly network: GuestNetwork | undefined;
 }
 
 /** Fills in defaults and refuses values that would misbehave later (a NaN grace period kills at once). */
@@ -70,6 +79,7 @@ export function settingsFrom(options: ProcessDriverOptions): Settings {
     closeGraceMs: gracePeriod("closeGraceMs", options.closeGraceMs ?? 2000),
     orphanGraceMs: gracePeriod("orphanGraceMs", options.orphanGraceMs ?? 5000),
     keep: keepFrom(options.keep),
+    network: options.network,
   };
 }
 

@@ -14,6 +14,7 @@ import { type GuestExit, type GuestHooks, launchGuest, type RunningGuest } from 
 import { type GuestCommand, guestCommand, guestEnv, keptGuestCommand } from "./guest-command.js";
 import { resolveExecutable, resolveImage } from "./image.js";
 import { type Adoption, type KeepOptions, type KeptGuest, keptGuestOf, openGuestLog } from "./kept.js";
+import { inNetwork, Networking } from "./network.js";
 import { gracePeriod, type KeepSettings, type ProcessDriverOptions, type Settings, settingsFrom } from "./options.js";
 
 /** What list() reports of an instance, and all an adopted guest's record keeps of its spec. */
@@ -26,6 +27,8 @@ interface Entry {
   readonly launch: Promise<RunningGuest>;
   /** Set once the process is spawned (and, in keep mode, recorded), just before `started` is reported. */
   guest: RunningGuest | undefined;
+  /** The guest joined its network (the option's): leave it once the guest is gone. */
+  joined: boolean;
 }
 
 /** The process driver in keep mode: a Driver that adopts the guests an earlier one left running. */
@@ -64,11 +67,13 @@ class ProcessDriver implements KeepingProcessDriver {
   readonly #settings: Settings;
   readonly #entries = new Map<string, Entry>();
   readonly #listeners = new Listeners<DriverEvent>();
+  readonly #networking: Networking;
   #adoption: Promise<Adoption> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(settings: Settings) {
     this.#settings = settings;
+    this.#networking = new Networking(settings.network);
   }
 
   async start(spec: LaunchSpec): Promise<void> {
@@ -96,6 +101,7 @@ class ProcessDriver implements KeepingProcessDriver {
       return; // never ran
     }
     await guest.stop(graceMs);
+    await this.#networking.left(instanceId);
   }
 
   /**
@@ -154,9 +160,9 @@ class ProcessDriver implements KeepingProcessDriver {
   }
 
   async #release(): Promise<void> {
-    const stopping: Promise<GuestExit>[] = [];
-    for (const { guest } of this.#entries.values()) {
-      if (guest?.stopping) stopping.push(guest.exited);
+    const stopping: Promise<void>[] = [];
+    for (const { spec, guest } of this.#entries.values()) {
+      if (guest?.stopping) stopping.push(guest.exited.then(() => this.#networking.left(spec.instanceId)));
       else if (guest instanceof AdoptedGuest) guest.release();
     }
     await Promise.all(stopping);
@@ -215,7 +221,13 @@ class ProcessDriver implements KeepingProcessDriver {
   #adoptOne(kept: KeptGuest, keep: KeepSettings): void {
     const { instanceId, fleet, fleetId, service } = kept;
     const guest = new AdoptedGuest(kept, this.#settings.clock, keep.pollMs, (exit) => this.#exited(entry, exit));
-    const entry: Entry = { spec: { instanceId, fleet, fleetId, service }, launch: Promise.resolve(guest), guest };
+    const entry: Entry = {
+      spec: { instanceId, fleet, fleetId, service },
+      launch: Promise.resolve(guest),
+      guest,
+      // Its network was joined by the driver that launched it; this one leaves it, and never joins it again.
+      joined: this.#networking.enabled,
+    };
     this.#entries.set(instanceId, entry);
   }
 
@@ -238,9 +250,23 @@ class ProcessDriver implements KeepingProcessDriver {
       const output = keep === undefined ? undefined : await openGuestLog(keep.logDir, instanceId);
       try {
         if (this.#closing !== undefined) throw closedError(instanceId);
-        const command =
-          keep === undefined ? guestCommand(spec, runs, settings) : keptGuestCommand(spec, runs, settings);
-        const guest = await launchGuest(command, settings, hooks, output?.fd);
+        // Before the spawn: run in a namespace that is missing, the guest would merely exit 255.
+        const prefix = await this.#networking.join(spec);
+        let command: GuestCommand;
+        let guest: RunningGuest;
+        try {
+          if (this.#closing !== undefined) throw closedError(instanceId);
+          const plain =
+            keep === undefined ? guestCommand(spec, runs, settings) : keptGuestCommand(spec, runs, settings);
+          command = inNetwork(plain, prefix);
+          guest = await launchGuest(command, settings, hooks, output?.fd);
+        } catch (cause) {
+          // Nothing was spawned, so nothing will exit: the network is left now.
+          if (prefix !== undefined) await this.#networking.leave(instanceId);
+          throw cause;
+        }
+        // From here on the guest's exit leaves the network, even if its record fails below and it is killed.
+        entry.joined = prefix !== undefined;
         if (keep !== undefined) this.#record(spec, command, guest, keep);
         entry.guest = guest;
         this.#emit({ kind: "started", instanceId, detail: `pid ${guest.pid} runs ${runs}` });
@@ -250,7 +276,7 @@ class ProcessDriver implements KeepingProcessDriver {
         await output?.close();
       }
     });
-    const entry: Entry = { spec, launch, guest: undefined };
+    const entry: Entry = { spec, launch, guest: undefined, joined: false };
     this.#entries.set(instanceId, entry);
     return entry.launch.then(
       () => undefined,
@@ -287,9 +313,12 @@ class ProcessDriver implements KeepingProcessDriver {
     const { instanceId } = entry.spec;
     const current = this.#entries.get(instanceId) === entry;
     if (current) this.#entries.delete(instanceId);
+    const keep = this.#settings.keep;
+    // A kept guest the driver released (closed, not stopping it) runs on for the next driver, its network with it.
+    const released = keep !== undefined && this.#closing !== undefined && !exit.requested;
+    if (entry.joined && !released) void this.#networking.leave(instanceId);
     // Never reported started (its record could not be kept): nothing to report, no record of it.
     if (entry.guest === undefined) return;
-    const keep = this.#settings.keep;
     // Once closed, the records are the next driver's, which may have adopted this very guest.
     if (keep !== undefined && current && this.#closing === undefined) {
       isolate(() => keep.records.delete(instanceId));
