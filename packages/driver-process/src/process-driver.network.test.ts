@@ -44,7 +44,7 @@ interface Names {
 /**
  * A GuestNetwork of namespaces and veth pairs, named after this test process
  * and a number per instance id (the same id gets the same names again, so a
- * join before the last leave would fail, as a real one does). Counts its calls.
+ * join before the last leave would fail, as a real one does). Counts its joins, and its leaves once done.
  */
 class NetnsNetwork implements GuestNetwork {
   readonly joins: string[] = [];
@@ -81,8 +81,9 @@ class NetnsNetwork implements GuestNetwork {
   }
 
   async leave(instanceId: string): Promise<void> {
-    this.leaves.push(instanceId);
     await this.#remove(this.names(instanceId));
+    // Counted once done, so that a test waiting for the count finds the namespace gone.
+    this.leaves.push(instanceId);
   }
 
   /** Removes every namespace and veth this network named, whatever the test left. */
