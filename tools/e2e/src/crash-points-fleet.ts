@@ -3,14 +3,13 @@
  * policy (web scaled on requests per second, drained before it stops; scale-in
  * stabilised over 1.5 s instead of 3, to keep the test short) with two lb
  * guests sharing one backend list, so a rollout is one generation with two
- * participants. The lb is the example's own, wrapped so that its prepare
- * takes PREPARE_MS: a generation stays in flight long enough for status to
- * show it and for a kill to land inside it. Plus the seeded random numbers
+ * participants. The lb is the example's own, told by its configuration to take
+ * PREPARE_MS to prepare: a generation stays in flight long enough for status
+ * to show it and for a kill to land inside it. Plus the seeded random numbers
  * that pick the crash points, and a manager with hosts a and b.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { expect } from "vitest";
 import { eventually, freePort, root } from "./fleet.js";
 import {
@@ -25,7 +24,10 @@ import {
 } from "./hosts-fleet.js";
 import { HOSTS, type HostId, hostsOf } from "./hosts-status.js";
 
-/** How long each lb takes to prepare a generation, ms. */
+/** The example lb, built. */
+const lbGuest = join(root, "apps/examples/lb/dist/main.js");
+
+/** How long each lb takes to prepare a generation, ms (its config's prepareMs). */
 export const PREPARE_MS = 500;
 /** Requests per second one web instance takes (as in apps/examples/autoscale). */
 export const RPS_PER_INSTANCE = 40;
@@ -58,30 +60,8 @@ export function seeded(seed: number): (min: number, max: number) => number {
   };
 }
 
-/**
- * Writes the slow-preparing lb guest and the fleet module into `dir`; returns
- * the module's path. The wrapper patches the agent's onConfig before the
- * example lb registers its handler (both import the same agent module, by
- * its real path), then runs the example unchanged.
- */
+/** Writes the fleet module into `dir`; returns its path. */
 export function writeCrashFleet(dir: string, name: string): string {
-  const agentModule = pathToFileURL(join(root, "packages/agent/dist/agent.js")).href;
-  const lbModule = pathToFileURL(join(root, "apps/examples/lb/dist/main.js")).href;
-  const lb = join(dir, "slow-lb.mjs");
-  writeFileSync(
-    lb,
-    `import { Agent } from ${JSON.stringify(agentModule)};
-const onConfig = Agent.prototype.onConfig;
-Agent.prototype.onConfig = function (handler) {
-  const prepare = async (config, generation) => {
-    await new Promise((r) => setTimeout(r, ${PREPARE_MS}));
-    return handler.prepare?.(config, generation);
-  };
-  return onConfig.call(this, { ...handler, prepare });
-};
-await import(${JSON.stringify(lbModule)});
-`,
-  );
   const file = join(dir, "fleet.mjs");
   writeFileSync(
     file,
@@ -104,9 +84,10 @@ export default {
       startTimeoutMs: 20000,
     },
     lb: {
-      image: ${JSON.stringify(lb)},
+      image: ${JSON.stringify(lbGuest)},
       replicas: 2,
       config: (fleet) => ({
+        prepareMs: ${PREPARE_MS},
         backends: fleet
           .service("web")
           .ready.map((i) => i.fact("endpoint")?.url)

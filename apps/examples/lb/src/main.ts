@@ -17,6 +17,13 @@ import { connect } from "@froctal/agent";
 
 interface LbConfig {
   readonly backends: readonly string[];
+  /**
+   * How long prepare takes before it answers, ms (default 0): a fleet can
+   * make this lb behave like a data plane that is slow to program, so that a
+   * generation stays in flight a while (the crash-point test kills its
+   * manager then).
+   */
+  readonly prepareMs?: number;
 }
 
 const agent = connect({ build: { app: "lb", appVersion: "0.1.0", features: ["http-proxy"] } });
@@ -28,7 +35,7 @@ let upstreamFailures = 0;
 const STATS_PATH = "/_lb/stats";
 
 agent.onConfig<LbConfig>({
-  prepare(config) {
+  async prepare(config) {
     if (typeof config !== "object" || config === null || !Array.isArray(config.backends)) {
       return "config.backends must be a list of URLs";
     }
@@ -36,6 +43,11 @@ agent.onConfig<LbConfig>({
       if (typeof b !== "string" || !/^http:\/\/[^/]+$/.test(b))
         return `backend ${JSON.stringify(b)} is not an http://host:port URL`;
     }
+    const { prepareMs = 0 } = config;
+    if (!Number.isInteger(prepareMs) || prepareMs < 0 || prepareMs > 60_000) {
+      return `prepareMs ${JSON.stringify(prepareMs)} is not a whole number of ms from 0 to 60000`;
+    }
+    if (prepareMs > 0) await new Promise((resolve) => setTimeout(resolve, prepareMs));
     return undefined;
   },
   commit(config) {
