@@ -156,6 +156,15 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
     expect(r.stdout).not.toContain("froctal manager for fleet");
   });
 
+  test("up refuses a --managers list with an empty entry, naming it, before it starts anything", async () => {
+    const r = await froctal("up", join(app, "../examples/autoscale"), "--port", "0", "--managers", "http://a:7070,");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'froctal: FROCTAL_E_CONFIG: --managers is not a manager address or a list of them (entry 2 is empty): "http://a:7070,"; give http://host:port, or every manager\'s: http://m1:7070,http://m2:7070\n',
+    );
+    expect(r.stdout).toBe("");
+  });
+
   test("status with no manager running says where it looked", async () => {
     const r = await froctal("status", "--url", "http://127.0.0.1:9");
     expect(r.code).toBe(2);

@@ -13,7 +13,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { runDemo } from "./demo.js";
 import { printEvents } from "./events.js";
-import { fleetCredential, runHost } from "./host.js";
+import { fleetCredential, managerAddresses, runHost } from "./host.js";
 import { loadFleet } from "./load-fleet.js";
 import { runReplay } from "./replay.js";
 import { fetchStatus, renderStatus } from "./status.js";
@@ -100,6 +100,10 @@ program
     httpUrl,
   )
   .option("--host-grace-ms <ms>", "how long a silent host keeps its instances before they are replaced", grace, 10_000)
+  .option(
+    "--managers <urls>",
+    "with --state etcd://: every manager's address, comma-separated, told to guests so they find a new leader (default: the managers campaigning when each guest starts)",
+  )
   .action(
     async (
       fleetPath: string,
@@ -115,8 +119,10 @@ program
         localHost: boolean;
         hostGraceMs: number;
         advertise?: string;
+        managers?: string;
       },
     ) => {
+      const managers = opts.managers === undefined ? [] : managerAddresses(opts.managers, "--managers");
       const log = pino({ level: opts.logLevel });
       const { fleet, driver } = await loadFleet(fleetPath);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
@@ -153,6 +159,7 @@ program
           localHost,
           hostLostAfterMs: opts.hostGraceMs,
           advertise: opts.advertise,
+          managers,
           onDown: () => stopFleet(),
           signal: standingBy.signal,
         });

@@ -106,12 +106,12 @@ const SCHEMES = ["http:", "https:", "ws:", "wss:"];
  * `--manager`: one address, or every manager's of the fleet, comma-separated (http://m1:7070,http://m2:7070).
  * Checked here, before anything starts, so a typo is a sentence naming the entry, not a daemon dialling nowhere.
  */
-export function managerAddresses(manager: string): readonly URL[] {
+export function managerAddresses(manager: string, flag = "--manager"): readonly URL[] {
   const entries = manager.split(",");
   const bad = (why: string) =>
     new FroctalError(
       "FROCTAL_E_CONFIG",
-      `--manager is not a manager address or a list of them (${why}): ${JSON.stringify(manager)}; give http://host:port, or every manager's: http://m1:7070,http://m2:7070`,
+      `${flag} is not a manager address or a list of them (${why}): ${JSON.stringify(manager)}; give http://host:port, or every manager's: http://m1:7070,http://m2:7070`,
     );
   const urls: URL[] = [];
   for (const [i, entry] of entries.entries()) {

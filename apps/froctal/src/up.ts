@@ -62,6 +62,12 @@ export interface UpOptions {
    * default the listening address, which is right for one machine only.
    */
   readonly advertise?: string | undefined;
+  /**
+   * Every manager's address (http://name:port), told to guests besides the
+   * managers campaigning when each starts: so that guests launched before a
+   * standby came up find it too.
+   */
+  readonly managers?: readonly URL[];
   /** With etcd: stops waiting to lead (SIGTERM of a standby): up() then rejects with FROCTAL_E_CLOSED, having resigned. */
   readonly signal?: AbortSignal;
   /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
@@ -170,9 +176,10 @@ export async function up(options: UpOptions): Promise<Running> {
         });
   // Every manager's address for the guests, this one first; with etcd, kept up with the standbys that come and go.
   const own = agentUrl(options.advertise ?? url);
+  const configured = (options.managers ?? []).map((m) => agentUrl(m.href));
   let addresses = [own];
   const followStandbys = async () => {
-    const now = await managers(own, leading?.leadership, log);
+    const now = await managers(own, configured, leading?.leadership, log);
     if (now.join() === addresses.join()) return;
     addresses = now;
     log.info({ managers: now }, `guests launched from now on are told of ${now.length} managers: ${now.join(", ")}`);
@@ -300,19 +307,24 @@ function ownAddress(options: UpOptions): string {
 }
 
 /**
- * The addresses its guests are given: its own first, then (with etcd) every
- * standby's that campaigned with one, in the order they would lead, so that an
- * agent whose manager is gone tries the next. A guest knows the standbys of its
- * launch: one that campaigns later is not known to guests launched before.
+ * The addresses its guests are given: its own first, then those given with
+ * --managers, then (with etcd) every standby's that campaigned with one, in the
+ * order they would lead, so that an agent whose manager is gone tries the next.
+ * A standby neither given nor campaigning at a guest's launch is not known to it.
  */
-async function managers(own: string, leadership: Leadership | undefined, log: Logger): Promise<string[]> {
+async function managers(
+  own: string,
+  configured: readonly string[],
+  leadership: Leadership | undefined,
+  log: Logger,
+): Promise<string[]> {
   let others: string[] = [];
   try {
     others = leadership === undefined ? [] : (await leadership.candidates()).map((c) => c.address);
   } catch (error) {
     log.warn({}, `guests will know only this manager's address: ${(error as Error).message}`);
   }
-  return [...new Set([own, ...others.filter((a) => a !== "")])];
+  return [...new Set([own, ...configured, ...others.filter((a) => a !== "")])];
 }
 
 /** http://name:port -> ws://name:port/agent (https -> wss). */

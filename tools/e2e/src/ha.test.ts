@@ -1,9 +1,10 @@
 /**
  * Standby managers on etcd, end to end: two `froctal up --no-local-host`
  * managers of the autoscale fleet on a 3-member etcd cluster (the test's own,
- * on loopback ports), each
- * on a port of its own; two `froctal host` daemons given both managers'
- * addresses. The leader is killed with -9 under load: the standby leads,
+ * on loopback ports), each on a port of its own and given both addresses
+ * (--managers); two `froctal host` daemons given both too. The standby comes
+ * up only once the guests run: they know it from the leader's --managers. The
+ * leader is killed with -9 under load: the standby leads,
  * the hosts and every guest's agent find it at the next address, and it
  * adopts every guest (the same processes: none restarted, lost or duplicated)
  * with the same generations, and 0 requests fail. Then it scales out itself.
@@ -48,23 +49,17 @@ afterAll(async () => {
 test("the leader killed with -9 under load: the standby adopts every guest through the hosts' and agents' address lists, 0 requests fail", async () => {
   const dir = tempDir(started, "ha");
   const [portA, portB] = [await freePort(), await freePort()];
+  const managers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
   const options = (name: string, port: number) => ({
     fleet: autoscale,
     port,
     stateDir: join(dir, `manager-${name}`),
     graceMs: 10_000,
     stateUrl: etcd.stateUrl,
+    // Every manager's address, so that guests launched before the standby comes up know it too.
+    args: ["--managers", managers],
   });
   const a: Manager = await startManager(started, options("a", portA));
-  // The standby campaigns and waits: it opens no port, so it logs no URL until it leads.
-  const standby = startManager(started, options("b", portB));
-  // The leader reads the standby's address from its campaign key; guests launched from then on are given both.
-  await logLine(a, (e) =>
-    typeof e.msg === "string" && e.msg.startsWith("guests launched from now on are told of 2 managers")
-      ? true
-      : undefined,
-  );
-  const managers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
   for (const id of HOSTS) {
     const credential = await credentialFile(autoscale, join(dir, "manager-a"), id, dir, etcd.stateUrl);
     startHost(started, { manager: managers, id, credentialFile: credential, stateDir: join(dir, `host-${id}`) });
@@ -90,6 +85,13 @@ test("the leader killed with -9 under load: the standby adopts every guest throu
     // Each guest was told of both managers, the leader first.
     const told = `FROCTAL_MANAGER_URL=ws://127.0.0.1:${portA}/agent,ws://127.0.0.1:${portB}/agent`;
     for (const pid of pids.values()) expect(readFileSync(`/proc/${pid}/environ`, "latin1").split("\0")).toContain(told);
+    // Only now the standby comes up: it campaigns and waits with no port open, so it logs no URL until it leads.
+    const standby = startManager(started, options("b", portB));
+    const standbyProc = started.procs[started.procs.length - 1]!;
+    await logLine(standbyProc, (e) =>
+      typeof e.msg === "string" && e.msg.startsWith("standing by with the state of fleet autoscale") ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 500)); // its campaign key is written by then
 
     const killedAt = Date.now();
     expect(await kill9(a)).toBe(null);

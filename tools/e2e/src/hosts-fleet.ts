@@ -104,6 +104,8 @@ export interface ManagerOptions {
   readonly graceMs: number;
   /** `--state etcd://...`: the state in etcd instead of SQLite in stateDir. */
   readonly stateUrl?: string;
+  /** More flags for `froctal up`. */
+  readonly args?: readonly string[];
 }
 
 /** `froctal up --no-local-host`; resolves once it logs its URL (after it restored its state: it is ready). */
@@ -120,6 +122,7 @@ export async function startManager(started: Started, o: ManagerOptions): Promise
     String(o.graceMs),
     // A restarted manager on etcd leads once the killed one's lease ran out: a short one keeps the test short.
     ...(o.stateUrl === undefined ? [] : ["--state", o.stateUrl, "--lease-ttl", "2"]),
+    ...(o.args ?? []),
   ]);
   const { url, fleetId } = await logLine(proc, (e) =>
     typeof e.url === "string" && typeof e.fleetId === "string" ? { url: e.url, fleetId: e.fleetId } : undefined,
