@@ -13,7 +13,7 @@ import { hostCredential } from "@froctal/driver-hosts";
 import { createProcessDriver, type GuestRecords, type KeptGuest } from "@froctal/driver-process";
 import { ChannelRelay, HostDaemon } from "@froctal/host";
 import type { Driver, DriverFactory } from "@froctal/manager";
-import { FroctalError } from "@froctal/primitives";
+import { FroctalError, parseList } from "@froctal/primitives";
 import { openHostState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
 import { openState } from "./state.js";
@@ -107,28 +107,27 @@ const SCHEMES = ["http:", "https:", "ws:", "wss:"];
  * Checked here, before anything starts, so a typo is a sentence naming the entry, not a daemon dialling nowhere.
  */
 export function managerAddresses(manager: string, flag = "--manager"): readonly URL[] {
-  const entries = manager.split(",");
   const bad = (why: string) =>
     new FroctalError(
       "FROCTAL_E_CONFIG",
       `${flag} is not a manager address or a list of them (${why}): ${JSON.stringify(manager)}; give http://host:port, or every manager's: http://m1:7070,http://m2:7070`,
     );
-  const urls: URL[] = [];
-  for (const [i, entry] of entries.entries()) {
-    const which = entries.length === 1 ? "the address" : `entry ${i + 1}, ${JSON.stringify(entry)},`;
-    if (entry.trim() === "") throw bad(entries.length === 1 ? "it is empty" : `entry ${i + 1} is empty`);
-    let url: URL;
-    try {
-      url = new URL(entry.trim());
-    } catch {
-      throw bad(`${which} is not a URL`);
-    }
-    if (!SCHEMES.includes(url.protocol)) throw bad(`${which} is not http://, https://, ws:// or wss://`);
-    if (!url.hostname) throw bad(`${which} has no host`);
-    if (urls.some((seen) => endpoint(seen, "/host") === endpoint(url, "/host"))) throw bad(`${which} is given twice`);
-    urls.push(url);
-  }
-  return urls;
+  return parseList(manager, {
+    parse: (entry, which) => {
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw bad(`${which} is not a URL`);
+      }
+      if (!SCHEMES.includes(url.protocol)) throw bad(`${which} is not http://, https://, ws:// or wss://`);
+      if (!url.hostname) throw bad(`${which} has no host`);
+      return url;
+    },
+    // http://m:7070 and ws://m:7070 are the same manager.
+    key: (url) => endpoint(url, "/host"),
+    bad,
+  });
 }
 
 /** http://host:port or ws://host:port -> ws://host:port<path>. */

@@ -14,7 +14,7 @@
  * whose machine is gone would otherwise hold the host for the OS's minutes.
  */
 import type { FleetIdentity } from "@froctal/manager";
-import { type Clock, type Disposer, FroctalError, isErrorCode } from "@froctal/primitives";
+import { type Clock, type Disposer, FroctalError, isErrorCode, parseList } from "@froctal/primitives";
 import {
   type CheckedHostControl,
   decodeHostControl,
@@ -63,28 +63,25 @@ const FIRST_RETRY_MS = 50;
  * `source` names where they came from, for the error.
  */
 export function parseManagerUrls(value: string | readonly string[], source: string): readonly string[] {
-  const entries = typeof value === "string" ? value.split(",") : value;
   const bad = (why: string) =>
     new FroctalError(
       "FROCTAL_E_CONFIG",
       `${source} is not a manager address or a list of them (${why}): ${JSON.stringify(value)}; use ws://host:port/host[,ws://host2:port/host...]`,
     );
-  if (entries.length === 0) throw bad("it is empty");
-  const urls: string[] = [];
-  for (const [i, entry] of entries.entries()) {
-    const which = entries.length === 1 ? "the address" : `entry ${i + 1}, ${JSON.stringify(entry)},`;
-    if (entry.trim() === "") throw bad(entries.length === 1 ? "it is empty" : `entry ${i + 1} is empty`);
-    let url: URL;
-    try {
-      url = new URL(entry.trim());
-    } catch {
-      throw bad(`${which} is not a URL`);
-    }
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") throw bad(`${which} is not ws:// or wss://`);
-    if (urls.includes(url.href)) throw bad(`${which} is given twice`);
-    urls.push(url.href);
-  }
-  return urls;
+  return parseList(value, {
+    parse: (entry, which) => {
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw bad(`${which} is not a URL`);
+      }
+      if (url.protocol !== "ws:" && url.protocol !== "wss:") throw bad(`${which} is not ws:// or wss://`);
+      return url.href;
+    },
+    key: (url) => url,
+    bad,
+  });
 }
 
 export class Link {

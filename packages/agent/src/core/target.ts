@@ -9,6 +9,7 @@
  * trying the next address whenever one fails (session/link.ts). A channel belongs to one guest and
  * leads to one place, so a list of them means nothing and is refused.
  */
+import { parseList } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 
 export type Target =
@@ -54,20 +55,15 @@ export function parseTargets(value: string | readonly string[], source: string):
       "FROCTAL_E_CONFIG",
       `${source} is not a list of manager addresses (${why}): ${JSON.stringify(value)}; use ws://host:port/path,ws://host2:port/path`,
     );
-  if (entries.length === 0) throw bad("it is empty");
-  const targets: Target[] = [];
-  for (const [i, entry] of entries.entries()) {
-    if (entry.trim() === "") throw bad(`entry ${i + 1} is empty`);
-    const target = parseTarget(entry.trim(), `${source} entry ${i + 1}`);
-    if (target.kind !== "websocket") {
-      throw bad(`entry ${i + 1}, ${JSON.stringify(entry)}, is a channel; only ws:// and wss:// addresses make a list`);
-    }
-    if (targets.some((t) => t.kind === "websocket" && t.url === target.url)) {
-      throw bad(`entry ${i + 1}, ${JSON.stringify(entry)}, is given twice`);
-    }
-    targets.push(target);
-  }
-  return targets;
+  return parseList(entries, {
+    parse: (entry, which, i) => {
+      const target = parseTarget(entry, `${source} entry ${i + 1}`);
+      if (target.kind !== "websocket") throw bad(`${which} is a channel; only ws:// and wss:// addresses make a list`);
+      return target;
+    },
+    key: describeTarget,
+    bad,
+  });
 }
 
 /** A short description for logs and error sentences. */
