@@ -63,6 +63,35 @@ function host(
   return { daemon, driver };
 }
 
+/**
+ * The real process driver, but its inventory answers 300 ms after its snapshot:
+ * what happens meanwhile (a start, an exit) must not be lost. `taken` settles at
+ * the first snapshot; `reports()` counts the inventories answered.
+ */
+function slowInventory() {
+  const real = createProcessDriver();
+  let reported = 0;
+  let snapshot!: () => void;
+  const taken = new Promise<void>((resolve) => {
+    snapshot = resolve;
+  });
+  const driver: Driver = {
+    name: real.name,
+    start: (s) => real.start(s),
+    stop: (id, o) => real.stop(id, o),
+    watch: (l) => real.watch(l),
+    close: () => real.close(),
+    list: async (f) => {
+      const guests = await real.list(f);
+      snapshot();
+      await new Promise((r) => setTimeout(r, 300));
+      reported += 1;
+      return guests;
+    },
+  };
+  return { real, driver, taken, reports: () => reported };
+}
+
 const spec = (instanceId: string): LaunchSpec => ({
   instanceId,
   fleet: "shop",
@@ -208,26 +237,10 @@ describe("hosts endpoint", () => {
     await m.hosts.start(spec("app-3"));
     expect(await list(a.driver)).toEqual(["app-1", "app-3"]);
   });
+
   it("a guest that exits while its host's report is being taken is not placed after: its exit comes after the report", async () => {
     const m = await manager();
-    const real = createProcessDriver();
-    let listing!: () => void;
-    const listed = new Promise<void>((resolve) => {
-      listing = resolve;
-    });
-    const slow: Driver = {
-      name: real.name,
-      start: (s) => real.start(s),
-      stop: (id, o) => real.stop(id, o),
-      watch: (l) => real.watch(l),
-      close: () => real.close(),
-      list: async (f) => {
-        const guests = await real.list(f);
-        listing();
-        await new Promise((r) => setTimeout(r, 300));
-        return guests;
-      },
-    };
+    const { real, driver: slow, taken: listed } = slowInventory();
     await real.start(spec("app-1"));
     host(m.url, "a", undefined, slow);
     // The report says app-1 runs; it stops before the report is sent.
@@ -240,28 +253,14 @@ describe("hosts endpoint", () => {
 
   it("a start sent before the host reported its guests is not taken for a guest gone when the report comes", async () => {
     const m = await manager();
-    // The real process driver, but its inventory takes 300 ms: a start that arrives meanwhile
-    // must not finish before the snapshot is taken, or the report would say it is not running.
-    const real = createProcessDriver();
-    let listed = 0;
-    const slow: Driver = {
-      name: real.name,
-      start: (s) => real.start(s),
-      stop: (id, o) => real.stop(id, o),
-      watch: (l) => real.watch(l),
-      close: () => real.close(),
-      list: async (f) => {
-        const guests = await real.list(f);
-        await new Promise((r) => setTimeout(r, 300));
-        listed += 1;
-        return guests;
-      },
-    };
+    // A start that arrives while the inventory is taken must not finish before the snapshot,
+    // or the report would say it is not running.
+    const { driver: slow, reports } = slowInventory();
     host(m.url, "a", undefined, slow);
     await until(() => (m.hosts.hosts()[0]?.status === "up" ? true : undefined), "host a up");
-    expect(listed).toBe(0);
+    expect(reports()).toBe(0);
     await m.hosts.start(spec("app-1"));
-    expect(listed).toBe(1);
+    expect(reports()).toBe(1);
     // One more inventory round trip, so the first report has surely been read.
     expect(await list(m.hosts)).toEqual(["app-1"]);
     expect(m.events.filter((e) => e.kind === "exited")).toEqual([]);

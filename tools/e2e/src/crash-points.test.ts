@@ -13,38 +13,25 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { crashFleet, crashSeed, PREPARE_MS, seeded } from "./crash-points-fleet.js";
 import { startEtcd } from "./etcd.js";
 import { driveLoad, expectNoFailedRequest, lbStats } from "./fleet.js";
 import {
-  cleanUp,
   froctal,
   guestProcesses,
   type HostsStatus,
   kill9,
   type Manager,
-  newStarted,
   onePidEach,
-  type Started,
+  startedPerTest,
 } from "./hosts-fleet.js";
 import { ids, lbServing, service } from "./hosts-status.js";
 
 const SEED = crashSeed();
 console.log(`crash points: seed ${SEED} (FROCTAL_CRASH_SEED=${SEED} repeats this run)`);
 
-let started: Started = newStarted();
-const everyFleet = new Set<string>();
-beforeEach(() => {
-  started = newStarted();
-});
-afterEach(async () => {
-  for (const id of started.fleetIds) everyFleet.add(id);
-  expect(await cleanUp(started)).toEqual([]);
-});
-afterAll(() => {
-  expect([...everyFleet].flatMap((id) => [...guestProcesses(id).keys()])).toEqual([]);
-});
+const started = startedPerTest();
 
 /** What a round does: the load it sets, the web size that load asks for, and where the kill lands. */
 interface Round {
@@ -230,7 +217,7 @@ async function rounds(backend: "sqlite" | "etcd", logs: { name: string; logs: st
   // Each backend draws from a stream of its own, so one test run alone (vitest -t) meets the same points.
   const draw = seeded(SEED ^ (backend === "etcd" ? 0x9e3779b9 : 0));
   let where = `seed ${SEED}, ${backend}, starting`;
-  const f = await crashFleet(started, `crash-${backend}`, stateUrl);
+  const f = await crashFleet(started(), `crash-${backend}`, stateUrl);
   const ledger = new Ledger(f.fleetId, () => where);
   const managers: Manager[] = [f.manager];
   logs.push({ name: "manager 1", logs: f.manager.logs });

@@ -11,20 +11,18 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Etcd, startEtcd } from "./etcd.js";
 import { driveLoad, eventually, expectNoFailedRequest, freePort, lbStats, root } from "./fleet.js";
 import {
-  cleanUp,
   credentialFile,
   froctal,
   guestProcesses,
   kill9,
   logLine,
   type Manager,
-  newStarted,
   onePidEach,
-  type Started,
+  startedPerTest,
   startHost,
   startManager,
   tempDir,
@@ -34,20 +32,16 @@ import { allReady, HOSTS, hostsOf, lbServing, service } from "./hosts-status.js"
 const autoscale = join(root, "apps/examples/autoscale");
 
 let etcd: Etcd;
-let started: Started = newStarted();
+const started = startedPerTest();
 beforeAll(async () => {
   etcd = await startEtcd(3);
-});
-afterEach(async () => {
-  expect(await cleanUp(started)).toEqual([]);
-  started = newStarted();
 });
 afterAll(async () => {
   await etcd.stop();
 });
 
 test("the leader killed with -9 under load: the standby adopts every guest through the hosts' and agents' address lists, 0 requests fail", async () => {
-  const dir = tempDir(started, "ha");
+  const dir = tempDir(started(), "ha");
   const [portA, portB] = [await freePort(), await freePort()];
   const managers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
   const options = (name: string, port: number) => ({
@@ -59,10 +53,10 @@ test("the leader killed with -9 under load: the standby adopts every guest throu
     // Every manager's address, so that guests launched before the standby comes up know it too.
     args: ["--managers", managers],
   });
-  const a: Manager = await startManager(started, options("a", portA));
+  const a: Manager = await startManager(started(), options("a", portA));
   for (const id of HOSTS) {
     const credential = await credentialFile(autoscale, join(dir, "manager-a"), id, dir, etcd.stateUrl);
-    startHost(started, { manager: managers, id, credentialFile: credential, stateDir: join(dir, `host-${id}`) });
+    startHost(started(), { manager: managers, id, credentialFile: credential, stateDir: join(dir, `host-${id}`) });
   }
   await eventually(async () => (/^a up \d+,b up \d+$/.test(hostsOf(await a.status())) ? true : undefined), "hosts up");
   const lbUrl = await lbServing(() => a);
@@ -86,8 +80,8 @@ test("the leader killed with -9 under load: the standby adopts every guest throu
     const told = `FROCTAL_MANAGER_URL=ws://127.0.0.1:${portA}/agent,ws://127.0.0.1:${portB}/agent`;
     for (const pid of pids.values()) expect(readFileSync(`/proc/${pid}/environ`, "latin1").split("\0")).toContain(told);
     // Only now the standby comes up: it campaigns and waits with no port open, so it logs no URL until it leads.
-    const standby = startManager(started, options("b", portB));
-    const standbyProc = started.procs[started.procs.length - 1]!;
+    const standby = startManager(started(), options("b", portB));
+    const standbyProc = started().procs[started().procs.length - 1]!;
     await logLine(standbyProc, (e) =>
       typeof e.msg === "string" && e.msg.startsWith("standing by with the state of fleet autoscale") ? true : undefined,
     );

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { HostSummary } from "@froctal/driver-hosts";
 import type { ManagerStatus } from "@froctal/manager";
+import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import { root } from "./fleet.js";
 
 const bin = join(root, "apps/froctal/dist/main.js");
@@ -134,6 +135,28 @@ export async function startManager(started: Started, o: ManagerOptions): Promise
     fleetId,
     status: async () => (await (await fetch(`${url}/status`)).json()) as HostsStatus,
   };
+}
+
+/**
+ * What each test of a file starts, in a Started of its own (call at the top of
+ * the file; it registers the hooks): after each test, whatever it left (it
+ * failed midway, or its hosts still run) is killed, and nothing of its fleets
+ * may be left; after the file, nothing of any test's fleets.
+ */
+export function startedPerTest(): () => Started {
+  let started = newStarted();
+  const everyFleet = new Set<string>();
+  beforeEach(() => {
+    started = newStarted();
+  });
+  afterEach(async () => {
+    for (const id of started.fleetIds) everyFleet.add(id);
+    expect(await cleanUp(started)).toEqual([]);
+  });
+  afterAll(() => {
+    expect([...everyFleet].flatMap((id) => [...guestProcesses(id).keys()])).toEqual([]);
+  });
+  return () => started;
 }
 
 /** `froctal credential` for a host of the fleet whose manager keeps its state in `stateDir`, in a file. */

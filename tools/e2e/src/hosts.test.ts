@@ -10,12 +10,11 @@
  * id in their environment, and none may survive a test.
  */
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { startEtcd } from "./etcd.js";
 import { driveLoad, eventually, expectNoFailedRequest, freePort, lbStats, root } from "./fleet.js";
 import {
   alive,
-  cleanUp,
   credentialFile,
   froctal,
   guestProcesses,
@@ -24,9 +23,8 @@ import {
   logLine,
   logsMatching,
   type Manager,
-  newStarted,
   onePidEach,
-  type Started,
+  startedPerTest,
   startHost,
   startManager,
   tempDir,
@@ -46,19 +44,7 @@ import {
 
 const autoscale = join(root, "apps/examples/autoscale");
 
-let started: Started = newStarted();
-const everyFleet = new Set<string>();
-beforeEach(() => {
-  started = newStarted();
-});
-afterEach(async () => {
-  for (const id of started.fleetIds) everyFleet.add(id);
-  // Whatever a test left (it failed midway, or its hosts still run): killed, and then nothing of its fleets may be left.
-  expect(await cleanUp(started)).toEqual([]);
-});
-afterAll(() => {
-  expect([...everyFleet].flatMap((id) => [...guestProcesses(id).keys()])).toEqual([]);
-});
+const started = startedPerTest();
 
 interface Fleet {
   manager: Manager;
@@ -72,15 +58,15 @@ interface Fleet {
 
 /** A manager (--no-local-host, on a port of its own; its state in etcd if given) and hosts a and b; resolves once both hosts are up. */
 async function twoHosts(fleet: string, graceMs: number, stateUrl?: string): Promise<Fleet> {
-  const dir = tempDir(started, "hosts");
+  const dir = tempDir(started(), "hosts");
   const stateDir = join(dir, "manager");
   const port = await freePort();
   const credentials = new Map<HostId, string>();
   for (const id of HOSTS) credentials.set(id, await credentialFile(fleet, stateDir, id, dir, stateUrl));
   const state = stateUrl === undefined ? {} : { stateUrl };
-  const manager = await startManager(started, { fleet, port, stateDir, graceMs, ...state });
+  const manager = await startManager(started(), { fleet, port, stateDir, graceMs, ...state });
   const host = (id: HostId) =>
-    startHost(started, {
+    startHost(started(), {
       manager: manager.url,
       id,
       credentialFile: credentials.get(id)!,
@@ -91,7 +77,7 @@ async function twoHosts(fleet: string, graceMs: number, stateUrl?: string): Prom
     hosts: new Map(HOSTS.map((id) => [id, host(id)])),
     fleetId: manager.fleetId,
     restartManager: async () => {
-      f.manager = await startManager(started, { fleet, port, stateDir, graceMs, ...state });
+      f.manager = await startManager(started(), { fleet, port, stateDir, graceMs, ...state });
       expect(f.manager.fleetId).toBe(f.fleetId);
       return f.manager;
     },
@@ -252,7 +238,7 @@ test("kill -9 of the manager during scale-out, 3 rounds: no guest dies, is lost,
 test("on etcd state: a manager killed with -9 and restarted re-adopts every guest from what etcd kept", async () => {
   const etcd = await startEtcd();
   try {
-    const dir = tempDir(started, "fleet");
+    const dir = tempDir(started(), "fleet");
     const f = await twoHosts(writeWebFleet(dir, "hosts-etcd", 4, HOSTS), 10_000, etcd.stateUrl);
     const before = await allReady(() => f.manager, "web", 4);
     const pids = onePidEach(f.fleetId);
@@ -271,7 +257,7 @@ test("on etcd state: a manager killed with -9 and restarted re-adopts every gues
 });
 
 test("a host's kill -9 leaves its guests running, and the restarted daemon re-adopts them", async () => {
-  const dir = tempDir(started, "fleet");
+  const dir = tempDir(started(), "fleet");
   const f = await twoHosts(writeWebFleet(dir, "hosts-kill-host", 4, HOSTS), 10_000);
   const before = await allReady(() => f.manager, "web", 4);
   const pids = onePidEach(f.fleetId);
@@ -310,7 +296,7 @@ test("a host's kill -9 leaves its guests running, and the restarted daemon re-ad
 });
 
 test("a host stopped past the grace: its instances are replaced on the other host, and stopped there when it returns", async () => {
-  const dir = tempDir(started, "fleet");
+  const dir = tempDir(started(), "fleet");
   const f = await twoHosts(writeWebFleet(dir, "hosts-lost-host", 4, HOSTS), 2_000);
   const before = await allReady(() => f.manager, "web", 4);
   const pids = onePidEach(f.fleetId);
