@@ -130,8 +130,8 @@ export function managerAddresses(manager: string, flag = "--manager"): readonly 
   });
 }
 
-/** http://host:port or ws://host:port -> ws://host:port<path>. */
-function endpoint(manager: URL, path: "/host" | "/agent"): string {
+/** http://host:port or ws://host:port -> ws://host:port<path> (https and wss -> wss). */
+export function endpoint(manager: URL | string, path: "/host" | "/agent"): string {
   const url = new URL(manager);
   url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
   url.pathname = path;

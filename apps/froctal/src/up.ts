@@ -16,6 +16,7 @@ import { FroctalError, systemClock } from "@froctal/primitives";
 import { type AgentServer, createAgentServer } from "@froctal/server";
 import type { Leadership } from "@froctal/state-etcd";
 import type { Logger } from "pino";
+import { endpoint } from "./host.js";
 import { createHttpApi } from "./http-api.js";
 import { campaignFor, type OpenedState, openState } from "./state.js";
 import { TraceFile } from "./trace-file.js";
@@ -175,8 +176,8 @@ export async function up(options: UpOptions): Promise<Running> {
           drivers: [driver.name],
         });
   // Every manager's address for the guests, this one first; with etcd, kept up with the standbys that come and go.
-  const own = agentUrl(options.advertise ?? url);
-  const configured = (options.managers ?? []).map((m) => agentUrl(m.href));
+  const own = endpoint(options.advertise ?? url, "/agent");
+  const configured = (options.managers ?? []).map((m) => endpoint(m, "/agent"));
   let addresses = [own];
   const followStandbys = async () => {
     const now = await managers(own, configured, leading?.leadership, log);
@@ -302,8 +303,8 @@ async function standBy({ state, where }: OpenedState, fleet: string, log: Logger
  * port only if it is given (--port or --advertise): what it campaigns with.
  */
 function ownAddress(options: UpOptions): string {
-  if (options.advertise !== undefined) return agentUrl(options.advertise);
-  return options.port === 0 ? "" : agentUrl(`http://${options.host}:${options.port}`);
+  if (options.advertise !== undefined) return endpoint(options.advertise, "/agent");
+  return options.port === 0 ? "" : endpoint(`http://${options.host}:${options.port}`, "/agent");
 }
 
 /**
@@ -325,12 +326,4 @@ async function managers(
     log.warn({}, `guests will know only this manager's address: ${(error as Error).message}`);
   }
   return [...new Set([own, ...configured, ...others.filter((a) => a !== "")])];
-}
-
-/** http://name:port -> ws://name:port/agent (https -> wss). */
-function agentUrl(base: string): string {
-  const u = new URL(base);
-  u.protocol = u.protocol === "https:" || u.protocol === "wss:" ? "wss:" : "ws:";
-  u.pathname = "/agent";
-  return u.href;
 }
