@@ -65,6 +65,7 @@ const status: ManagerStatus = {
     committed: [],
     failed: [{ instance: "web-7", running: 3, reason: "no space" }],
   },
+  network: null,
   journal: [],
 };
 

@@ -71,6 +71,7 @@ const status: ManagerStatus = {
     committed: ["web-3"],
     failed: [{ instance: "web-5", running: 7, reason: "disk full" }],
   },
+  network: null,
   journal: [],
 };
 
@@ -97,6 +98,15 @@ describe("froctal status", () => {
     // The countdown is rounded up, and never goes below zero once the time has passed.
     expect(renderStatus(status, at + 2_001).split("\n")[8]).toBe("  next attempt in 2 s");
     expect(renderStatus(status, at + 9_000).split("\n")[8]).toBe("  next attempt in 0 s");
+  });
+
+  test("names the network driver and the generation the network runs, when there is one", () => {
+    const network = { driver: "openvswitch bridge froctal0", generation: 6 };
+    expect(
+      renderStatus({ ...status, network }, at + 2_000)
+        .split("\n")
+        .slice(0, 3),
+    ).toEqual(["fleet shop   config generation 7", "network: openvswitch bridge froctal0, generation 6", ""]);
   });
 
   test("prints the hosts and where each instance runs, when the manager has them", () => {

@@ -33,6 +33,8 @@ export function renderStatus(s: HttpStatus, now: number = Date.now()): string {
     const each = hosts.map((h) => `${h.id} ${h.status} (${h.cpus} cpus, ${h.guests} guests)`);
     lines.push(`hosts: ${each.join(", ")}`);
   }
+  // Without a network driver the fleet's load balancer guests carry its backends; with one, say which runs the network.
+  if (s.network != null) lines.push(`network: ${s.network.driver}, generation ${s.network.generation}`);
   for (const svc of s.services) {
     lines.push(
       "",

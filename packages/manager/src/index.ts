@@ -17,6 +17,9 @@ export {
   type InstancePhase,
   type InstanceView,
   type MetricView,
+  type NetworkRoute,
+  type NetworkService,
+  type NetworkSpec,
   type Placement,
   type Recommendation,
   type ScaleBehavior,
@@ -32,6 +35,7 @@ export type {
   StopOptions,
 } from "./ports/driver.js";
 export type { Admission, AgentSession, Channel, Ingest } from "./ports/ingest.js";
+export type { NetworkDriver } from "./ports/network.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
 export type { Recorder } from "./record/record.js";
 export { type ReplayOptions, type ReplayReport, type ReplayStart, replay } from "./record/replay.js";

@@ -6,6 +6,7 @@
  * the clock, the driver and the sessions are injected.
  */
 import type { Disposer } from "@froctal/primitives";
+import type { ConfigAck } from "@froctal/protocol";
 import { FroctalError } from "@froctal/protocol";
 import { createTicker, type Ticker, until } from "@froctal/reactive";
 import { action } from "mobx";
@@ -13,18 +14,20 @@ import { Durability } from "./durable/durability.js";
 import { type RestoreReport, restore } from "./durable/restore.js";
 import { Resync } from "./durable/resync.js";
 import { Executor } from "./execute/executor.js";
-import { command, performer } from "./execute/perform.js";
+import { command, networkStep, performer } from "./execute/perform.js";
 import { IngestAdapter } from "./ingest/adapter.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import type { ManagerOptions } from "./options.js";
 import { checkFleet } from "./policy/fleet.js";
-import { type Action, actionKey } from "./reconcile/action.js";
+import { type Action, actionKey, type Configure } from "./reconcile/action.js";
 import { recording } from "./record/record.js";
 import { RolloutHistory } from "./rollout/history.js";
+import { NetworkParty } from "./rollout/network.js";
 import { Participants } from "./rollout/participants.js";
-import { Rollout } from "./rollout/rollout.js";
+import { type Party, Rollout } from "./rollout/rollout.js";
 import { Autoscaler } from "./scale/autoscaler.js";
 import { type ManagerStatus, projectStatus } from "./status.js";
+import { Instance } from "./store/instance.js";
 import { FleetStore } from "./store/store.js";
 import { Tick } from "./tick/apply.js";
 import { Effects } from "./tick/effects.js";
@@ -46,6 +49,7 @@ export class Manager {
   private readonly autoscaler: Autoscaler;
   private readonly rollout: Rollout;
   private readonly resync: Resync;
+  private readonly network: NetworkParty | undefined;
   private readonly history: RolloutHistory;
   private readonly durability: Durability;
   private readonly effects: Effects;
@@ -101,19 +105,36 @@ export class Manager {
     });
     const resync = new Resync();
     const autoscaler = new Autoscaler({ store, resync, clock, timers, journal });
-    const participants = new Participants(store, autoscaler);
+    // A network policy without a network driver derives nothing: the fleet runs on its own (load balancer guests).
+    const network = options.network === undefined ? undefined : new NetworkParty(options.network);
+    const participants = new Participants(store, autoscaler, network);
     const history = new RolloutHistory(journal);
+    const answer = (ack: ConfigAck) => push({ kind: "networkAck", ack });
+    const configure = (party: Party, step: Configure): boolean =>
+      party instanceof Instance ? command(party, step) : networkStep(network!.driver, party.generation, step, answer);
     const rollout = new Rollout({
       clock: timers.asClock(),
       timeoutMs: options.rolloutTimeoutMs ?? fleet.rollout?.timeoutMs ?? 5_000,
       lastGeneration: 0,
       onOutcome: (o) => history.record(o),
-      configure: command,
+      configure,
       reserve: (g) => durability.reserve(g),
       ...(options.nonceTag === undefined ? {} : { nonceTag: options.nonceTag }),
     });
-    const issuer = { store, fleet, clock, timers, executor, token: rec.token, journal };
-    const parts = { store, clock, journal, autoscaler, rollout, participants, executor, timers, durability, resync };
+    const issuer = { store, fleet, clock, timers, executor, token: rec.token, journal, network };
+    const parts = {
+      store,
+      clock,
+      journal,
+      autoscaler,
+      rollout,
+      participants,
+      executor,
+      timers,
+      durability,
+      resync,
+      network,
+    };
     // The ingest adapter acknowledges a batch's events only once the tick has applied them.
     const tick = new Tick({ ...parts, applied: (batch) => this.ingest.applied(batch) });
     this.ticker = createTicker<TickInput>({
@@ -142,6 +163,7 @@ export class Manager {
     this.history = history;
     this.rollout = rollout;
     this.resync = resync;
+    this.network = network;
   }
 
   get stats() {
@@ -246,6 +268,7 @@ export class Manager {
       rollouts: this.history.outcomes,
       journal,
       timers: this.timers,
+      network: this.network,
     });
   }
 }

@@ -2,6 +2,7 @@ import type { Clock } from "@froctal/primitives";
 import type { JournalEntry } from "./journal.js";
 import type { FleetSpec } from "./policy/fleet.js";
 import type { Driver } from "./ports/driver.js";
+import type { NetworkDriver } from "./ports/network.js";
 import type { StateStore } from "./ports/state.js";
 import type { Recorder } from "./record/record.js";
 
@@ -9,6 +10,8 @@ import type { Recorder } from "./record/record.js";
 export interface ManagerOptions {
   readonly fleet: FleetSpec;
   readonly driver: Driver;
+  /** Programs the network the fleet's `network` policy derives; a fleet with that policy needs one. */
+  readonly network?: NetworkDriver;
   readonly clock: Clock;
   /**
    * Where guests reach the manager: handed to each guest as FROCTAL_MANAGER_URL.

@@ -4,6 +4,7 @@
  * parts it is given; times that leave the process are wall times (epoch ms).
  */
 import type { Journal, JournalEntry } from "./journal.js";
+import type { NetworkParty } from "./rollout/network.js";
 import type { Rollout, RolloutInFlight, RolloutOutcome } from "./rollout/rollout.js";
 import type { Autoscaler } from "./scale/autoscaler.js";
 import type { Instance } from "./store/instance.js";
@@ -49,6 +50,11 @@ export interface ManagerStatus {
   readonly rollouts: readonly RolloutOutcome[];
   /** The generation in flight, if one is. */
   readonly rollout: RolloutInFlight | null;
+  /**
+   * The network driver and the generation the network runs; null without one
+   * (the fleet's own load balancer guests carry its backends).
+   */
+  readonly network: { readonly driver: string; readonly generation: number } | null;
   readonly journal: readonly JournalEntry[];
 }
 
@@ -59,6 +65,7 @@ export interface StatusParts {
   readonly rollouts: readonly RolloutOutcome[];
   readonly journal: Journal;
   readonly timers: Timers;
+  readonly network: NetworkParty | undefined;
 }
 
 export function projectStatus(p: StatusParts): ManagerStatus {
@@ -91,6 +98,8 @@ export function projectStatus(p: StatusParts): ManagerStatus {
     }),
     rollouts: [...p.rollouts],
     rollout: p.rollout.inFlight ?? null,
+    network:
+      p.network === undefined ? null : { driver: p.network.driver.description, generation: p.network.generation },
     journal: p.journal.recent(50),
   };
 }

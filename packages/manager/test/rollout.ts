@@ -6,8 +6,12 @@
 import { VirtualClock } from "@froctal/primitives";
 import { configAck, FakeSession } from "@froctal/testkit";
 import { command } from "../src/execute/perform.js";
-import { type Participant, Rollout, type RolloutOutcome } from "../src/rollout/rollout.js";
+import type { Configure } from "../src/reconcile/action.js";
+import { type Participant, type Party, Rollout, type RolloutOutcome } from "../src/rollout/rollout.js";
 import { Instance } from "../src/store/instance.js";
+
+/** Every party here is a guest: each step is its frame. */
+export const configureGuest = (party: Party, step: Configure): boolean => command(party as Instance, step);
 
 export function setup(lastGeneration = 0) {
   const clock = new VirtualClock();
@@ -17,7 +21,7 @@ export function setup(lastGeneration = 0) {
     timeoutMs: 5_000,
     lastGeneration,
     onOutcome: (o) => outcomes.push(o),
-    configure: command,
+    configure: configureGuest,
   });
   const make = (id: string, committed = '{"v":0}') => {
     const instance = new Instance(id, "router", 1, "t", 0);
@@ -30,8 +34,8 @@ export function setup(lastGeneration = 0) {
   const a = make("a");
   const b = make("b");
   const both = (json: string): Participant[] => [
-    { instance: a.instance, json },
-    { instance: b.instance, json },
+    { party: a.instance, json },
+    { party: b.instance, json },
   ];
   return { clock, outcomes, rollout, a, b, both };
 }

@@ -9,6 +9,7 @@ import type { Clock } from "@froctal/primitives";
 import { entryFor, type JournalEntry } from "../journal.js";
 import type { FleetSpec } from "../policy/fleet.js";
 import type { Action } from "../reconcile/action.js";
+import type { NetworkParty } from "../rollout/network.js";
 import type { FleetStore } from "../store/store.js";
 import type { Timers } from "../tick/timers.js";
 import type { Executor } from "./executor.js";
@@ -22,6 +23,8 @@ export interface IssuerOptions {
   readonly executor: Executor<Action>;
   readonly token: () => string;
   readonly journal: (entry: JournalEntry) => void;
+  /** The network, when the fleet has a network driver: a drain frame waits until it no longer carries the instance. */
+  readonly network: NetworkParty | undefined;
 }
 
 /** Issues actions. Call inside an action (the plan effect wraps it in one). */
@@ -40,14 +43,21 @@ export function issue(o: IssuerOptions, actions: readonly Action[]): void {
       }
       case "drain": {
         const instance = o.store.instance(a.instanceId);
-        if (instance === undefined || !instance.moveTo("draining")) break;
-        o.journal(entryFor(at, "drain", instance, `draining ${instance.id}: ${a.reason}`));
-        if (instance.session === undefined) {
-          instance.drained = true; // nobody to drain: nothing in flight to finish
-          break;
+        if (instance === undefined || instance.drainSent) break;
+        if (instance.phase !== "draining") {
+          if (!instance.moveTo("draining")) break;
+          o.journal(entryFor(at, "drain", instance, `draining ${instance.id}: ${a.reason}`));
+          if (instance.session === undefined) {
+            instance.drained = true; // nobody to drain: nothing in flight to finish
+            break;
+          }
+          // Whether the frame goes out now, after the network let go of it, or after retries, the deadline holds.
+          o.timers.deadline(instance, "drain", timeoutsOf(o.fleet, a.service).drainTimeoutMs);
         }
-        // Whether the frame goes out now or after retries, the deadline holds: the drain is never skipped.
-        o.timers.deadline(instance, "drain", timeoutsOf(o.fleet, a.service).drainTimeoutMs);
+        // No new connection may reach a draining guest: its frame waits for a network generation without it (the
+        // plan asks again once one committed: PlannedInstance.drainDue).
+        if (o.network?.carries(instance.id)) break;
+        instance.drainSent = true;
         o.executor.dispatch(a);
         break;
       }

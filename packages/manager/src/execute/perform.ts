@@ -7,10 +7,13 @@
  * action's outcome. `command` writes one frame now, synchronously: the
  * executor's drain attempts and the rollout's configuration steps both go
  * through it, so no configuration step waits behind a driver call.
+ * `networkStep` hands the network's part of a generation to the network
+ * driver; its answer comes back later, as the guests' do.
  */
-import { FroctalError, type ManagerFrame } from "@froctal/protocol";
+import { type ConfigAck, ConfigAckStatus, FroctalError, type ManagerFrame } from "@froctal/protocol";
 import type { FleetSpec } from "../policy/fleet.js";
 import type { Driver } from "../ports/driver.js";
+import type { NetworkDriver } from "../ports/network.js";
 import type { Action, Configure } from "../reconcile/action.js";
 import type { Instance } from "../store/instance.js";
 import type { FleetStore } from "../store/store.js";
@@ -29,6 +32,42 @@ export type Command = { readonly kind: "drain"; readonly deadlineMs: number; rea
  */
 export function command(instance: Instance, c: Command): boolean {
   return instance.session?.send(frameOf(c)) ?? false;
+}
+
+/**
+ * Hands one step of a generation to the network driver. Its answer comes
+ * back through `answer` as the ConfigAck a guest would send: prepared or
+ * nacked, committed or (commit refused: nothing applied) nacked while it
+ * still runs `running`. Abort is not answered. Always true: the driver takes
+ * every step; a failure is its answer.
+ */
+export function networkStep(
+  driver: NetworkDriver,
+  running: number,
+  c: Configure,
+  answer: (ack: ConfigAck) => void,
+): boolean {
+  const { generation, nonce } = c;
+  const reply = (status: ConfigAckStatus, runningGeneration: number, reason = "") =>
+    answer({ generation, nonce, status, reason, runningGeneration });
+  const refused = (runningGeneration: number) => (error: unknown) =>
+    reply(ConfigAckStatus.CONFIG_ACK_STATUS_NACKED, runningGeneration, (error as Error)?.message ?? String(error));
+  switch (c.step) {
+    case "prepare":
+      // A driver that throws rather than rejects is answered all the same.
+      Promise.resolve(c.json)
+        .then((json) => driver.prepare(generation, JSON.parse(json)))
+        .then(() => reply(ConfigAckStatus.CONFIG_ACK_STATUS_PREPARED, running), refused(running));
+      return true;
+    case "commit":
+      Promise.resolve(generation)
+        .then((g) => driver.commit(g))
+        .then(() => reply(ConfigAckStatus.CONFIG_ACK_STATUS_COMMITTED, generation), refused(running));
+      return true;
+    case "abort":
+      driver.abort(generation);
+      return true;
+  }
 }
 
 function frameOf(c: Command): ManagerFrame {

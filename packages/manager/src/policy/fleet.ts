@@ -149,9 +149,47 @@ export interface HostView {
  */
 export type Placement = (service: string, hosts: readonly HostView[]) => string | undefined;
 
+/**
+ * The network a fleet wants, derived from the fleet as configurations are:
+ * a network driver (ports/network.ts: Open vSwitch, say) programs it in the
+ * same generation as the guests' configurations, all or nothing.
+ */
+export interface NetworkSpec {
+  /** Services reached at a virtual IP, by name. */
+  readonly services?: Readonly<Record<string, NetworkService>>;
+  /** Where traffic for a prefix goes, in order: the first route whose prefix holds the destination wins. */
+  readonly routes?: readonly NetworkRoute[];
+}
+
+export interface NetworkService {
+  /** The IPv4 address clients connect to; the network itself answers for it (ARP). */
+  readonly vip: string;
+  /** The TCP port clients connect to at the VIP; the backends listen on it too. */
+  readonly port: number;
+  /**
+   * Instance ids new connections are spread over (a backend should be ready and
+   * not draining: `service.ready`). An established connection stays on its
+   * backend while the set changes; a backend taken out gets no new connection.
+   */
+  readonly backends: readonly string[];
+}
+
+export interface NetworkRoute {
+  /** An IPv4 prefix, `10.1.0.0/16`. */
+  readonly prefix: string;
+  /** The instance id that traffic for the prefix is sent to. */
+  readonly via: string;
+}
+
 export interface FleetSpec {
   readonly name: string;
   readonly services: Readonly<Record<string, ServiceSpec>>;
+  /**
+   * The network state the fleet wants (virtual IPs and their backends,
+   * routes), derived from the fleet; it needs a network driver
+   * (ManagerOptions.network). Pure, like every policy.
+   */
+  readonly network?: (fleet: FleetView) => NetworkSpec;
   /** Where instances run when the fleet has several hosts. Default: spread each service, then the least loaded host per CPU. */
   readonly placement?: Placement;
   readonly rollout?: {
@@ -213,6 +251,9 @@ function fleetProblems(spec: unknown): string[] {
     const names = Object.keys(spec.services);
     if (names.length === 0) problems.push("a fleet needs at least one service");
     for (const name of names) problems.push(...serviceProblems(name, spec.services[name]));
+  }
+  if (spec.network !== undefined && typeof spec.network !== "function") {
+    problems.push("network must be a function (fleet) => { services?, routes? }");
   }
   if (spec.placement !== undefined && typeof spec.placement !== "function") {
     problems.push("placement must be a function (service, hosts) => host id");

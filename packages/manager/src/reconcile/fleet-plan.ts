@@ -19,6 +19,8 @@ export interface FleetPlanInput {
   readonly holdStarts: (service: string) => boolean;
   /** Whether no guest waits for a configuration generation (see PlanInput.configSettled). */
   readonly configSettled: () => boolean;
+  /** Whether a draining instance's held frame may go now (see PlannedInstance.drainDue); default never. */
+  readonly drainDue?: (instance: Instance) => boolean;
   /** A service whose plan threw: reported, and the other services are planned all the same. */
   readonly onError: (service: string, error: unknown) => void;
 }
@@ -37,6 +39,7 @@ export function planFleet(input: FleetPlanInput): Action[] {
         load: loadMetric === undefined ? undefined : untracked(() => i.metric(loadMetric)),
         drained: i.phase === "draining" && i.drained,
         drainExpired: i.phase === "draining" && i.drainExpired,
+        drainDue: i.phase === "draining" && input.drainDue !== undefined && input.drainDue(i),
       });
       const own = plan({
         service: service.name,

@@ -15,6 +15,8 @@ export interface PlannedInstance {
   readonly load: number | undefined;
   readonly drained: boolean;
   readonly drainExpired: boolean;
+  /** Draining, its frame not sent yet, and the network no longer sends it work: the frame may go now. */
+  readonly drainDue?: boolean;
 }
 
 /**
@@ -90,6 +92,9 @@ export function plan(input: PlanInput): Action[] {
       if (i.drainExpired || (i.drained && input.configSettled())) {
         const why = i.drainExpired ? "its drain deadline passed" : "it finished draining";
         push(actions, input, { kind: "stop", service, instanceId: i.id, reason: why });
+      } else if (i.drainDue === true) {
+        const why = "the network no longer sends it new connections";
+        push(actions, input, { kind: "drain", service, instanceId: i.id, reason: why });
       }
     } else if (i.phase === "stopping" || i.phase === "failed") {
       push(actions, input, { kind: "stop", service, instanceId: i.id, reason: `it is ${i.phase}` });

@@ -9,6 +9,7 @@
 import type { Clock } from "@froctal/primitives";
 import { ActionKind, DriverEventKind, type TraceRecord } from "@froctal/protocol";
 import type { Action } from "../reconcile/action.js";
+import { NETWORK_ID } from "../rollout/network.js";
 import type { TickInput } from "../tick/input.js";
 import { randomToken } from "../token.js";
 
@@ -57,6 +58,9 @@ export function traceRecordOf(input: TickInput, at: number): TraceRecord | undef
       return { at, batch: { instanceId: input.instance.id, batch: input.batch as Wire<"batch">["batch"] } };
     case "configAck":
       return { at, configAck: { instanceId: input.instance.id, ack: input.ack as Wire<"configAck">["ack"] } };
+    case "networkAck":
+      // The network answers as a guest does; its id is no instance's (rollout/network.ts).
+      return { at, configAck: { instanceId: NETWORK_ID, ack: input.ack as Wire<"configAck">["ack"] } };
     case "closed":
       return { at, closed: { instanceId: input.instance.id, reason: input.reason } };
     case "driver": {

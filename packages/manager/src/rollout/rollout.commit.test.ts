@@ -56,7 +56,7 @@ describe("Rollout: the commit phase", () => {
     failCommit(1);
     ack(rollout, a.instance, "committed", 1);
     expect(rollout.busy).toBe(false);
-    const onlyB: Participant[] = [{ instance: b.instance, json: "x" }];
+    const onlyB: Participant[] = [{ party: b.instance, json: "x" }];
     const epoch = rollout.epoch;
     expect(rollout.begin(onlyB)).toBeUndefined();
     clock.advance(1_000);
@@ -93,7 +93,7 @@ describe("Rollout: the commit phase", () => {
     c.instance.moveTo("ready");
     c.instance.recordCommit(0, '{"v":0}');
     c.instance.session = c.session;
-    rollout.begin([...both("x"), { instance: c.instance, json: "x" }]);
+    rollout.begin([...both("x"), { party: c.instance, json: "x" }]);
     for (const i of [a.instance, b.instance, c.instance]) ack(rollout, i, "prepared", 1);
     ack(rollout, a.instance, "committed", 1);
     rollout.disconnected(b.instance);

@@ -1,8 +1,7 @@
 import { type ConfigAck, ConfigAckStatus } from "@froctal/protocol";
 import { configAck } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
-import { ack, nonceOf, setup } from "../../test/rollout.js";
-import { command } from "../execute/perform.js";
+import { ack, configureGuest, nonceOf, setup } from "../../test/rollout.js";
 import { Rollout, type RolloutOutcome } from "./rollout.js";
 
 const utf8 = new TextDecoder();
@@ -133,7 +132,7 @@ describe("Rollout", () => {
 
   it("ignores answers with a stale nonce or generation, from a non-participant, or with an unknown status", () => {
     const { rollout, a, b, outcomes } = setup();
-    rollout.begin([{ instance: a.instance, json: "x" }]);
+    rollout.begin([{ party: a.instance, json: "x" }]);
     rollout.acknowledge(a.instance, { ...configAck(1, "g0", "nacked") });
     rollout.acknowledge(a.instance, { ...configAck(0, nonceOf(a.instance, 1), "nacked") });
     rollout.acknowledge(b.instance, configAck(1, nonceOf(a.instance, 1), "nacked"));
@@ -236,7 +235,7 @@ describe("Rollout", () => {
       timeoutMs: 5_000,
       lastGeneration: 0,
       onOutcome: (o) => outcomes.push(o),
-      configure: command,
+      configure: configureGuest,
     });
     expect(again.begin(both('{"v":2}'))).toBe(1);
     expect([nonceOf(a.instance, 1), nonceOf(b.instance, 1)]).not.toContain(first.a);

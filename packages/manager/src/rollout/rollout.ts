@@ -29,10 +29,22 @@ import type { ConfigAck } from "@froctal/protocol";
 import { ConfigAckStatus } from "@froctal/protocol";
 import { makeObservable, observable } from "mobx";
 import type { Configure } from "../reconcile/action.js";
-import type { Instance } from "../store/instance.js";
+
+/**
+ * Who takes part in a generation: a guest (store/instance.ts) or the network
+ * (rollout/network.ts). The rollout needs only its id and what it committed.
+ */
+export interface Party {
+  readonly id: string;
+  /** The generation it runs. */
+  readonly generation: number;
+  /** The configuration it runs, as canonical JSON ("" when not known). */
+  readonly committedJson: string;
+  recordCommit(generation: number, json: string): void;
+}
 
 export interface Participant {
-  readonly instance: Instance;
+  readonly party: Party;
   /** The configuration to commit, as canonical JSON. */
   readonly json: string;
 }
@@ -86,8 +98,8 @@ interface Push {
 interface InFlight {
   readonly generation: number;
   readonly participants: readonly Participant[];
-  /** The pushes by instance: an answer finds its own in O(1), not by scanning a thousand. */
-  readonly byInstance: ReadonlyMap<Instance, Push>;
+  /** The pushes by participant: an answer finds its own in O(1), not by scanning a thousand. */
+  readonly byParty: ReadonlyMap<Party, Push>;
   readonly prepared: Set<string>;
   readonly committed: Set<string>;
   readonly failed: Map<string, CommitFailure>;
@@ -110,7 +122,7 @@ export interface RolloutOptions {
    * Writes one step to a participant's session now (execute/perform.ts: `command`); false when it could
    * not be written (no session, closed, backed up).
    */
-  readonly configure: (instance: Instance, step: Configure) => boolean;
+  readonly configure: (party: Party, step: Configure) => boolean;
   /** Called with each generation before it is first used, so it can be made durable (never reused). */
   readonly reserve?: (generation: number) => void;
   /** Part of every nonce, unique to this Rollout (default: 32 random bits); tests may fix it. */
@@ -149,7 +161,7 @@ export class Rollout {
     return {
       generation: f.generation,
       phase: f.phase,
-      instances: f.participants.map((p) => p.instance.id),
+      instances: f.participants.map((p) => p.party.id),
       prepared: [...f.prepared],
       committed: [...f.committed],
       failed: [...f.failed.values()],
@@ -178,14 +190,14 @@ export class Rollout {
     }
     const generation = ++this.generation;
     this.options.reserve?.(generation);
-    const byInstance = new Map<Instance, Push>();
+    const byParty = new Map<Party, Push>();
     for (const p of participants) {
-      byInstance.set(p.instance, { participant: p, nonce: `g${generation}.${++this.pushes}.${this.nonceTag}` });
+      byParty.set(p.party, { participant: p, nonce: `g${generation}.${++this.pushes}.${this.nonceTag}` });
     }
     const flight: InFlight = {
       generation,
       participants,
-      byInstance,
+      byParty,
       prepared: new Set(),
       committed: new Set(),
       failed: new Map(),
@@ -196,10 +208,10 @@ export class Rollout {
     };
     this.current = flight;
     const { configure, timeoutMs } = this.options;
-    for (const { participant: p, nonce } of byInstance.values()) {
+    for (const { participant: p, nonce } of byParty.values()) {
       // One that cannot be written cannot prepare: the generation aborts now rather than at its timeout.
-      if (!configure(p.instance, { kind: "configure", step: "prepare", generation, nonce, json: p.json, timeoutMs })) {
-        this.abort(`${p.instance.id} could not be reached`);
+      if (!configure(p.party, { kind: "configure", step: "prepare", generation, nonce, json: p.json, timeoutMs })) {
+        this.abort(`${p.party.id} could not be reached`);
         return generation;
       }
     }
@@ -207,9 +219,9 @@ export class Rollout {
   }
 
   /** An instance answered. Stale nonces are ignored, except that a late commit says what the guest now runs. */
-  acknowledge(instance: Instance, ack: ConfigAck): void {
+  acknowledge(instance: Party, ack: ConfigAck): void {
     const flight = this.current;
-    const push = flight?.byInstance.get(instance);
+    const push = flight?.byParty.get(instance);
     if (
       flight === undefined ||
       push === undefined ||
@@ -249,9 +261,9 @@ export class Rollout {
   }
 
   /** A participant's session closed: before commit the generation aborts; after, it will resync on reconnect. */
-  disconnected(instance: Instance): void {
+  disconnected(instance: Party): void {
     const flight = this.current;
-    if (flight === undefined || !flight.byInstance.has(instance)) return;
+    if (flight === undefined || !flight.byParty.has(instance)) return;
     if (flight.phase === "preparing") this.abort(`${instance.id} disconnected before it prepared`);
     else if (!answered(flight, instance.id)) {
       flight.unconfirmed.set(instance.id, "it disconnected after commit went out");
@@ -266,7 +278,7 @@ export class Rollout {
   }
 
   /** The guest answered commit with a failure: it runs what it reports, which the store records. */
-  private commitFailed(flight: InFlight, instance: Instance, ack: ConfigAck): void {
+  private commitFailed(flight: InFlight, instance: Party, ack: ConfigAck): void {
     if (flight.committed.has(instance.id) || flight.failed.has(instance.id)) return; // a guest answers once
     flight.unconfirmed.delete(instance.id); // back after a disconnect, with its answer
     const running = ack.runningGeneration;
@@ -281,7 +293,7 @@ export class Rollout {
     const flight = this.current;
     if (flight === undefined) return;
     if (flight.phase === "preparing") {
-      const silent = flight.participants.map((p) => p.instance.id).filter((id) => !flight.prepared.has(id));
+      const silent = flight.participants.map((p) => p.party.id).filter((id) => !flight.prepared.has(id));
       this.abort(`${silent.join(", ")} did not answer within ${this.options.timeoutMs} ms`);
     } else this.finish(flight);
   }
@@ -290,8 +302,8 @@ export class Rollout {
     flight.phase = "committing";
     const { generation } = flight;
     // One that cannot take it now is left to the commit timeout, or to its answer after a reconnect.
-    for (const { participant: p, nonce } of flight.byInstance.values()) {
-      this.options.configure(p.instance, { kind: "configure", step: "commit", generation, nonce });
+    for (const { participant: p, nonce } of flight.byParty.values()) {
+      this.options.configure(p.party, { kind: "configure", step: "commit", generation, nonce });
     }
   }
 
@@ -306,13 +318,13 @@ export class Rollout {
     this.current = undefined;
     const silence = `it did not confirm within ${this.options.timeoutMs} ms`;
     const results = flight.participants.map((p): ParticipantResult => {
-      const instance = p.instance.id;
+      const instance = p.party.id;
       if (flight.committed.has(instance)) return { instance, result: "committed" };
       const failure = flight.failed.get(instance);
       if (failure !== undefined) return { result: "failed", ...failure };
       return { instance, result: "unconfirmed", reason: flight.unconfirmed.get(instance) ?? silence };
     });
-    const refused = flight.participants.filter((p) => flight.failed.has(p.instance.id));
+    const refused = flight.participants.filter((p) => flight.failed.has(p.party.id));
     if (refused.length > 0) this.holdBack(refused);
     else this.retry = undefined;
     this.stats.committed++;
@@ -320,7 +332,7 @@ export class Rollout {
     this.options.onOutcome({
       generation: flight.generation,
       result: "committed",
-      instances: flight.participants.map((p) => p.instance.id),
+      instances: flight.participants.map((p) => p.party.id),
       results,
       at: this.options.clock.wallNow(),
     });
@@ -339,8 +351,8 @@ export class Rollout {
     this.current = undefined;
     const { generation } = flight;
     // Best effort: one that misses it holds a prepared generation no commit will name, until the next push replaces it.
-    for (const { participant: p, nonce } of flight.byInstance.values()) {
-      this.options.configure(p.instance, { kind: "configure", step: "abort", generation, nonce, reason });
+    for (const { participant: p, nonce } of flight.byParty.values()) {
+      this.options.configure(p.party, { kind: "configure", step: "abort", generation, nonce, reason });
     }
     this.holdBack(flight.participants);
     this.stats.aborted++;
@@ -348,7 +360,7 @@ export class Rollout {
     this.options.onOutcome({
       generation: flight.generation,
       result: "aborted",
-      instances: flight.participants.map((p) => p.instance.id),
+      instances: flight.participants.map((p) => p.party.id),
       reason,
       at: this.options.clock.wallNow(),
     });
@@ -373,7 +385,7 @@ function answered(flight: InFlight, id: string): boolean {
 }
 
 function fingerprintOf(participants: readonly Participant[]): string {
-  return participants.map((p) => `${p.instance.id}=${p.json}`).join("\n");
+  return participants.map((p) => `${p.party.id}=${p.json}`).join("\n");
 }
 
 function randomTag(): string {

@@ -175,16 +175,35 @@ export class Autoscaler {
    * caller keeps what it had.
    */
   guard<T>(r: ServiceRuntime, policy: () => T): T | undefined {
+    return this.guarded(r, `the policy of ${r.service.name}`, policy, r.service.name);
+  }
+
+  /** Runs the fleet's network policy as guard() runs a service's: an error is journaled once, and nothing is derived. */
+  guardNetwork<T>(policy: () => T): T | undefined {
+    return this.guarded(this.network, "the network policy", policy);
+  }
+
+  private readonly network: { policyError: string | undefined } = { policyError: undefined };
+
+  private guarded<T>(
+    r: { policyError: string | undefined },
+    what: string,
+    policy: () => T,
+    service?: string,
+  ): T | undefined {
     try {
       const value = policy();
       r.policyError = undefined;
       return value;
     } catch (error) {
-      const message = `the policy of ${r.service.name} threw: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `${what} threw: ${error instanceof Error ? error.message : String(error)}`;
       if (r.policyError !== message) {
         r.policyError = message;
         this.stats.policyErrors++;
-        this.o.journal({ at: this.o.clock.wallNow(), kind: "failed", service: r.service.name, message });
+        const at = this.o.clock.wallNow();
+        this.o.journal(
+          service === undefined ? { at, kind: "failed", message } : { at, kind: "failed", service, message },
+        );
       }
       return undefined;
     }

@@ -23,13 +23,21 @@ const NEXT: Readonly<Record<InstancePhase, readonly InstancePhase[]>> = {
 
 /** Facts that change a few times in an instance's life, kept in one observable record to save memory. */
 interface Life {
+  /** Its drain frame was handed to the executor (with a network, only once the network stopped sending it work). */
+  readonly drainSent: boolean;
   readonly drained: boolean;
   readonly drainExpired: boolean;
   readonly connected: boolean;
   readonly failure: string;
 }
 
-const NEW_LIFE: Life = Object.freeze({ drained: false, drainExpired: false, connected: false, failure: "" });
+const NEW_LIFE: Life = Object.freeze({
+  drainSent: false,
+  drained: false,
+  drainExpired: false,
+  connected: false,
+  failure: "",
+});
 
 /**
  * Memory matters here (one of these per guest, 100,000 of them in a big
@@ -103,6 +111,14 @@ export class Instance implements InstanceView {
     return this.committed.json;
   }
 
+  /** Its drain frame went to the executor (see Life). */
+  get drainSent(): boolean {
+    return this.lifeFlag("drainSent");
+  }
+  set drainSent(drainSent: boolean) {
+    this.setLife({ drainSent });
+  }
+
   /** The agent finished draining (or had nothing to drain). */
   get drained(): boolean {
     return this.lifeFlag("drained");
@@ -136,7 +152,7 @@ export class Instance implements InstanceView {
     this.setLife({ failure });
   }
 
-  private lifeFlag(name: "drained" | "drainExpired" | "connected"): boolean {
+  private lifeFlag(name: "drainSent" | "drained" | "drainExpired" | "connected"): boolean {
     this.atom.reportObserved();
     return this.life[name];
   }
@@ -145,6 +161,7 @@ export class Instance implements InstanceView {
   private setLife(change: Partial<Life>): void {
     const next = { ...this.life, ...change };
     if (
+      next.drainSent === this.life.drainSent &&
       next.drained === this.life.drained &&
       next.drainExpired === this.life.drainExpired &&
       next.connected === this.life.connected &&

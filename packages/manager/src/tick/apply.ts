@@ -12,6 +12,7 @@ import type { Executor } from "../execute/executor.js";
 import { entryFor, type JournalEntry } from "../journal.js";
 import type { DriverEvent } from "../ports/driver.js";
 import type { Action } from "../reconcile/action.js";
+import type { NetworkParty } from "../rollout/network.js";
 import type { Participants } from "../rollout/participants.js";
 import type { Rollout } from "../rollout/rollout.js";
 import type { Autoscaler } from "../scale/autoscaler.js";
@@ -31,6 +32,8 @@ export interface TickParts {
   readonly timers: Timers;
   readonly durability: Durability;
   readonly resync: Resync;
+  /** The network, when the fleet has a network driver. */
+  readonly network: NetworkParty | undefined;
   /** Told of each batch once the tick has applied it (the ingest adapter acknowledges its events then). */
   readonly applied: (input: BatchInput) => void;
 }
@@ -80,6 +83,9 @@ export class Tick {
         return false;
       case "configAck":
         this.p.rollout.acknowledge(input.instance, input.ack);
+        return false;
+      case "networkAck":
+        if (this.p.network !== undefined) this.p.rollout.acknowledge(this.p.network, input.ack);
         return false;
       case "driver":
         this.driverEvent(input.event);

@@ -39,7 +39,7 @@ export class Effects {
   /** Starts both effects (each runs once now); the disposers stop them. */
   start(): Disposer[] {
     const { issuer, autoscaler, participants, rollout, durability, resync } = this.p;
-    const { store, executor } = issuer;
+    const { store, executor, network } = issuer;
     const plan = effect(
       () =>
         planFleet({
@@ -47,6 +47,7 @@ export class Effects {
           inFlight: executor.inFlight,
           holdStarts: (service) => autoscaler.holdStarts(service),
           configSettled: () => participants.settled(),
+          drainDue: (i) => network !== undefined && !i.drainSent && !i.drained && !network.carries(i.id),
           onError: (service, error) => this.failed("the plan", service, error),
         }),
       action((actions: readonly Action[]) => {

@@ -24,6 +24,8 @@ export type TickInput =
   | { readonly kind: "opened"; readonly instance: Instance; readonly session: AgentSession; readonly hello: Hello }
   | { readonly kind: "closed"; readonly instance: Instance; readonly session: AgentSession; readonly reason: string }
   | { readonly kind: "configAck"; readonly instance: Instance; readonly ack: ConfigAck }
+  /** The network driver's answer to a step of a generation (execute/perform.ts: networkStep). */
+  | { readonly kind: "networkAck"; readonly ack: ConfigAck }
   | { readonly kind: "driver"; readonly event: DriverEvent }
   | { readonly kind: "outcome"; readonly outcome: Outcome<Action> }
   | { readonly kind: "expired"; readonly instance: Instance; readonly what: "drain" | "start" }
