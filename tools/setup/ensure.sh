@@ -4,7 +4,7 @@
 #   --test   also what the test suite needs (protoc for the contract round-trip, libvirtd and
 #            QEMU for the VM tests, promtool for /metrics, etcd for state-etcd, Open vSwitch and ethtool for
 #            network-ovs); it installs packages only: the tests start the daemons they need themselves, with
-#            their own configuration (private-libvirtd.sh, network-ovs's test/private-ovs.ts);
+#            their own configuration (private-libvirtd.sh, tools/ovs-switch);
 #            and Debian's chromium with a font for the dashboard's browser test (about 10 s to install here)
 set -eu
 cd "$(dirname "$0")/../.."

@@ -113,7 +113,12 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
       );
       await runIpTool(options, { file: ethtoolPath, args: ["-K", host, "tx", "off"] });
       await runIpTool(options, netnsCommand(namespace, [ethtoolPath, "-K", GUEST_INTERFACE, "tx", "off"], ipPath));
-      await vsctl("add-port", spec.bridge, host).catch((error: unknown) => {
+      // The port and its external_ids in one transaction: a port on the bridge is always one that can be found again.
+      const ids = Object.entries(spec.externalIds ?? {}).map(
+        ([key, value]) => `external_ids:${key}=${JSON.stringify(value)}`,
+      );
+      const tagged = ids.length === 0 ? [] : ["--", "set", "Interface", host, ...ids];
+      await vsctl("add-port", spec.bridge, host, ...tagged).catch((error: unknown) => {
         // A refusal commits nothing (and may name another plug's port); anything else may have left the record.
         if (!(error instanceof FroctalError && error.code === "FROCTAL_E_CONFIG")) undo.push(() => deletePort(host));
         throw error;

@@ -14,6 +14,8 @@ export interface GuestPortSpec {
   readonly address: string;
   /** The guest's MAC (unicast, `02:00:00:00:00:01`); default: the kernel's random one. */
   readonly mac?: string;
+  /** Written on the bridge port's Interface record in the same transaction as the port (`external_ids`), to find it again. */
+  readonly externalIds?: Readonly<Record<string, string>>;
 }
 
 /** The names one instance's plug uses on this host. */

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
+import { type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { FroctalError } from "@froctal/primitives";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PrivateOvs, startPrivateOvs } from "../test/private-ovs.js";
 import { type Ovs, openOvs } from "./ovs.js";
 import { type NetworkState, type Owner, sortState } from "./state.js";
 

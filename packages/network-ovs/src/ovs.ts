@@ -64,7 +64,9 @@ export function openOvs(options: OvsOptions): Ovs {
     const buckets = desired.groups.flatMap((group) => group.buckets);
     const lines = [
       ...desired.flows.map(text),
-      ...buckets.map((bucket) => text({ table: 0, priority: 0, match: "", actions: bucket.actions })),
+      // A bucket is spelled as the actions of a TCP flow: a select group here spreads TCP connections, and
+      // `ct(nat(dst=IP:PORT))` is refused without an L4 protocol in the match.
+      ...buckets.map((bucket) => text({ table: 0, priority: 0, match: "tcp", actions: bucket.actions })),
     ];
     if (lines.length === 0) return desired;
     const parsed = parseFlowMods(await ofctl(["parse-flows", "-"], `${lines.join("\n")}\n`));

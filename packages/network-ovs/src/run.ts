@@ -84,7 +84,12 @@ function toOvsError(
       { cause: error },
     );
   }
-  if (/(connecting to|talking to) unix:.*\.mgmt/.test(said) && !said.includes("Error OFP")) {
+  // Dead, not started, or killed while connecting: "connecting to unix:X.mgmt (Connection refused)",
+  // "unix:X.mgmt: failed to connect to socket (Connection reset by peer)".
+  if (
+    /(connecting to|talking to) unix:\S*\.mgmt|unix:\S*\.mgmt: failed to connect/.test(said) &&
+    !said.includes("Error OFP")
+  ) {
     return new FroctalError(
       "FROCTAL_E_TRANSPORT",
       `ovs-vswitchd does not answer for this bridge (${said}): ${START_HINT}, and create the bridge`,

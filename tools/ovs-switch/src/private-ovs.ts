@@ -1,17 +1,16 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { OvsOptions } from "../src/run.js";
 
 const run = promisify(execFile);
 
 /** Debian's Open vSwitch, unpacked by `tools/setup/ensure.sh --test` (the package would start the system's). */
-export const OVS_BIN_DIR = fileURLToPath(new URL("../../../tools/setup/.cache/", import.meta.url));
+export const OVS_BIN_DIR = fileURLToPath(new URL("../../setup/.cache/", import.meta.url));
 
 /**
  * A private Open vSwitch for one test file: its own database, sockets, pid and
@@ -20,13 +19,16 @@ export const OVS_BIN_DIR = fileURLToPath(new URL("../../../tools/setup/.cache/",
  */
 export interface PrivateOvs {
   readonly dir: string;
-  readonly options: OvsOptions;
+  /** What @froctal/network-ovs needs to reach it (its OvsOptions). */
+  readonly options: { readonly binDir: string; readonly dbSocket: string; readonly runDir: string };
   /** A fresh bridge name (`fr` + hex, a kernel interface name: at most 15 characters); stop() removes it. */
   bridgeName(): string;
   vsctl(...args: string[]): Promise<string>;
   ofctl(...args: string[]): Promise<string>;
   /** SIGKILLs ovs-vswitchd (ovsdb-server stays) and waits until it is gone. */
   killVswitchd(): Promise<void>;
+  /** Starts ovs-vswitchd again after killVswitchd: it reads the bridges and ports back from the database, no flow. */
+  restartVswitchd(): Promise<void>;
   /** Kills both daemons, deletes every bridge it named (and its kernel tap) and the temp dir. */
   stop(): Promise<void>;
 }
@@ -49,6 +51,18 @@ async function killAndWait(pid: number, signal: NodeJS.Signals): Promise<void> {
   process.kill(pid, signal);
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   if (alive(pid)) throw new Error(`pid ${pid} still alive 2 s after ${signal}`);
+}
+
+/** Whether any ovs-vswitchd runs on this host (this fixture's, another test file's, the system's). */
+function anyVswitchd(): boolean {
+  return readdirSync("/proc").some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    try {
+      return readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "ovs-vswitchd" && alive(Number(entry));
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function linkExists(name: string): Promise<boolean> {
@@ -96,15 +110,20 @@ export async function startPrivateOvs(): Promise<PrivateOvs> {
     for (const pid of pids.reverse()) await killAndWait(pid, "SIGTERM");
     // A netdev bridge's tap is persistent: one ovs-vswitchd did not delete (it was killed) stays behind.
     for (const name of named) if (await linkExists(name)) await run("ip", ["link", "delete", name]);
+    // So does the netdev datapath's own tap, shared by every ovs-vswitchd of the host: deleted only when none runs.
+    if (!anyVswitchd() && (await linkExists("ovs-netdev"))) await run("ip", ["link", "delete", "ovs-netdev"]);
     await rm(dir, { recursive: true, force: true });
+  };
+  const startVswitchd = async () => {
+    await run(bin("ovs-vswitchd"), [`unix:${db}`, ...daemon("ovs-vswitchd")], { env });
+    pids.push(await pidOf(join(dir, "ovs-vswitchd.pid")));
   };
   try {
     await run(bin("ovsdb-tool"), ["create", join(dir, "conf.db"), bin("vswitch.ovsschema")], { env });
     await run(bin("ovsdb-server"), [join(dir, "conf.db"), `--remote=punix:${db}`, ...daemon("ovsdb-server")], { env });
     pids.push(await pidOf(join(dir, "ovsdb-server.pid")));
     await vsctl("--no-wait", "init");
-    await run(bin("ovs-vswitchd"), [`unix:${db}`, ...daemon("ovs-vswitchd")], { env });
-    pids.push(await pidOf(join(dir, "ovs-vswitchd.pid")));
+    await startVswitchd();
   } catch (error) {
     await stop();
     throw error;
@@ -122,6 +141,10 @@ export async function startPrivateOvs(): Promise<PrivateOvs> {
     async killVswitchd() {
       const pid = pids.pop();
       if (pid !== undefined) await killAndWait(pid, "SIGKILL");
+    },
+    async restartVswitchd() {
+      if (pids.length !== 1) throw new Error("restartVswitchd: ovs-vswitchd was not killed");
+      await startVswitchd();
     },
     stop,
   };
