@@ -165,6 +165,52 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
     expect(r.stdout).toBe("");
   });
 
+  test("up refuses a --network it cannot use, naming why, before it starts anything", async () => {
+    const autoscale = join(app, "../examples/autoscale");
+    const refusals = [
+      [
+        [autoscale, "--network", "vxlan:froctal0"],
+        '--network "vxlan:froctal0" names no network driver froctal has (only ovs, Open vSwitch); give ovs:BRIDGE or ovs:BRIDGE,10.77.0.0/24',
+      ],
+      [
+        [autoscale, "--network", "ovs:froctal0,10.77.0.1/24"],
+        '--network "ovs:froctal0,10.77.0.1/24" has a subnet that is not an IPv4 network of /8 to /25; give ovs:BRIDGE or ovs:BRIDGE,10.77.0.0/24',
+      ],
+      [
+        [autoscale, "--network", "ovs:a-name-far-too-long"],
+        '--network "ovs:a-name-far-too-long" has a bridge name that is not 1 to 15 letters, digits, - or _; give ovs:BRIDGE or ovs:BRIDGE,10.77.0.0/24',
+      ],
+      [
+        [autoscale, "--network", "ovs:froctal0", "--no-local-host"],
+        "--network puts this process's guests on a bridge, and --no-local-host runs none here",
+      ],
+      [
+        [join(app, "../examples/vms"), "--network", "ovs:froctal0"],
+        "--network works with guests as processes; this fleet module brings its own driver",
+      ],
+    ] as const;
+    for (const [args, sentence] of refusals) {
+      const r = await froctal("up", ...args, "--port", "0");
+      expect([r.code, r.stderr, r.stdout]).toEqual([2, `froctal: FROCTAL_E_CONFIG: ${sentence}\n`, ""]);
+    }
+  });
+
+  test("up --network names what to install, or what to start, when Open vSwitch is missing or not running", async () => {
+    const fleet = join(app, "../examples/autoscale/dist/ovs.js");
+    const network = ["--network", "ovs:frcli0", "--ovs-run-dir", "/nonexistent/ovs"];
+    const missing = await froctal("up", fleet, "--port", "0", ...network, "--ovs-bin-dir", "/nonexistent/bin");
+    expect([missing.code, missing.stderr]).toEqual([
+      2,
+      "froctal: FROCTAL_E_CONFIG: ovs-vsctl is not in /nonexistent/bin: install Open vSwitch (Debian's openvswitch-switch; tools/setup/ensure.sh --test unpacks it into tools/setup/.cache)\n",
+    ]);
+    const cache = join(app, "../../tools/setup/.cache");
+    const stopped = await froctal("up", fleet, "--port", "0", ...network, "--ovs-bin-dir", cache);
+    expect([stopped.code, stopped.stderr]).toEqual([
+      2,
+      "froctal: FROCTAL_E_TRANSPORT: ovsdb-server does not answer on /nonexistent/ovs/db.sock (ovs-vsctl: unix:/nonexistent/ovs/db.sock: database connection failed (No such file or directory)): start it (Debian: `/usr/share/openvswitch/scripts/ovs-ctl start`)\n",
+    ]);
+  });
+
   test("status with no manager running says where it looked", async () => {
     const r = await froctal("status", "--url", "http://127.0.0.1:9");
     expect(r.code).toBe(2);

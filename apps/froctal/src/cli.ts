@@ -15,6 +15,7 @@ import { runDemo } from "./demo.js";
 import { printEvents } from "./events.js";
 import { fleetCredential, managerAddresses, runHost } from "./host.js";
 import { loadFleet } from "./load-fleet.js";
+import { parseNetwork } from "./network.js";
 import { runReplay } from "./replay.js";
 import { fetchStatus, renderStatus } from "./status.js";
 import { up } from "./up.js";
@@ -104,6 +105,16 @@ program
     "--managers <urls>",
     "with --state etcd://: every manager's address, comma-separated, told to guests so they find a new leader (default: the managers campaigning when each guest starts)",
   )
+  .option(
+    "--network <ovs:bridge[,subnet]>",
+    "program the fleet's network on Open vSwitch: each guest in a network namespace on the bridge (made if missing), addresses from the subnet (default 10.77.0.0/24: .1 this manager, .64 and up the guests); needs root and a running ovs-vswitchd",
+  )
+  .option(
+    "--ovs-run-dir <dir>",
+    "with --network: where Open vSwitch keeps its sockets (db.sock)",
+    "/var/run/openvswitch",
+  )
+  .option("--ovs-bin-dir <dir>", "with --network: where ovs-vsctl and ovs-ofctl are", "/usr/bin")
   .action(
     async (
       fleetPath: string,
@@ -120,11 +131,22 @@ program
         hostGraceMs: number;
         advertise?: string;
         managers?: string;
+        network?: string;
+        ovsRunDir: string;
+        ovsBinDir: string;
       },
     ) => {
       const managers = opts.managers === undefined ? [] : managerAddresses(opts.managers, "--managers");
       const log = pino({ level: opts.logLevel });
       const { fleet, driver } = await loadFleet(fleetPath);
+      const network =
+        opts.network === undefined
+          ? undefined
+          : {
+              ...networkFor(opts.network, { localHost: opts.localHost, ownDriver: driver !== undefined }),
+              ovsRunDir: opts.ovsRunDir,
+              ovsBinDir: opts.ovsBinDir,
+            };
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
       const record = opts.record === undefined ? undefined : { file: opts.record, fleetModule: resolve(fleetPath) };
       const { host, tickMs, localHost } = opts;
@@ -160,6 +182,7 @@ program
           hostLostAfterMs: opts.hostGraceMs,
           advertise: opts.advertise,
           managers,
+          network,
           onDown: () => stopFleet(),
           signal: standingBy.signal,
         });
@@ -377,3 +400,15 @@ program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`froctal: ${sentence}\n`);
   process.exitCode = 2;
 });
+
+/** --network checked against what it needs: guests of the process driver in this process. */
+function networkFor(
+  value: string,
+  here: { localHost: boolean; ownDriver: boolean },
+): { bridge: string; subnet: string } {
+  const chosen = parseNetwork(value);
+  const refuse = (why: string) => new FroctalError("FROCTAL_E_CONFIG", `--network ${why}`);
+  if (!here.localHost) throw refuse("puts this process's guests on a bridge, and --no-local-host runs none here");
+  if (here.ownDriver) throw refuse("works with guests as processes; this fleet module brings its own driver");
+  return chosen;
+}

@@ -2,10 +2,12 @@
  * `froctal up`: one manager for one fleet, with the agents' WebSocket endpoint
  * (/agent), the hosts' (/host) and the HTTP API on one port. Its guests run on
  * hosts: by default one in this process (the process driver, or the fleet
- * module's own), and any `froctal host` that joins. Wiring only: every
+ * module's own), and any `froctal host` that joins; with --network, the local
+ * host's guests sit on an Open vSwitch bridge (network.ts). Wiring only: every
  * decision is the manager core's.
  */
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, totalmem } from "node:os";
 import { Bridge } from "@froctal/bridge";
@@ -18,6 +20,7 @@ import type { Leadership } from "@froctal/state-etcd";
 import type { Logger } from "pino";
 import { endpoint } from "./host.js";
 import { createHttpApi } from "./http-api.js";
+import { type NetworkChoice, openNetwork } from "./network.js";
 import { campaignFor, type OpenedState, openState } from "./state.js";
 import { TraceFile } from "./trace-file.js";
 
@@ -71,6 +74,11 @@ export interface UpOptions {
   readonly managers?: readonly URL[];
   /** With etcd: stops waiting to lead (SIGTERM of a standby): up() then rejects with FROCTAL_E_CLOSED, having resigned. */
   readonly signal?: AbortSignal;
+  /**
+   * Guests of the local host each in a network namespace on this Open vSwitch
+   * bridge, and the fleet's network policy programmed on it (network.ts).
+   */
+  readonly network?: NetworkChoice | undefined;
   /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
   readonly onDown?: () => void;
 }
@@ -125,10 +133,14 @@ export async function up(options: UpOptions): Promise<Running> {
   }
   const guestLog = log.child({ component: "guest" });
   const local = options.localHost ?? true;
+  const net = options.network === undefined ? undefined : await openNetwork(options.network, options.fleet.name, log);
   const driver: ReturnType<DriverFactory> | undefined = !local
     ? undefined
     : (options.driver?.() ??
-      createProcessDriver({ log: (instance, stream, line) => guestLog.info({ instance, stream }, line) }));
+      createProcessDriver({
+        log: (instance, stream, line) => guestLog.info({ instance, stream }, line),
+        ...(net === undefined ? {} : { network: net.guests }),
+      }));
   let edge: AgentServer | undefined;
   // The port must be known before the manager exists (guests are told where it is), so the API asks late.
   let hostsForApi: HostsDriver | undefined;
@@ -144,6 +156,14 @@ export async function up(options: UpOptions): Promise<Running> {
   });
   const { port } = http.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
+  // Guests on the bridge reach the manager at its address there, on the same port.
+  const onBridge = net === undefined ? undefined : createServer();
+  if (onBridge !== undefined) {
+    await new Promise<void>((resolve, reject) => {
+      onBridge.once("error", reject);
+      onBridge.listen(port, net!.gateway, () => resolve());
+    });
+  }
   const { state, where } = openState(
     options.stateUrl,
     options.stateDir,
@@ -176,7 +196,7 @@ export async function up(options: UpOptions): Promise<Running> {
           drivers: [driver.name],
         });
   // Every manager's address for the guests, this one first; with etcd, kept up with the standbys that come and go.
-  const own = endpoint(options.advertise ?? url, "/agent");
+  const own = endpoint(net === undefined ? (options.advertise ?? url) : `http://${net.gateway}:${port}`, "/agent");
   const configured = (options.managers ?? []).map((m) => endpoint(m, "/agent"));
   let addresses = [own];
   const followStandbys = async () => {
@@ -196,6 +216,7 @@ export async function up(options: UpOptions): Promise<Running> {
     state,
     fleet: options.fleet,
     driver: hosts,
+    ...(net === undefined ? {} : { network: net.driver }),
     clock: systemClock,
     managerUrl: () => addresses.join(","),
     tickMs: options.tickMs ?? 2,
@@ -209,6 +230,7 @@ export async function up(options: UpOptions): Promise<Running> {
   edge = server;
   // A host may relay its guests' channels here, vouching for the instances placed on it.
   server.attachWebSocket(http, { path: "/agent", vouch: vouchFor(hosts, saved.hostSecret) });
+  if (onBridge !== undefined) server.attachWebSocket(onBridge, { path: "/agent" });
   // Guests whose driver gives them a channel of their own (virtio-serial) reach the manager through it.
   const channels = driver?.channels?.bind(driver);
   const bridge = channels === undefined ? undefined : new Bridge({ server });
@@ -265,6 +287,8 @@ export async function up(options: UpOptions): Promise<Running> {
       await hosts.close();
       leaveLocal?.();
       await driver?.close();
+      net?.close();
+      if (onBridge !== undefined) await new Promise<void>((resolve) => onBridge.close(() => resolve()));
       await state.close();
       await leading?.leadership.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

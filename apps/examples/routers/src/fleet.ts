@@ -3,7 +3,9 @@
  * (10.0.0.0/24); B and C each also have a LAN. Every router's routing table
  * is derived from the others' interfaces (routing.ts), so an interface change
  * in A changes B's and C's tables in the same tick, and the rollout gives them
- * the new routes together in one generation, or neither.
+ * the new routes together in one generation, or neither. With a network
+ * driver (`--network ovs:BRIDGE`) the switch's routes to the LANs are derived
+ * too, and change in the same generation as the tables.
  *
  *   froctal up apps/examples/routers
  *
@@ -15,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineFleet, type ServiceSpec } from "@froctal/manager";
-import { routingTable } from "./routing.js";
+import { routingTable, switchRoutes } from "./routing.js";
 
 const deviceDir = process.env.FROCTAL_DEVICE_DIR || join(tmpdir(), "froctal-devices");
 const image = fileURLToPath(import.meta.resolve("@froctal/example-router"));
@@ -44,4 +46,5 @@ export default defineFleet({
     "router-b": router(SEEDS["router-b"]),
     "router-c": router(SEEDS["router-c"]),
   },
+  network: (fleet) => switchRoutes(fleet, ROUTERS, "10.0.0.0/24"),
 });

@@ -1,6 +1,6 @@
 import type { FleetView, InstanceView, ServiceView } from "@froctal/manager";
 import { describe, expect, it } from "vitest";
-import { routingTable } from "./routing.js";
+import { routingTable, switchRoutes } from "./routing.js";
 
 /** A router instance with these interface addresses, as the policy sees it. */
 function router(id: string, addresses: Record<string, string>): InstanceView {
@@ -48,5 +48,21 @@ describe("routingTable", () => {
     const lone = router("router-a-1", { eth0: "192.168.0.1/24", bad: "nonsense" });
     const t = routingTable(fleetOf({ "router-a": [lone], "router-c": [c] }), c, SERVICES);
     expect(t.routes).toEqual([{ prefix: "192.168.0.0/24", via: "router-a-1" }]);
+  });
+});
+
+describe("switchRoutes", () => {
+  it("sends every LAN to the router that has it (the smaller id when two do), never the transit network", () => {
+    const a = router("router-a-1", { eth0: "10.0.0.1/24", eth1: "10.1.0.1/24" });
+    const b = router("router-b-2", { eth0: "10.0.0.2/24", eth1: "10.2.0.1/24", eth2: "10.1.0.2/24" });
+    const c = router("router-c-3", { eth0: "10.0.0.3/24" });
+    const fleet = fleetOf({ "router-a": [a], "router-b": [b], "router-c": [c] });
+    expect(switchRoutes(fleet, SERVICES, "10.0.0.0/24")).toEqual({
+      routes: [
+        { prefix: "10.1.0.0/24", via: "router-a-1" },
+        { prefix: "10.2.0.0/24", via: "router-b-2" },
+      ],
+    });
+    expect(switchRoutes(fleetOf({}), SERVICES, "10.0.0.0/24")).toEqual({ routes: [] });
   });
 });

@@ -63,3 +63,27 @@ function better(a: Route, b: Route): boolean {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The routes a switch in front of the routers holds (the fleet's `network`
+ * policy, for a network driver): every network a ready router has, except the
+ * transit network they share, goes to that router (the smaller id when two
+ * have it). Derived from the same interfaces as the tables, so a change takes
+ * effect on the switch in the same generation as in the routers.
+ */
+export function switchRoutes(
+  fleet: FleetView,
+  services: readonly string[],
+  transit: string,
+): { routes: { prefix: string; via: string }[] } {
+  const via = new Map<string, string>();
+  for (const service of services) {
+    for (const router of fleet.service(service).ready) {
+      for (const n of networksOf(router)) {
+        const held = via.get(n.prefix);
+        if (n.prefix !== transit && (held === undefined || compare(router.id, held) < 0)) via.set(n.prefix, router.id);
+      }
+    }
+  }
+  return { routes: [...via].sort(([a], [b]) => compare(a, b)).map(([prefix, id]) => ({ prefix, via: id })) };
+}

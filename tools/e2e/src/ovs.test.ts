@@ -1,0 +1,183 @@
+/**
+ * The self-scaling scenario on Open vSwitch, end to end: the froctal binary
+ * runs apps/examples/autoscale/dist/ovs.js with --network on a private Open
+ * vSwitch (its own ovsdb-server and ovs-vswitchd, @froctal/ovs-switch); each
+ * web guest sits in a network namespace of its own on the bridge. A client in
+ * a namespace of its own sends a load ramp to the VIP, one new connection per
+ * request: web scales out and in with 0 failed requests, the requests spread
+ * over the backends, a backend removed from the select group gets no request
+ * sent after its removal, and the group on the bridge holds exactly the ready
+ * guests once the fleet settles.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { ManagerStatus } from "@froctal/manager";
+import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
+import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { eventually, guestsOf, type RunningFleet, upFleet } from "./fleet.js";
+
+const VIP = "http://10.77.0.10:8080";
+const CLIENT = { instanceId: "e2e-client", address: "10.77.0.20/24", mac: "02:00:0a:4d:00:14" };
+
+let ovs: PrivateOvs;
+let bridge: string;
+let ports: GuestPorts;
+let fleet: RunningFleet | undefined;
+let client: ChildProcess | undefined;
+
+beforeAll(async () => {
+  ovs = await startPrivateOvs();
+  bridge = ovs.bridgeName();
+  ports = openGuestPorts({ ...ovs.options, scope: randomBytes(8).toString("hex") });
+});
+
+afterAll(async () => {
+  client?.kill("SIGKILL");
+  await fleet?.stop();
+  await ports?.unplug(CLIENT.instanceId);
+  await ovs?.stop();
+});
+
+interface Served {
+  readonly ok: number;
+  readonly failed: number;
+  readonly failures: readonly string[];
+  /** [sent at (epoch ms), instance that answered] per request. */
+  readonly served: readonly (readonly [number, string])[];
+}
+
+/** The load client in its namespace: `rate(n)` changes the rate, `stop()` ends it and reads what it counted. */
+function startClient(rate: number) {
+  const script = fileURLToPath(new URL("./vip-load.mjs", import.meta.url));
+  const { file, args } = ports.command(CLIENT.instanceId, [process.execPath, script, VIP, String(rate)]);
+  const child = spawn(file, args, { stdio: ["pipe", "pipe", "inherit"] });
+  client = child;
+  let out = "";
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    rate: (n: number) => child.stdin!.write(`rate ${n}\n`),
+    stop: async (): Promise<Served> => {
+      child.stdin!.write("stop\n");
+      await exited;
+      client = undefined;
+      return JSON.parse(out) as Served;
+    },
+  };
+}
+
+/** The backends' addresses in the service's select group, as the switch holds it now. */
+async function groupBackends(): Promise<string[]> {
+  const dump = await ovs.ofctl("-O", "OpenFlow15", "dump-groups", bridge);
+  return [...dump.matchAll(/nat\(dst=(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!).sort();
+}
+
+const web = (s: ManagerStatus) => s.services.find((x) => x.name === "web")!;
+const addressOf = (endpoint: unknown) => new URL(String(endpoint)).hostname;
+
+test("web scales out and in behind the VIP: no failed request, spread, no new connection to a removed backend", async () => {
+  fleet = await upFleet("apps/examples/autoscale/dist/ovs.js", {
+    args: ["--network", `ovs:${bridge}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
+  });
+  const f = fleet;
+  const port = new URL(f.url).port;
+  // web-1 ready and in the group: the VIP serves.
+  await eventually(async () => {
+    const w = web(await f.status());
+    const ready = w.instances.filter((i) => i.phase === "ready");
+    if (ready.length !== 1) return undefined;
+    return JSON.stringify(await groupBackends()) === JSON.stringify([addressOf(ready[0]!.endpoint)]) || undefined;
+  }, "web-1 ready and in the VIP's group");
+  await ports.plug({ ...CLIENT, bridge });
+
+  // Which backends the group held, and when: polled while the load runs.
+  const seen: { at: number; backends: string[] }[] = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      seen.push({ at: Date.now(), backends: await groupBackends() });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const addresses = new Map<string, string>(); // instance -> address, as each reported it
+  const note = (s: ManagerStatus) => {
+    for (const i of web(s).instances) if (typeof i.endpoint === "string") addresses.set(i.id, addressOf(i.endpoint));
+  };
+
+  // 140 requests/s at 40 per instance: 4 instances (as the lb scenario, tools/e2e/src/autoscale.test.ts).
+  const load = startClient(140);
+  await eventually(async () => {
+    const s = await f.status();
+    note(s);
+    const w = web(s);
+    const ready = w.instances.filter((i) => i.phase === "ready");
+    if (w.target !== 4 || ready.length !== 4) return undefined;
+    const want = ready.map((i) => addressOf(i.endpoint)).sort();
+    return JSON.stringify(await groupBackends()) === JSON.stringify(want) || undefined;
+  }, "web to scale out to 4 ready instances, all in the group");
+  const heldFrom = Date.now();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const heldUntil = Date.now();
+  load.rate(10);
+  await eventually(
+    async () => {
+      const s = await f.status();
+      note(s);
+      const w = web(s);
+      if (w.target !== 1 || w.instances.length !== 1 || w.instances[0]!.phase !== "ready") return undefined;
+      return (
+        JSON.stringify(await groupBackends()) === JSON.stringify([addressOf(w.instances[0]!.endpoint)]) || undefined
+      );
+    },
+    "web to scale in to one instance, alone in the group",
+    60_000,
+  );
+  const result = await load.stop();
+  polling = false;
+  await poll;
+
+  expect(result.failures).toEqual([]);
+  expect(result.failed).toBe(0);
+  expect(result.ok).toBeGreaterThan(300);
+  // While 4 were ready and in the group, each of them answered.
+  const held = new Set(result.served.filter(([at]) => at >= heldFrom && at <= heldUntil).map(([, id]) => id));
+  expect(held.size).toBe(4);
+  // A backend taken out of the group answers no request sent after that: new connections never reach it.
+  const byAddress = new Map([...addresses].map(([id, a]) => [a, id]));
+  const removed = new Map<string, number>();
+  for (let k = 1; k < seen.length; k++) {
+    for (const a of seen[k - 1]!.backends) {
+      if (!seen[k]!.backends.includes(a) && !removed.has(a)) removed.set(a, seen[k]!.at);
+    }
+  }
+  expect(removed.size).toBe(3);
+  for (const [address, at] of removed) {
+    const id = byAddress.get(address)!;
+    expect(result.served.filter(([sent, by]) => by === id && sent > at)).toEqual([]);
+  }
+  // Each stopped guest drained first, and its drain frame went out only after the group lost it.
+  const journal = f.logs.flatMap((l) => {
+    try {
+      const e = JSON.parse(l) as { kind?: string; msg?: string };
+      return e.kind !== undefined && e.msg !== undefined ? [e.msg] : [];
+    } catch {
+      return [];
+    }
+  });
+  expect(journal.filter((m) => /^stopping web-\d+: it finished draining/.test(m))).toHaveLength(3);
+
+  const guests = `http://10.77.0.1:${port}`;
+  expect(guestsOf(guests)).toHaveLength(1);
+  expect(await f.stop()).toBe(0);
+  fleet = undefined;
+  expect(guestsOf(guests)).toEqual([]);
+  // Each guest's namespace went with it (the manager scopes its names by the fleet's name).
+  const namespaces = execFileSync("/usr/sbin/ip", ["netns", "list"], { encoding: "utf8" });
+  const ours = [...addresses.keys()].map((id) => guestPortNames("autoscale-ovs", id).namespace);
+  expect(ours.filter((ns) => namespaces.includes(ns))).toEqual([]);
+  expect(ours).toHaveLength(4);
+});
