@@ -19,11 +19,12 @@ let bridge: string;
 let devices: string;
 let fleet: RunningFleet | undefined;
 
+// A private Open vSwitch runs one at a time per host: another test file may hold it for a while.
 beforeAll(async () => {
   ovs = await startPrivateOvs();
   bridge = ovs.bridgeName();
   devices = mkdtempSync(join(tmpdir(), "froctal-devices-"));
-});
+}, 150_000);
 
 afterAll(async () => {
   await fleet?.stop();

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,10 +72,50 @@ async function linkExists(name: string): Promise<boolean> {
   );
 }
 
-export async function startPrivateOvs(): Promise<PrivateOvs> {
+/**
+ * One private Open vSwitch per host at a time: every netdev ovs-vswitchd opens
+ * the same kernel tap (`ovs-netdev`), and a second one's bridges never come up.
+ * A directory made atomically, holding the owner's pid; one whose owner is gone
+ * (killed without stop()) is taken over.
+ */
+const LOCK = join(tmpdir(), "froctal-ovs-switch.lock");
+
+async function lock(waitMs: number): Promise<() => Promise<void>> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      await writeFile(join(LOCK, "pid"), String(process.pid));
+      let held = true;
+      // Once, and only while it is still this process's: a second stop() must not free another's lock.
+      return async () => {
+        if (!held) return;
+        held = false;
+        if ((await readFile(join(LOCK, "pid"), "utf8").catch(() => "")) === String(process.pid)) {
+          await rm(LOCK, { recursive: true, force: true });
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = Number(await readFile(join(LOCK, "pid"), "utf8").catch(() => "0"));
+    // No pid yet: its owner is between mkdir and writeFile; give it a moment before calling it gone.
+    if (owner > 0 && !alive(owner)) await rm(LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) {
+      throw new Error(`another private Open vSwitch (pid ${owner || "?"}) has held ${LOCK} for ${waitMs} ms`);
+    } else await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Waits (up to `waitMs`, default 120 s) until no other private Open vSwitch of
+ * this host runs, then starts one; stop() lets the next one start.
+ */
+export async function startPrivateOvs(waitMs = 120_000): Promise<PrivateOvs> {
   if (!existsSync(join(OVS_BIN_DIR, "ovs-vswitchd"))) {
     throw new Error(`no Open vSwitch in ${OVS_BIN_DIR}: run tools/setup/ensure.sh --test`);
   }
+  const unlock = await lock(waitMs);
   const dir = await mkdtemp(join(tmpdir(), "froctal-ovs-"));
   const bin = (name: string) => join(OVS_BIN_DIR, name);
   const db = join(dir, "db.sock");
@@ -113,6 +153,7 @@ export async function startPrivateOvs(): Promise<PrivateOvs> {
     // So does the netdev datapath's own tap, shared by every ovs-vswitchd of the host: deleted only when none runs.
     if (!anyVswitchd() && (await linkExists("ovs-netdev"))) await run("ip", ["link", "delete", "ovs-netdev"]);
     await rm(dir, { recursive: true, force: true });
+    await unlock();
   };
   const startVswitchd = async () => {
     await run(bin("ovs-vswitchd"), [`unix:${db}`, ...daemon("ovs-vswitchd")], { env });
