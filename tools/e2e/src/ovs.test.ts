@@ -7,7 +7,8 @@
  * request: web scales out and in with 0 failed requests, the requests spread
  * over the backends, a backend removed from the select group gets no request
  * sent after its removal, and the group on the bridge holds exactly the ready
- * guests once the fleet settles.
+ * guests once the fleet settles. Then ovs-vswitchd is killed under a running
+ * fleet and started again: the manager's network puts its flows back.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -27,11 +28,12 @@ let ports: GuestPorts;
 let fleet: RunningFleet | undefined;
 let client: ChildProcess | undefined;
 
+// A private Open vSwitch runs one at a time per host: another test file may hold it for a while.
 beforeAll(async () => {
   ovs = await startPrivateOvs();
   bridge = ovs.bridgeName();
   ports = openGuestPorts({ ...ovs.options, scope: randomBytes(8).toString("hex") });
-});
+}, 150_000);
 
 afterAll(async () => {
   client?.kill("SIGKILL");
@@ -180,4 +182,42 @@ test("web scales out and in behind the VIP: no failed request, spread, no new co
   const ours = [...addresses.keys()].map((id) => guestPortNames("autoscale-ovs", id).namespace);
   expect(ours.filter((ns) => namespaces.includes(ns))).toEqual([]);
   expect(ours).toHaveLength(4);
+});
+
+test("ovs-vswitchd killed under a running fleet: the switch's flows come back when it does, the same guest serves", async () => {
+  // A bridge of its own, the one before gone: the host routes the subnet to one bridge only.
+  await ovs.vsctl("--if-exists", "del-br", bridge);
+  bridge = ovs.bridgeName();
+  fleet = await upFleet("apps/examples/autoscale/dist/ovs.js", {
+    args: ["--network", `ovs:${bridge}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
+  });
+  const f = fleet;
+  const serving = async () => {
+    try {
+      const res = await fetch(`${VIP}/?work=1`, { signal: AbortSignal.timeout(1_000) });
+      return res.status === 200 ? ((await res.json()) as { instance: string }).instance : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  // From the host: the manager's address is on the bridge, so the host reaches the VIP too.
+  expect(await eventually(serving, "the VIP to answer")).toBe("web-1");
+  const flows = async () => (await ovs.ofctl("--no-stats", "dump-flows", bridge)).split("\n").sort().join("\n");
+  const before = { flows: await flows(), groups: await groupBackends() };
+
+  await ovs.killVswitchd();
+  expect(await serving()).toBeUndefined();
+  await new Promise((r) => setTimeout(r, 2_000));
+  await ovs.restartVswitchd();
+  // Level-triggered: the manager's network reads the bridge back and puts its flows and group there again, once.
+  await eventually(async () => ((await flows()) === before.flows ? true : undefined), "the flows back as they were");
+  expect(await groupBackends()).toEqual(before.groups);
+  expect(await eventually(serving, "the VIP to answer again")).toBe("web-1");
+  // What the converge loop met meanwhile, logged: the switch not answering, and nothing else.
+  const codes = f.logs.flatMap((l) => (l.includes(`network on ${bridge}:`) ? [JSON.parse(l).code as string] : []));
+  expect(new Set(codes)).toEqual(new Set(["FROCTAL_E_TRANSPORT"]));
+  const web1 = web(await f.status()).instances;
+  expect(web1.map((i) => [i.id, i.phase])).toEqual([["web-1", "ready"]]);
+  expect(await f.stop()).toBe(0);
+  fleet = undefined;
 });
