@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { FroctalError } from "@froctal/primitives";
@@ -109,6 +112,39 @@ describe("openOvs on a private Open vSwitch", () => {
       );
     },
   );
+
+  it("spells a line once: the same state again only reads the bridge, a new bucket spells that bucket alone", async () => {
+    // The real tools behind wrappers that log what they were asked and what they read on stdin.
+    const dir = await mkdtemp(join(tmpdir(), "froctal-ovs-log-"));
+    const log = join(dir, "calls.log");
+    for (const tool of ["ovs-ofctl", "ovs-vsctl"]) {
+      const real = join(fixture.options.binDir, tool);
+      const script = `#!/bin/sh\nin=$(cat)\necho "$* <<$(printf '%s' "$in" | grep -c .)" >> ${log}\nprintf '%s\\n' "$in" | exec ${real} "$@"\n`;
+      await writeFile(join(dir, tool), script, { mode: 0o755 });
+    }
+    try {
+      const logged = openOvs({ ...fixture.options, binDir: dir });
+      const bridge = await bridgeUp();
+      const calls = async () => {
+        const lines = (await readFile(log, "utf8")).trim().split("\n");
+        await writeFile(log, "");
+        // The subcommand and how many lines it read: "parse-flows 7".
+        return lines.flatMap((l) => {
+          const m = /(parse-flows|dump-flows|dump-groups|bundle) .*<<(\d+)$/.exec(l);
+          return m === null ? [] : [`${m[1]} ${m[2]}`];
+        });
+      };
+      await logged.apply(bridge, owner, service([1, 2, 3]));
+      expect((await calls()).sort()).toEqual(["bundle 6", "dump-flows 0", "dump-groups 0", "parse-flows 8"]);
+      await logged.apply(bridge, owner, service([1, 2, 3]));
+      expect((await calls()).sort()).toEqual(["dump-flows 0", "dump-groups 0"]);
+      await logged.apply(bridge, owner, service([1, 2, 3, 4]));
+      expect((await calls()).sort()).toEqual(["bundle 1", "dump-flows 0", "dump-groups 0", "parse-flows 1"]);
+      expect(await ovs.read(bridge, owner)).toEqual(sortState(service([1, 2, 3, 4])));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("applies flows and select groups in one bundle; the bridge then holds exactly the desired state", async () => {
     const bridge = await bridgeUp();

@@ -28,6 +28,9 @@ export interface Ovs {
   apply(bridge: string, owner: Owner, desired: NetworkState): Promise<Staged>;
 }
 
+/** Lines whose spelling is kept (about 200 bytes each): a big fleet's flows and buckets several times over. */
+const SPELLED_MAX = 20_000;
+
 export function openOvs(options: OvsOptions): Ovs {
   const vsctl = (...args: string[]) => runTool(options, "ovs-vsctl", args);
   const ofctl = (args: string[], input?: string) => runTool(options, "ovs-ofctl", args, input);
@@ -54,9 +57,17 @@ export function openOvs(options: OvsOptions): Ovs {
   }
 
   /**
-   * Spells every flow and bucket the way the switch prints them back (one local
-   * `ovs-ofctl parse-flows`, no switch involved), so that an unchanged state diffs
-   * to nothing; a syntax error is refused here, before the bridge is touched.
+   * How the switch prints each line this adapter has asked about: `ovs-ofctl
+   * parse-flows` is a pure, local spelling (no switch involved), so a line is
+   * asked about once; a generation that changes one backend spells only its
+   * bucket, or nothing. Cleared when it grows past SPELLED_MAX lines.
+   */
+  const spelled = new Map<string, Flow>();
+
+  /**
+   * Spells every flow and bucket the way the switch prints them back, so that
+   * an unchanged state diffs to nothing; a syntax error is refused here, before
+   * the bridge is touched.
    */
   async function canonical(desired: NetworkState): Promise<NetworkState> {
     const text = (flow: Flow) =>
@@ -68,28 +79,35 @@ export function openOvs(options: OvsOptions): Ovs {
       // `ct(nat(dst=IP:PORT))` is refused without an L4 protocol in the match.
       ...buckets.map((bucket) => text({ table: 0, priority: 0, match: "tcp", actions: bucket.actions })),
     ];
-    if (lines.length === 0) return desired;
-    const parsed = parseFlowMods(await ofctl(["parse-flows", "-"], `${lines.join("\n")}\n`));
-    if (parsed.length !== lines.length) {
-      throw new FroctalError(
-        "FROCTAL_E_INTERNAL",
-        `ovs-ofctl parse-flows read ${parsed.length} of ${lines.length} flows`,
-      );
+    const missing = [...new Set(lines.filter((line) => !spelled.has(line)))];
+    const fresh = new Map<string, Flow>();
+    if (missing.length > 0) {
+      const answers = parseFlowMods(await ofctl(["parse-flows", "-"], `${missing.join("\n")}\n`));
+      if (answers.length !== missing.length) {
+        throw new FroctalError(
+          "FROCTAL_E_INTERNAL",
+          `ovs-ofctl parse-flows read ${answers.length} of ${missing.length} flows`,
+        );
+      }
+      for (const [i, line] of missing.entries()) fresh.set(line, answers[i]!);
     }
+    const parsed = lines.map((line) => spelled.get(line) ?? fresh.get(line)!);
+    if (spelled.size + fresh.size > SPELLED_MAX) spelled.clear();
+    for (const [line, flow] of fresh) spelled.set(line, flow);
     let next = desired.flows.length;
     return {
       flows: parsed.slice(0, desired.flows.length),
       groups: desired.groups.map((group) => ({
         id: group.id,
-        buckets: group.buckets.map((bucket) => ({ id: bucket.id, actions: parsed[next++]?.actions ?? bucket.actions })),
+        buckets: group.buckets.map((bucket) => ({ id: bucket.id, actions: parsed[next++]!.actions })),
       })),
     };
   }
 
   async function stage(bridge: string, owner: Owner, desired: NetworkState): Promise<Staged> {
     checkDesired(owner, desired);
-    const wanted = await canonical(desired);
-    const [flows, groups] = await Promise.all([dumpFlows(bridge), dumpGroups(bridge)]);
+    // The spelling is local and the dumps only read: all three at once. A refused line still changes nothing.
+    const [wanted, flows, groups] = await Promise.all([canonical(desired), dumpFlows(bridge), dumpGroups(bridge)]);
     return plan(bridge, owner, wanted, flows, groups);
   }
 
