@@ -9,6 +9,7 @@ import { incrementality } from "./incrementality.js";
 import { ingest } from "./ingest.js";
 import { latency } from "./latency.js";
 import { memory } from "./memory.js";
+import { network } from "./network.js";
 import { protocol } from "./protocol.js";
 import { replaySpeed } from "./replay-speed.js";
 import { rollout } from "./rollout.js";
@@ -71,5 +72,10 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     title:
       "state write cost per generation (reserve + N records + flush), N = 1 / 10 / 100: SQLite, etcd 1 and 3 members",
     run: stateWrites,
+  },
+  network: {
+    issue: "12, OpenFlow on OVS",
+    title: "decision -> flows installed on the switch, 10 / 100 backends; one bucket of a 1,000-backend group changed",
+    run: network,
   },
 };
