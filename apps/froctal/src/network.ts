@@ -29,6 +29,11 @@ export interface OpenedNetwork {
   readonly driver: NetworkDriver;
   /** The manager's address on the bridge: guests dial it. */
   readonly gateway: string;
+  /**
+   * Unplugs every guest an earlier run left on the bridge that is not among
+   * `running` (its process died with that run): its namespace and address go.
+   */
+  forgetGone(running: ReadonlySet<string>): Promise<void>;
   close(): void;
 }
 
@@ -83,5 +88,14 @@ export async function openNetwork(choice: NetworkChoice, fleet: string, log: Log
     { bridge: choice.bridge, subnet: choice.subnet, gateway },
     `network: guests on Open vSwitch bridge ${choice.bridge}, ${choice.subnet}; the manager is ${gateway} there`,
   );
-  return { guests: network.guests, driver: network.driver, gateway, close: () => network.close() };
+  const forgetGone = async (running: ReadonlySet<string>) => {
+    for (const id of [...network.guests.list().keys()].filter((id) => !running.has(id))) {
+      await network.guests.leave(id);
+      log.info(
+        { instance: id },
+        `network: ${id} left the bridge with the run before; its namespace and address are freed`,
+      );
+    }
+  };
+  return { guests: network.guests, driver: network.driver, gateway, forgetGone, close: () => network.close() };
 }

@@ -237,6 +237,8 @@ export async function up(options: UpOptions): Promise<Running> {
   const bridging = bridge === undefined ? undefined : setInterval(() => bridge.sync(channels!()), 250);
   // Reads the fleet's id (made and stored at the fleet's first `up`) before anything is launched under it.
   const restored = await core.restore();
+  // Guests a killed run left on the bridge and no longer runs: their namespaces and addresses are freed first.
+  await net?.forgetGone(new Set(restored.adopted));
   const { adopted, forgotten, orphansStopped, unproven } = restored;
   if (adopted.length + forgotten.length + orphansStopped.length + unproven.length > 0) {
     log.info(restored, `restored state from ${where}`);

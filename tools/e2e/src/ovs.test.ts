@@ -8,10 +8,14 @@
  * over the backends, a backend removed from the select group gets no request
  * sent after its removal, and the group on the bridge holds exactly the ready
  * guests once the fleet settles. Then ovs-vswitchd is killed under a running
- * fleet and started again: the manager's network puts its flows back.
+ * fleet and started again: the manager's network puts its flows back. And a
+ * manager killed with -9 leaves namespaces the next run frees.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
@@ -220,4 +224,45 @@ test("ovs-vswitchd killed under a running fleet: the switch's flows come back wh
   expect(web1.map((i) => [i.id, i.phase])).toEqual([["web-1", "ready"]]);
   expect(await f.stop()).toBe(0);
   fleet = undefined;
+});
+
+test("a manager killed with -9 leaves its guests' namespaces; the next run on its state frees them first", async () => {
+  await ovs.vsctl("--if-exists", "del-br", bridge);
+  bridge = ovs.bridgeName();
+  const stateDir = mkdtempSync(join(tmpdir(), "froctal-e2e-state-"));
+  const args = ["--network", `ovs:${bridge}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR];
+  const namespaceOf = (id: string) => guestPortNames("autoscale-ovs", id).namespace;
+  const namespaces = () => execFileSync("/usr/sbin/ip", ["netns", "list"], { encoding: "utf8" });
+  try {
+    const first = await upFleet("apps/examples/autoscale/dist/ovs.js", { stateDir, args });
+    fleet = first;
+    await eventually(async () => {
+      const ready = web(await first.status()).instances.filter((i) => i.phase === "ready");
+      return ready.length === 1 && addressOf(ready[0]!.endpoint) === "10.77.0.64" ? true : undefined;
+    }, "web-1 ready at the pool's first address");
+    const guests = `http://10.77.0.1:${new URL(first.url).port}`;
+    first.process.kill("SIGKILL");
+    await eventually(async () => (guestsOf(guests).length === 0 ? true : undefined), "web-1 to die with its manager");
+    fleet = undefined;
+    expect(namespaces()).toContain(namespaceOf("web-1"));
+
+    const second = await upFleet("apps/examples/autoscale/dist/ovs.js", { stateDir, args });
+    fleet = second;
+    // A new instance (ids are never given twice) at the address web-1 no longer holds, serving at the VIP.
+    await eventually(async () => {
+      const ready = web(await second.status()).instances.filter((i) => i.phase === "ready");
+      return ready.length === 1 && ready[0]!.id === "web-2" && addressOf(ready[0]!.endpoint) === "10.77.0.64"
+        ? true
+        : undefined;
+    }, "web-2 ready at the freed address");
+    expect(namespaces()).not.toContain(namespaceOf("web-1"));
+    expect(
+      second.logs.filter((l) => l.includes("left the bridge with the run before")).map((l) => JSON.parse(l).instance),
+    ).toEqual(["web-1"]);
+    expect(await second.stop()).toBe(0);
+    fleet = undefined;
+    expect(namespaces()).not.toContain(namespaceOf("web-2"));
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });
