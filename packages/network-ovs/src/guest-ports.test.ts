@@ -4,8 +4,8 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
-import { FroctalError } from "@froctal/primitives";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../test/failure.js";
 import { type GuestPorts, openGuestPorts } from "./guest-ports.js";
 import type { GuestPortSpec } from "./guest-spec.js";
 import { netnsCommand } from "./ip.js";
@@ -21,15 +21,6 @@ const succeeds = (file: string, args: string[]) =>
     () => true,
     () => false,
   );
-
-async function failure(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FroctalError)) throw new Error(`expected a FroctalError, got ${String(error)}`);
-  return error;
-}
 
 /** A node HTTP server in the instance's namespace, answering with the interfaces it sees and who asked; resolves once it listens. */
 function serveIn(ports: GuestPorts, instanceId: string, address: string): Promise<ChildProcess> {

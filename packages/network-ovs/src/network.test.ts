@@ -4,8 +4,9 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import type { NetworkSpec } from "@froctal/manager";
 import { type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
-import { FroctalError } from "@froctal/primitives";
+import type { FroctalError } from "@froctal/primitives";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../test/failure.js";
 import { type GuestPorts, openGuestPorts } from "./guest-ports.js";
 import { guestPortNames } from "./guest-spec.js";
 import { type OvsNetwork, openOvsNetwork } from "./network.js";
@@ -23,15 +24,6 @@ const ROUTED: NetworkSpec = {
     { prefix: "10.9.0.0/16", via: "web-1" },
   ],
 };
-
-async function failure(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FroctalError)) throw new Error(`expected a FroctalError, got ${String(error)}`);
-  return error;
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
-import { FroctalError } from "@froctal/primitives";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../test/failure.js";
 import { type Ovs, openOvs } from "./ovs.js";
 import { type NetworkState, type Owner, sortState } from "./state.js";
 
@@ -61,15 +61,6 @@ async function ages(fixture: PrivateOvs, bridge: string): Promise<number[]> {
   const flows = await fixture.ofctl("dump-flows", target, `cookie=0x${owner.cookie.toString(16)}/-1`);
   const groups = await fixture.ofctl("dump-group-stats", target);
   return [...`${flows}${groups}`.matchAll(/duration=([\d.]+)s/g)].map((m) => Number(m[1]));
-}
-
-async function failure(promise: Promise<unknown>): Promise<FroctalError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FroctalError)) throw new Error(`expected a FroctalError, got ${String(error)}`);
-  return error;
 }
 
 describe("openOvs on a private Open vSwitch", () => {

@@ -13,6 +13,7 @@ import {
   eventually,
   expectNoFailedRequest,
   guestsOf,
+  journalOf,
   lbStats,
   type RunningFleet,
   upFleet,
@@ -75,14 +76,7 @@ test("scales out and in under load with zero failed requests, and leaves nothing
   await load.stop();
 
   // Every journal entry, from the manager's log (status keeps only the latest few).
-  const journal = f.logs.flatMap((l) => {
-    try {
-      const entry = JSON.parse(l) as { kind?: string; msg?: string };
-      return entry.kind !== undefined && entry.msg !== undefined ? [entry.msg] : [];
-    } catch {
-      return [];
-    }
-  });
+  const journal = journalOf(f);
   // Out to 4 and never beyond; in to 1, each stop after a drain.
   const targets = journal.flatMap((m) => /^web: \d+ -> (\d+) replicas/.exec(m)?.[1] ?? []).map(Number);
   expect(Math.max(...targets)).toBe(4);

@@ -74,6 +74,18 @@ export async function upFleet(fleet: string, options: UpOptions = {}): Promise<R
   };
 }
 
+/** Every journal entry's sentence, from the manager's log, in order (status keeps only the latest few). */
+export function journalOf(fleet: RunningFleet): string[] {
+  return fleet.logs.flatMap((l) => {
+    try {
+      const entry = JSON.parse(l) as { kind?: string; msg?: string };
+      return entry.kind !== undefined && entry.msg !== undefined ? [entry.msg] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Polls `probe` until it returns something other than undefined. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -21,7 +21,7 @@ import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { eventually, guestsOf, type RunningFleet, upFleet } from "./fleet.js";
+import { eventually, guestsOf, journalOf, type RunningFleet, upFleet } from "./fleet.js";
 
 const VIP = "http://10.77.0.10:8080";
 const CLIENT = { instanceId: "e2e-client", address: "10.77.0.20/24", mac: "02:00:0a:4d:00:14" };
@@ -165,15 +165,9 @@ test("web scales out and in behind the VIP: no failed request, spread, no new co
     const id = byAddress.get(address)!;
     expect(result.served.filter(([sent, by]) => by === id && sent > at)).toEqual([]);
   }
-  // Each stopped guest drained first, and its drain frame went out only after the group lost it.
-  const journal = f.logs.flatMap((l) => {
-    try {
-      const e = JSON.parse(l) as { kind?: string; msg?: string };
-      return e.kind !== undefined && e.msg !== undefined ? [e.msg] : [];
-    } catch {
-      return [];
-    }
-  });
+  // Each of the three stopped guests drained first.
+  const journal = journalOf(f);
+
   expect(journal.filter((m) => /^stopping web-\d+: it finished draining/.test(m))).toHaveLength(3);
 
   const guests = `http://10.77.0.1:${port}`;

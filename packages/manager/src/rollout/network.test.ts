@@ -2,7 +2,7 @@ import { app, drained, type FakeAgent } from "@froctal/testkit";
 import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
 import { ScriptedNetwork } from "../../test/network.js";
-import { json, prepares } from "../../test/routers.js";
+import { json, prepares, routerFleet } from "../../test/routers.js";
 import { defineFleet, type FleetView, type ServiceView } from "../policy/fleet.js";
 
 const VIP = { vip: "10.77.0.100", port: 8080 };
@@ -28,17 +28,7 @@ const webOnVip = defineFleet({
 
 /** The routers of test/routers.ts, and a route through router-1 or router-2 as router-1's mode says. */
 const routersWithRoutes = defineFleet({
-  name: "net",
-  services: {
-    router: {
-      image: "router.js",
-      replicas: 2,
-      config: (fleet, instance) => ({
-        mode: fleet.instance("router-1")?.fact<string>("mode") ?? "base",
-        self: instance.id,
-      }),
-    },
-  },
+  ...routerFleet,
   network: (fleet: FleetView) => {
     const mode = fleet.instance("router-1")?.fact<string>("mode") ?? "base";
     return { routes: [{ prefix: "10.1.0.0/16", via: mode === "base" ? "router-1" : "router-2" }] };
