@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { HostsDriver } from "@froctal/driver-hosts";
 import type { Manager } from "@froctal/manager";
+import type { OvsNetworkStats } from "@froctal/network-ovs";
 import type { ServerStats } from "@froctal/server";
 import { createDashboard, TOKEN_ENV } from "./dashboard.js";
 import { journalSince } from "./events.js";
@@ -21,13 +22,15 @@ export interface HttpApiParts {
   readonly current: () => Manager | undefined;
   readonly edge?: () => Readonly<ServerStats> | undefined;
   readonly hosts?: () => HostsDriver | undefined;
+  /** The network driver's counters for /metrics (undefined without --network). */
+  readonly network?: () => OvsNetworkStats | undefined;
   /** Stops the fleet on purpose (POST /down): every guest, then the manager. */
   readonly down?: () => void;
   readonly dashboardToken?: string | undefined;
 }
 
 export function createHttpApi(parts: HttpApiParts): Server {
-  const { current, edge = () => undefined, hosts = () => undefined, down } = parts;
+  const { current, edge = () => undefined, hosts = () => undefined, network = () => undefined, down } = parts;
   const dashboardToken = "dashboardToken" in parts ? parts.dashboardToken : process.env[TOKEN_ENV];
   const metrics = createMetrics();
   const dashboard = createDashboard({ current, hosts, address: () => server.address(), token: dashboardToken });
@@ -60,7 +63,7 @@ export function createHttpApi(parts: HttpApiParts): Server {
       return;
     }
     if (req.method === "GET" && url.pathname === "/metrics") {
-      metrics.scrape({ manager, edge: edge(), hosts: hosts() }).then(
+      metrics.scrape({ manager, edge: edge(), hosts: hosts(), network: network() }).then(
         (text) => res.writeHead(200, { "content-type": metrics.contentType }).end(text),
         (error: unknown) =>
           res

@@ -136,6 +136,9 @@ describe("GET /metrics", () => {
     // Every guest sends gauges every second, and the ticker has run: these grow, so only their shape is fixed.
     expect(lines).toContainEqual(expect.stringMatching(/^froctal_signals_ingested_total [1-9]\d*$/));
     expect(lines).toContainEqual(expect.stringMatching(/^froctal_ticks_total [1-9]\d*$/));
+    // No network driver: its families are declared, with no sample (labelled by the driver; there is none).
+    expect(lines.filter((l) => l.startsWith("froctal_network_"))).toEqual([]);
+    expect(lines).toContain("# TYPE froctal_network_commits_total counter");
     // The histogram's sum replaced froctal_tick_seconds_total.
     expect(lines.filter((l) => l.includes("froctal_tick_seconds_total"))).toEqual([]);
     // Durations vary from run to run; the histogram's shape does not: every bucket, cumulative, and all of one moment.

@@ -10,6 +10,7 @@
  */
 import type { HostSummary, HostsStats } from "@froctal/driver-hosts";
 import type { InstancePhase, Manager, ManagerStatus } from "@froctal/manager";
+import type { OvsNetworkStats } from "@froctal/network-ovs";
 import { TICK_BUCKET_BOUNDS_MS } from "@froctal/reactive";
 import type { ServerStats } from "@froctal/server";
 import { Counter, Gauge, Registry } from "prom-client";
@@ -20,6 +21,8 @@ export interface MetricSources {
   readonly edge: Readonly<ServerStats> | undefined;
   /** The hosts' view (undefined until it exists): each host, and the refusals at the hosts' endpoint. */
   readonly hosts?: { hosts(): readonly HostSummary[]; readonly stats: HostsStats } | undefined;
+  /** The network driver's counters (undefined without --network: its families then have no samples). */
+  readonly network?: OvsNetworkStats | undefined;
 }
 
 const HOST_STATUSES = ["up", "silent", "lost"] as const;
@@ -43,6 +46,7 @@ interface Snapshot {
   readonly edge: Readonly<ServerStats> | undefined;
   readonly hosts: readonly HostSummary[];
   readonly hostRejections: ReadonlyMap<string, number>;
+  readonly network: OvsNetworkStats | undefined;
 }
 
 export interface Metrics {
@@ -180,15 +184,48 @@ export function createMetrics(): Metrics {
     ["code"],
     (s) => [...s.hostRejections].map(([code, n]) => [{ code }, n] as const),
   );
+  // Labelled by the driver, so that without one they have no sample: "0 commits" would claim a network.
+  const network = (s: Snapshot, value: (n: OvsNetworkStats) => number) =>
+    s.network === undefined || s.status.network === null
+      ? []
+      : [[{ driver: s.status.network.driver }, value(s.network)] as const];
+  gauge("froctal_network_generation", "The configuration generation the network runs.", ["driver"], (s) =>
+    network(s, () => s.status.network?.generation ?? 0),
+  );
+  total("froctal_network_prepares_total", "Generations the network driver staged.", ["driver"], (s) =>
+    network(s, (n) => n.prepares),
+  );
+  total("froctal_network_commits_total", "Generations the network driver applied on the switch.", ["driver"], (s) =>
+    network(s, (n) => n.commits),
+  );
+  total(
+    "froctal_network_refusals_total",
+    "Prepares and commits the network driver refused (the generation aborted, or its commit failed).",
+    ["driver"],
+    (s) => network(s, (n) => n.rejected),
+  );
+  total(
+    "froctal_network_converge_failures_total",
+    "Rounds of the network's converge loop that failed (the switch not answering).",
+    ["driver"],
+    (s) => network(s, (n) => n.failures),
+  );
+  total(
+    "froctal_network_reapplied_total",
+    "Rounds of the converge loop that found the switch off the committed state and put it back.",
+    ["driver"],
+    (s) => network(s, (n) => n.reapplied),
+  );
   total("froctal_journal_entries_total", "Decisions written to the journal (`froctal events`).", [], (s) => [
     [{}, s.stats.journal.written],
   ]);
 
   return {
     contentType: registry.contentType,
-    async scrape({ manager, edge, hosts }) {
+    async scrape({ manager, edge, hosts, network }) {
       const hostRejections = hosts?.stats.rejected ?? new Map<string, number>();
-      now = { stats: manager.stats, status: manager.status(), edge, hosts: hosts?.hosts() ?? [], hostRejections };
+      const status = manager.status();
+      now = { stats: manager.stats, status, edge, hosts: hosts?.hosts() ?? [], hostRejections, network };
       // prom-client runs every collect() synchronously inside metrics(), before its first await;
       // the histogram is read in the same turn, so every value is of the same moment.
       let text: Promise<string>;

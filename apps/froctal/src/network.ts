@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import type { NetworkDriver } from "@froctal/manager";
-import { openOvsNetwork } from "@froctal/network-ovs";
+import { type OvsNetworkStats, openOvsNetwork } from "@froctal/network-ovs";
 import { FroctalError } from "@froctal/primitives";
 import type { Logger } from "pino";
 
@@ -29,6 +29,8 @@ export interface OpenedNetwork {
   readonly driver: NetworkDriver;
   /** The manager's address on the bridge: guests dial it. */
   readonly gateway: string;
+  /** The driver's counters, for /metrics (read on scrape). */
+  readonly stats: () => OvsNetworkStats;
   /**
    * Unplugs every guest an earlier run left on the bridge that is not among
    * `running` (its process died with that run): its namespace and address go.
@@ -97,5 +99,6 @@ export async function openNetwork(choice: NetworkChoice, fleet: string, log: Log
       );
     }
   };
-  return { guests: network.guests, driver: network.driver, gateway, forgetGone, close: () => network.close() };
+  const { guests, driver } = network;
+  return { guests, driver, gateway, stats: () => network.stats, forgetGone, close: () => network.close() };
 }

@@ -146,6 +146,7 @@ export async function up(options: UpOptions): Promise<Running> {
   let hostsForApi: HostsDriver | undefined;
   const http = createHttpApi({
     current: () => manager,
+    network: () => net?.stats(),
     edge: () => edge?.stats,
     hosts: () => hostsForApi,
     ...(options.onDown === undefined ? {} : { down: options.onDown }),

@@ -214,6 +214,14 @@ test("ovs-vswitchd killed under a running fleet: the switch's flows come back wh
   // What the converge loop met meanwhile, logged: the switch not answering, and nothing else.
   const codes = f.logs.flatMap((l) => (l.includes(`network on ${bridge}:`) ? [JSON.parse(l).code as string] : []));
   expect(new Set(codes)).toEqual(new Set(["FROCTAL_E_TRANSPORT"]));
+  // /metrics counts the same: each failed round, and the one that put the switch back.
+  const metrics = (await (await fetch(`${f.url}/metrics`)).text()).split("\n");
+  const driver = `{driver="openvswitch bridge ${bridge}"}`;
+  const sample = (name: string) =>
+    metrics.find((l) => l.startsWith(`${name}${driver} `))?.slice(`${name}${driver} `.length);
+  expect(sample("froctal_network_converge_failures_total")).toBe(String(codes.length));
+  expect(sample("froctal_network_reapplied_total")).toBe("1");
+  expect(sample("froctal_network_generation")).toBe(String((await f.status()).network?.generation));
   const web1 = web(await f.status()).instances;
   expect(web1.map((i) => [i.id, i.phase])).toEqual([["web-1", "ready"]]);
   expect(await f.stop()).toBe(0);
