@@ -185,10 +185,6 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
         "--network puts this process's guests on a bridge, and --no-local-host runs none here",
       ],
       [
-        [autoscale, "--network", "ovs:froctal0", "--record", "/nonexistent/trace"],
-        "--network and --record do not go together yet: a replay cannot answer for the network",
-      ],
-      [
         [join(app, "../examples/vms"), "--network", "ovs:froctal0"],
         "--network works with guests as processes; this fleet module brings its own driver",
       ],

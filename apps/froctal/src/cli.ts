@@ -146,7 +146,6 @@ program
               ...networkFor(opts.network, {
                 localHost: opts.localHost,
                 ownDriver: driver !== undefined,
-                record: opts.record !== undefined,
               }),
               ovsRunDir: opts.ovsRunDir,
               ovsBinDir: opts.ovsBinDir,
@@ -408,13 +407,11 @@ program.parseAsync().catch((error: unknown) => {
 /** --network checked against what it needs: guests of the process driver in this process. */
 function networkFor(
   value: string,
-  here: { localHost: boolean; ownDriver: boolean; record: boolean },
+  here: { localHost: boolean; ownDriver: boolean },
 ): { bridge: string; subnet: string } {
   const chosen = parseNetwork(value);
   const refuse = (why: string) => new FroctalError("FROCTAL_E_CONFIG", `--network ${why}`);
   if (!here.localHost) throw refuse("puts this process's guests on a bridge, and --no-local-host runs none here");
   if (here.ownDriver) throw refuse("works with guests as processes; this fleet module brings its own driver");
-  // A replay has no switch to answer for the network: its trace could not be replayed.
-  if (here.record) throw refuse("and --record do not go together yet: a replay cannot answer for the network");
   return chosen;
 }

@@ -60,6 +60,7 @@ async function decisionsOf(file: string, module: string): Promise<JournalEntry[]
     reservedGeneration: h.reservedGeneration,
     lastOrdinal: h.lastOrdinal,
     adopted: h.adopted,
+    network: h.network,
   };
   const { journal } = await replay({ fleet, start, inputs: () => trace.inputs() });
   return journal.filter((e) => DECISIONS.has(e.kind));

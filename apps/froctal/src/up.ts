@@ -253,6 +253,7 @@ export async function up(options: UpOptions): Promise<Running> {
     lastOrdinal: restored.lastOrdinal,
     adopted: [...restored.adopted],
     fleetModule: options.record?.fleetModule ?? "",
+    network: net?.driver.description ?? "",
   });
   if (leading !== undefined && !leading.leadership.leading) {
     // Lost while restoring: onLost has been called, and the caller stops this manager.

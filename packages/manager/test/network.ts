@@ -22,8 +22,14 @@ export class ScriptedNetwork implements NetworkDriver {
   running: NetworkSpec | undefined;
   private readonly staged = new Map<number, NetworkSpec>();
   private readonly waiting: { step: Step; settle: (error?: Error) => void }[] = [];
-  /** True: every prepare and commit succeeds at once; false: each waits for answer(). */
+  /** True: every prepare and commit succeeds at once (but those refuse() queued); false: each waits for answer(). */
   auto = false;
+  private readonly refusals: { step: Step; reason: string }[] = [];
+
+  /** With auto: the next `step` is refused with `reason`, at once. */
+  refuse(step: Step, reason: string): void {
+    this.refusals.push({ step, reason });
+  }
 
   prepare(generation: number, desired: NetworkSpec): Promise<void> {
     this.calls.push({ step: "prepare", generation, desired });
@@ -57,6 +63,8 @@ export class ScriptedNetwork implements NetworkDriver {
 
   private wait(step: Step, done: () => void): Promise<void> {
     if (this.auto) {
+      const refusal = this.refusals.findIndex((r) => r.step === step);
+      if (refusal >= 0) return Promise.reject(new Error(this.refusals.splice(refusal, 1)[0]!.reason));
       done();
       return Promise.resolve();
     }

@@ -7,7 +7,8 @@
  * request: web scales out and in with 0 failed requests, the requests spread
  * over the backends, a backend removed from the select group gets no request
  * sent after its removal, and the group on the bridge holds exactly the ready
- * guests once the fleet settles. Then ovs-vswitchd is killed under a running
+ * guests once the fleet settles; `froctal replay` of its recording repeats
+ * every decision, the network's generations included. Then ovs-vswitchd is killed under a running
  * fleet and started again: the manager's network puts its flows back. And a
  * manager killed with -9 leaves namespaces the next run frees.
  */
@@ -21,7 +22,7 @@ import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { eventually, guestsOf, journalOf, type RunningFleet, upFleet } from "./fleet.js";
+import { eventually, guestsOf, journalOf, type RunningFleet, root, upFleet } from "./fleet.js";
 
 const VIP = "http://10.77.0.10:8080";
 const CLIENT = { instanceId: "e2e-client", address: "10.77.0.20/24", mac: "02:00:0a:4d:00:14" };
@@ -86,8 +87,13 @@ const web = (s: ManagerStatus) => s.services.find((x) => x.name === "web")!;
 const addressOf = (endpoint: unknown) => new URL(String(endpoint)).hostname;
 
 test("web scales out and in behind the VIP: no failed request, spread, no new connection to a removed backend", async () => {
+  const traceDir = mkdtempSync(join(tmpdir(), "froctal-e2e-ovs-trace-"));
+  const trace = join(traceDir, "run.trace");
   fleet = await upFleet("apps/examples/autoscale/dist/ovs.js", {
-    args: ["--network", `ovs:${bridge}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
+    args: [
+      ...["--network", `ovs:${bridge}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
+      ...["--record", trace],
+    ],
   });
   const f = fleet;
   const port = new URL(f.url).port;
@@ -175,6 +181,29 @@ test("web scales out and in behind the VIP: no failed request, spread, no new co
   expect(await f.stop()).toBe(0);
   fleet = undefined;
   expect(guestsOf(guests)).toEqual([]);
+  // The run was recorded: a replay answers for the network as the trace says, and decides exactly what it decided.
+  const DECISIONS = new Set(["scale", "start", "drain", "stop", "rollout"]);
+  const live = f.logs.flatMap((l) => {
+    const e = l.startsWith("{") ? (JSON.parse(l) as { kind?: string; msg?: string }) : {};
+    return e.kind !== undefined && DECISIONS.has(e.kind) ? [e.msg] : [];
+  });
+  // (How many generations the network took depends on how the guests' readiness fell into ticks.)
+  expect(live.some((m) => /^generation \d+ committed on network$/.test(m ?? ""))).toBe(true);
+  const replayed = execFileSync(
+    process.execPath,
+    [join(root, "apps/froctal/dist/main.js"), "replay", trace, "--json"],
+    {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    },
+  );
+  expect(
+    replayed
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { message: string }).message),
+  ).toEqual(live);
+  rmSync(traceDir, { recursive: true, force: true });
   // Each guest's namespace went with it (the manager scopes its names by the fleet's name).
   const namespaces = execFileSync("/usr/sbin/ip", ["netns", "list"], { encoding: "utf8" });
   const ours = [...addresses.keys()].map((id) => guestPortNames("autoscale-ovs", id).namespace);

@@ -7,6 +7,7 @@ import {
 } from "@froctal/protocol";
 import { describe, expect, it } from "vitest";
 import { harness } from "../../test/harness.js";
+import { ScriptedNetwork } from "../../test/network.js";
 import { mixedFleet, playScript } from "../../test/scripted-run.js";
 import type { JournalEntry } from "../journal.js";
 import { defineFleet, type FleetSpec } from "../policy/fleet.js";
@@ -31,9 +32,9 @@ async function recordedRun() {
   return { bytes, journal: h.journal, records, launches };
 }
 
-function toFile(records: readonly TraceRecord[], fleetId: string): Uint8Array {
+function toFile(records: readonly TraceRecord[], fleetId: string, network = ""): Uint8Array {
   const parts = [
-    encodeTraceHeader({ fleet: fleet.name, fleetId, nonceTag: "test", startedAt: 0, startedWall: 0 }),
+    encodeTraceHeader({ fleet: fleet.name, fleetId, nonceTag: "test", startedAt: 0, startedWall: 0, network }),
     ...records.map(encodeTraceRecord),
   ];
   return Buffer.concat(parts);
@@ -47,6 +48,41 @@ async function replayOf(bytes: Uint8Array, spec: FleetSpec) {
 }
 
 describe("record and replay", () => {
+  it("replays a run with a network driver: its answers, a refusal included, come from the trace", async () => {
+    const onVip = defineFleet({
+      ...fleet,
+      network: (f) => ({
+        services: { web: { vip: "10.77.0.10", port: 8080, backends: f.service("web").ready.map((i) => i.id) } },
+      }),
+    });
+    const network = new ScriptedNetwork();
+    network.auto = true;
+    network.refuse("prepare", "the switch is busy");
+    network.refuse("commit", "the bundle was refused");
+    const records: TraceRecord[] = [];
+    const h = harness(onVip, { network, fleetId: "f1ee7f1ee7f1ee7f1ee7f1ee7f1ee7f1", record: (r) => records.push(r) });
+    h.manager.start();
+    await h.settle();
+    await playScript(h, { disconnectCrashed: true });
+    h.manager.close();
+    const live = decisions(h.journal);
+    // The network took part, was refused once at prepare and once at commit, and committed the rest
+    const onNetwork = h.manager.status().rollouts.filter((o) => o.instances.includes("network"));
+    // (the script's router-6 refusing its first prepare aborts a generation the network is in too).
+    expect(onNetwork.filter((o) => o.result === "aborted").map((o) => o.reason)).toEqual([
+      "network refused generation 1: the switch is busy",
+      "router-6 refused generation 3: no reason given",
+    ]);
+    expect(
+      onNetwork.flatMap((o) => (o.result === "committed" ? o.results : [])).filter((r) => r.result === "failed"),
+    ).toMatchObject([{ instance: "network", reason: "the bundle was refused" }]);
+    const replayed = await replayOf(toFile(records, h.manager.fleetId, network.description), onVip);
+    expect(decisions(replayed.journal)).toEqual(live);
+    // Without the header's network the same trace replays to other decisions: nothing answers for it.
+    const without = await replayOf(toFile(records, h.manager.fleetId), onVip);
+    expect(decisions(without.journal)).not.toEqual(live);
+  });
+
   it("records only what came from outside: guest frames, driver events, outcomes, tokens, tick boundaries", async () => {
     const { records } = await recordedRun();
     const kinds = new Set(records.map((r) => Object.keys(r).find((k) => k !== "at")));

@@ -4,18 +4,22 @@
  * and the driver said through the same entry points the live run used (the
  * ingest adapter, the driver's watch), ticking exactly where the recorded run
  * ticked. Nothing is performed: the driver settles a start or stop only when
- * the trace says the live one settled; a guest's session takes every frame.
+ * the trace says the live one settled; a guest's session takes every frame;
+ * the network (when the recorded run had one) answers a step only as the
+ * trace says the live one answered.
  * With the recorded fleet the decisions repeat the live run's; with another,
  * they are what it would have decided on the same signals.
  */
 import { type Disposer, FroctalError, isErrorCode, VirtualClock } from "@froctal/primitives";
-import type { Hello, ManagerFrame, TraceInput } from "@froctal/protocol";
+import { type ConfigAck, ConfigAckStatus, type Hello, type ManagerFrame, type TraceInput } from "@froctal/protocol";
 import type { JournalEntry } from "../journal.js";
 import { Manager } from "../manager.js";
 import type { FleetSpec } from "../policy/fleet.js";
 import type { Driver, DriverEvent, LaunchSpec } from "../ports/driver.js";
 import type { AgentSession } from "../ports/ingest.js";
+import type { NetworkDriver } from "../ports/network.js";
 import type { StateStore } from "../ports/state.js";
+import { NETWORK_ID } from "../rollout/network.js";
 
 /** What a replay needs of the trace's header. */
 export interface ReplayStart {
@@ -27,6 +31,8 @@ export interface ReplayStart {
   /** The highest instance ordinal handed out before the recorded run (0, or absent, when none): its ids continue after it. */
   readonly lastOrdinal?: number;
   readonly adopted: readonly string[];
+  /** The recorded run's network driver ("" or absent: it had none). */
+  readonly network?: string;
 }
 
 export interface ReplayOptions {
@@ -64,10 +70,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   // The same tokens in the same launch order; a changed policy that launches more gets made-up ones.
   const token = () => tokens[made++] ?? `replay-${made}`;
   const driver = new ReplayDriver();
+  const network = start.network ? new ReplayNetwork(start.network) : undefined;
   const journal: JournalEntry[] = [];
   const manager = new Manager({
     fleet: o.fleet,
     driver,
+    ...(network === undefined ? {} : { network }),
     clock,
     managerUrl: "replay:",
     token,
@@ -84,6 +92,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
   let ticks = 0;
   await manager.restore();
   manager.start();
+  // What start() set going (a first generation's steps) is under way before the first record, as it was live.
+  await microtasks();
   try {
     for (const input of o.inputs()) {
       records++;
@@ -114,6 +124,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayReport> {
           break;
         }
         case "configAck": {
+          if (input.instanceId === NETWORK_ID) {
+            if (network?.answer(input.ack)) await microtasks();
+            break;
+          }
           const session = sessions.get(input.instanceId);
           if (session !== undefined) manager.ingest.configAck(session, input.ack);
           break;
@@ -246,4 +260,41 @@ class ReplaySession implements AgentSession {
   ack(): void {}
 
   close(): void {}
+}
+
+/** Programs nothing: each prepare or commit waits for the answer the trace recorded for it. */
+class ReplayNetwork implements NetworkDriver {
+  private readonly pending = new Map<string, { resolve(): void; reject(error: Error): void }>();
+
+  constructor(readonly description: string) {}
+
+  prepare(generation: number): Promise<void> {
+    return this.wait(`prepare:${generation}`);
+  }
+
+  commit(generation: number): Promise<void> {
+    return this.wait(`commit:${generation}`);
+  }
+
+  abort(generation: number): void {
+    this.pending.delete(`prepare:${generation}`);
+  }
+
+  /** Settles the step the recorded answer is for; false when none waits (a replayed policy that asked otherwise). */
+  answer(ack: ConfigAck): boolean {
+    // A generation's commit is asked only once its prepare was answered: what waits says which this answers.
+    const commit = `commit:${ack.generation}`;
+    const key = this.pending.has(commit) ? commit : `prepare:${ack.generation}`;
+    const waiting = this.pending.get(key);
+    if (waiting === undefined) return false;
+    this.pending.delete(key);
+    // The recorded reason as it was: the core words the answer from the error's message.
+    if (ack.status === ConfigAckStatus.CONFIG_ACK_STATUS_NACKED) waiting.reject(new Error(ack.reason));
+    else waiting.resolve();
+    return true;
+  }
+
+  private wait(key: string): Promise<void> {
+    return new Promise((resolve, reject) => this.pending.set(key, { resolve, reject }));
+  }
 }
