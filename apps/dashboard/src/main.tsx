@@ -1,5 +1,6 @@
 /**
- * The fleet at a glance: the hosts (status, cpus, guests), each service's
+ * The fleet at a glance: the hosts (status, cpus, guests), the network driver
+ * and the generation it runs (with `froctal up --network`), each service's
  * target and ready count with sparklines of its load and replicas, its
  * instances (phase, host, load, devices, config generation; the first 50 rows,
  * the rest counted), the rollout in flight, and
@@ -23,6 +24,11 @@ function App() {
           {live.connected ? "live" : "reconnecting…"}
         </span>
         {s !== null && <span class="gen">config generation {s.generation}</span>}
+        {s?.network != null && (
+          <span class="gen" data-testid="network">
+            network: {s.network.driver}, generation {s.network.generation}
+          </span>
+        )}
       </header>
       {s === null ? (
         <p>Waiting for the manager…</p>

@@ -73,6 +73,8 @@ export interface Snapshot {
   readonly generation: number;
   /** Every host the manager knows, in the order they joined (none when it runs without hosts). */
   readonly hosts: readonly HostRow[];
+  /** The network driver and the generation the network runs; null without one (`froctal up --network`). */
+  readonly network: { readonly driver: string; readonly generation: number } | null;
   readonly services: readonly ServiceCard[];
   readonly rollout: RolloutView | null;
   /** The last finished rollout, as the journal words it. */

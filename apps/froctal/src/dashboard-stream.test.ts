@@ -128,6 +128,12 @@ test("every host with its status, cpus and guests; each row's host, null where n
   expect(bare.services[0]!.instances.map((i) => i.host)).toEqual(Array.from({ length: MAX_ROWS }, () => null));
 });
 
+test("the network driver and the generation it runs, or null without one", () => {
+  expect(projectDashboard(status, journal, hosts).network).toBeNull();
+  const network = { driver: "openvswitch bridge froctal0", generation: 3 };
+  expect(projectDashboard({ ...status, network }, journal, hosts).network).toEqual(network);
+});
+
 test("the rollout in flight: exact counts, capped names; the last one as the journal words it", () => {
   const s = projectDashboard(status, journal, hosts);
   expect(s.rollout).toEqual({

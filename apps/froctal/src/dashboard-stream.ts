@@ -62,6 +62,7 @@ export function projectDashboard(status: ManagerStatus, journal: KeptJournal, ho
     fleet: status.fleet,
     generation: status.generation,
     hosts: (hosts?.hosts() ?? []).map((h): HostRow => ({ id: h.id, status: h.status, cpus: h.cpus, guests: h.guests })),
+    network: status.network,
     services,
     rollout:
       r === null

@@ -57,6 +57,8 @@ test("shows the web service scaling out under load, and the decision with its re
   expect(await text("[data-testid=target-web]")).toBe("1");
   // One host, the embedded "local", up (in green), and the web instance's row names it.
   expect(await page.locator("[data-testid=hosts] [data-host] b").allInnerTexts()).toEqual(["local"]);
+  // No network driver: no network line.
+  expect(await page.locator("[data-testid=network]").count()).toBe(0);
   expect(await text("[data-host=local] .host-status")).toBe("up");
   // Evaluated as text in the page: this package compiles without the DOM's types.
   const colour = 'getComputedStyle(document.querySelector("[data-host=local] .host-status")).color';

@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { eventually, guestsOf, journalOf, type RunningFleet, root, upFleet } from "./fleet.js";
 
@@ -253,6 +254,20 @@ test("ovs-vswitchd killed under a running fleet: the switch's flows come back wh
   expect(sample("froctal_network_generation")).toBe(String((await f.status()).network?.generation));
   const web1 = web(await f.status()).instances;
   expect(web1.map((i) => [i.id, i.phase])).toEqual([["web-1", "ready"]]);
+  // The dashboard names the network too (Debian's chromium, as dashboard.test.ts runs it).
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+  try {
+    const page = await browser.newPage();
+    await page.goto(f.url);
+    const shown = page.locator("[data-testid=network]");
+    await eventually(async () => ((await shown.count()) === 1 ? true : undefined), "the dashboard's network line");
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees, not the DOM's.
+    expect(await shown.innerText()).toBe(
+      `network: openvswitch bridge ${bridge}, generation ${(await f.status()).network?.generation}`,
+    );
+  } finally {
+    await browser.close();
+  }
   expect(await f.stop()).toBe(0);
   fleet = undefined;
 });
