@@ -257,6 +257,16 @@ describe("openOvsNetwork on a private Open vSwitch", () => {
     expect((await failure(network.driver.commit(generation))).code).toBe("FROCTAL_E_CONFIG");
   });
 
+  it("holds nothing for a generation aborted while it was being prepared: the converge loop goes on", async () => {
+    const before = await snapshot();
+    const preparing = network.driver.prepare(++generation, service("web-1"));
+    network.driver.abort(generation);
+    expect((await failure(preparing)).sentence).toBe(`generation ${generation} was aborted`);
+    const converges = network.stats.converges;
+    await until("a converge round", () => network.stats.converges > converges);
+    expect(await snapshot()).toBe(before);
+  });
+
   it("writes the routes as flows, earlier routes higher", async () => {
     await apply(ROUTED);
     const routes = (await ours()).split("\n").filter((line) => line.includes("nw_dst=10.9."));

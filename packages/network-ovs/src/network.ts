@@ -114,6 +114,8 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
   const stats = { prepares: 0, commits: 0, rejected: 0, failures: 0, converges: 0, reapplied: 0 };
   const staged = new Map<number, Generation & { readonly staged: Staged }>();
   let committed: Generation | undefined;
+  /** The newest generation aborted: a prepare of it (or older) that ends later holds nothing. */
+  let abortedUpTo = 0;
   /** prepares and commits in flight: the loop waits for them, and they for the loop's round. */
   let busy = 0;
   let converging: Promise<void> | undefined;
@@ -149,6 +151,9 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
       rejecting(async () => {
         const derived = deriveState(desired, context(true, committed?.groupIds ?? new Map()));
         const plan = await ovs.stage(bridge, owner, derived.state);
+        // Aborted while it was staging (the rollout timed out): held, it would stop the converge loop for good.
+        if (generation <= abortedUpTo)
+          throw new FroctalError("FROCTAL_E_CLOSED", `generation ${generation} was aborted`);
         staged.set(generation, { spec: desired, groupIds: derived.groupIds, staged: plan });
         stats.prepares++;
       }),
@@ -169,6 +174,7 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
       }),
     abort(generation) {
       staged.delete(generation);
+      abortedUpTo = Math.max(abortedUpTo, generation);
     },
   };
 
