@@ -3,9 +3,7 @@
  * requests per second and in-flight requests as gauges, its address as the
  * "endpoint" fact, and honours drain: it keeps serving whatever still arrives,
  * and says drained once it has been idle for a moment, so a load balancer that
- * has just been told to stop sending here loses no request. Once draining it
- * closes each connection after its response, so a client on a keep-alive
- * connection reconnects (through a VIP, to another backend). It listens on
+ * has just been told to stop sending here loses no request. It listens on
  * 127.0.0.1 and a free port unless HOST and PORT say otherwise (a guest on
  * its own network behind a VIP: HOST=0.0.0.0 PORT=8080).
  */
@@ -20,7 +18,6 @@ const QUIET_MS = 300;
 let inflight = 0;
 let served = 0;
 let lastRequestAt = Date.now();
-let draining = false;
 const window: number[] = [];
 
 const server = createServer((req, res) => {
@@ -28,7 +25,7 @@ const server = createServer((req, res) => {
   lastRequestAt = Date.now();
   const work = Math.min(5_000, Number(new URL(req.url ?? "/", "http://x").searchParams.get("work") ?? 10) || 0);
   setTimeout(() => {
-    res.writeHead(200, { "content-type": "application/json", ...(draining ? { connection: "close" } : {}) });
+    res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ instance: process.env.FROCTAL_INSTANCE_ID, work }));
     inflight--;
     served++;
@@ -61,7 +58,6 @@ const report = setInterval(() => {
 }, 200);
 
 agent.onDrain(async () => {
-  draining = true;
   while (inflight > 0 || Date.now() - lastRequestAt < QUIET_MS) await new Promise((r) => setTimeout(r, 50));
   agent.drained();
 });
