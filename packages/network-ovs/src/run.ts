@@ -36,7 +36,8 @@ export function runTool(options: OvsOptions, tool: OvsTool, args: readonly strin
     tool === "ovs-vsctl"
       ? // ovs-vsctl waits for ovs-vswitchd to apply a change; --timeout bounds that wait (it dies of SIGALRM).
         [`--db=unix:${options.dbSocket}`, `--timeout=${Math.max(1, Math.ceil(timeout / 1000))}`, ...args]
-      : ["-O", "OpenFlow15", ...args];
+      : // Without --no-names every flow mod first fetches all tables' features (to read table names): 7 of its 11 ms.
+        ["--no-names", "-O", "OpenFlow15", ...args];
   return new Promise((resolve, reject) => {
     const child = execFile(
       join(options.binDir, tool),
