@@ -26,6 +26,12 @@ describe("initScript", () => {
     expect(check.status).toBe(0);
   });
 
+  it("gives the first NIC there is at boot the address froctal.ip= names, and brings it up", () => {
+    const script = initScript(options);
+    expect(script).toMatch(/froctal\.ip=\*\) address=\$\{arg#\*=\} ;;/);
+    expect(script).toContain('ip address add "$address" dev "$nic" && ip link set "$nic" up');
+  });
+
   it("refuses words that would change the script's meaning", () => {
     expect(() => initScript({ ...options, defaultPort: "x; rm -rf /" })).toThrow(/not a safe word/);
   });

@@ -11,8 +11,10 @@
  * host a moment after the port appears, hence the bounded wait.
  *
  * Kernel command line: froctal.instance=ID (required), froctal.port=NAME
- * (default froctal.0), froctal.shell=1 (a shell on the console when the app
- * ends, instead of powering off; for debugging by hand).
+ * (default froctal.0), froctal.ip=ADDRESS/LENGTH (the address of the first
+ * NIC there is at boot, which is brought up: a libvirt driver with a network
+ * puts it there), froctal.shell=1 (a shell on the console when the app ends,
+ * instead of powering off; for debugging by hand).
  */
 
 export interface InitOptions {
@@ -53,10 +55,12 @@ stop() {
 instance=
 port=${defaultPort}
 shell=
+address=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     froctal.instance=*) instance=\${arg#*=} ;;
     froctal.port=*) port=\${arg#*=} ;;
+    froctal.ip=*) address=\${arg#*=} ;;
     froctal.shell=*) shell=\${arg#*=} ;;
   esac
 done
@@ -66,6 +70,17 @@ for m in ${modules.join(" ")}; do
 done
 ip link set lo up
 [ -n "$instance" ] && hostname "$instance"
+if [ -n "$address" ]; then
+  nic=
+  for d in /sys/class/net/*; do
+    [ -z "$nic" ] && [ "\${d##*/}" != lo ] && nic=\${d##*/}
+  done
+  if [ -n "$nic" ] && ip address add "$address" dev "$nic" && ip link set "$nic" up; then
+    say "$nic has address $address"
+  else
+    say "no NIC took address $address (NICs: $(ls /sys/class/net))"
+  fi
+fi
 
 device=
 tries=0
