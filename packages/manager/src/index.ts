@@ -9,6 +9,7 @@ export type { JournalEntry } from "./journal.js";
 export { Manager, type ManagerOptions, type RestoreReport } from "./manager.js";
 export {
   type DeviceView,
+  type DriverContext,
   type DriverFactory,
   defineFleet,
   type FleetSpec,
@@ -35,7 +36,7 @@ export type {
   StopOptions,
 } from "./ports/driver.js";
 export type { Admission, AgentSession, Channel, Ingest } from "./ports/ingest.js";
-export type { NetworkDriver } from "./ports/network.js";
+export type { GuestNic, NetworkDriver, NicNetwork } from "./ports/network.js";
 export type { FleetState, InstanceRecord, StateStore } from "./ports/state.js";
 export type { Recorder } from "./record/record.js";
 export { type ReplayOptions, type ReplayReport, type ReplayStart, replay } from "./record/replay.js";

@@ -197,6 +197,52 @@ describe("openGuestPorts on a private Open vSwitch", () => {
     }
   });
 
+  it("a VM's tap: made persistent and up on the bridge (tx offload off), refused twice, removed by unplug; a failure midway leaves none", async () => {
+    const bridge = await bridgeUp();
+    tried.add("vm");
+    const tap = await ports.plugTap({ instanceId: "vm", bridge, address: "10.82.0.64/24", mac: "02:00:0a:52:00:40" });
+    const { hostInterface } = ports.names("vm");
+    expect(tap).toEqual({
+      instanceId: "vm",
+      bridge,
+      tap: hostInterface,
+      ofport: Number(await fixture.vsctl("get", "Interface", hostInterface, "ofport")),
+    });
+    const details = JSON.parse((await run("ip", ["-details", "-json", "link", "show", hostInterface])).stdout) as [
+      {
+        flags: string[];
+        linkinfo?: { info_kind?: string; info_data?: { type?: string; pi?: boolean; persist?: boolean } };
+      },
+    ];
+    expect(details[0].linkinfo?.info_kind).toBe("tun");
+    expect(details[0].linkinfo?.info_data).toMatchObject({ type: "tap" });
+    expect(details[0].flags).toContain("UP");
+    expect(/^tx-checksumming: (\w+)/m.exec((await run("ethtool", ["-k", hostInterface])).stdout)?.[1]).toBe("off");
+    expect(await leftovers("vm", bridge)).toEqual([
+      `link ${hostInterface}`,
+      `port ${hostInterface}`,
+      `port record ${hostInterface}`,
+    ]);
+
+    const again = await failure(ports.plugTap({ instanceId: "vm", bridge, address: "10.82.0.65/24" }));
+    expect([again.code, again.sentence]).toEqual([
+      "FROCTAL_E_CONFIG",
+      `instance vm is plugged already (tap ${hostInterface}): unplug it first`,
+    ]);
+    expect(await leftovers("vm", bridge)).toHaveLength(3);
+    await ports.unplug("vm");
+    expect(await leftovers("vm", bridge)).toEqual([]);
+
+    tried.add("vm-nowhere");
+    const missing = fixture.bridgeName(); // never created
+    const error = await failure(ports.plugTap({ instanceId: "vm-nowhere", bridge: missing, address: "10.82.0.66/24" }));
+    expect([error.code, error.sentence]).toEqual([
+      "FROCTAL_E_CONFIG",
+      `ovs-vsctl add-port refused: ovs-vsctl: no bridge named ${missing}`,
+    ]);
+    expect(await leftovers("vm-nowhere", bridge)).toEqual([]);
+  });
+
   it("a bad address is refused before anything is made", async () => {
     const bridge = await bridgeUp();
     const error = await failure(plug({ instanceId: "bad", bridge, address: "10.81.0.300/24" }));

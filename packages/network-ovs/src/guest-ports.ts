@@ -28,9 +28,18 @@ export interface GuestPort extends GuestPortNames {
   readonly mac: string;
 }
 
+/** A VM's NIC on the bridge: the tap it opens. */
+export interface TapPort {
+  readonly instanceId: string;
+  readonly bridge: string;
+  /** The tap device and the bridge port's name (the names' `hostInterface`). */
+  readonly tap: string;
+  readonly ofport: number;
+}
+
 /**
  * Guests on the bridge: each in a network namespace of its own, joined to the
- * bridge by a veth pair. Needs root.
+ * bridge by a veth pair, or a VM whose NIC opens a tap on the bridge. Needs root.
  */
 export interface GuestPorts {
   /**
@@ -43,8 +52,15 @@ export interface GuestPorts {
    */
   plug(spec: GuestPortSpec): Promise<GuestPort>;
   /**
-   * Removes the port, the veth and the namespace of the instance, whichever
-   * exist: idempotent, and complete after a half-done plug. The veth is deleted
+   * Makes a tap device (persistent, up, tx checksum offload off) as a port of
+   * the bridge, for a VM's NIC to open, and resolves with its name and ofport.
+   * The address and MAC of the spec are the VM's to take: nothing on the host
+   * has them. All or nothing; `unplug` removes it.
+   */
+  plugTap(spec: GuestPortSpec): Promise<TapPort>;
+  /**
+   * Removes the port, the veth or tap and the namespace of the instance,
+   * whichever exist: idempotent, and complete after a half-done plug. The veth is deleted
    * explicitly: a namespace a process still holds outlives `ip netns del`, and so
    * would its veth. A process still running in the namespace keeps running, cut off.
    */
@@ -113,24 +129,7 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
       );
       await runIpTool(options, { file: ethtoolPath, args: ["-K", host, "tx", "off"] });
       await runIpTool(options, netnsCommand(namespace, [ethtoolPath, "-K", GUEST_INTERFACE, "tx", "off"], ipPath));
-      // The port and its external_ids in one transaction: a port on the bridge is always one that can be found again.
-      const ids = Object.entries(spec.externalIds ?? {}).map(
-        ([key, value]) => `external_ids:${key}=${JSON.stringify(value)}`,
-      );
-      const tagged = ids.length === 0 ? [] : ["--", "set", "Interface", host, ...ids];
-      await vsctl("add-port", spec.bridge, host, ...tagged).catch((error: unknown) => {
-        // A refusal commits nothing (and may name another plug's port); anything else may have left the record.
-        if (!(error instanceof FroctalError && error.code === "FROCTAL_E_CONFIG")) undo.push(() => deletePort(host));
-        throw error;
-      });
-      undo.push(() => deletePort(host));
-      const [ofport = "", error = ""] = (await vsctl("get", "Interface", host, "ofport", "error")).trim().split("\n");
-      if (!/^[1-9]\d*$/.test(ofport.trim()) || error.trim() !== "[]") {
-        throw new FroctalError(
-          "FROCTAL_E_CONFIG",
-          `${who}: port ${host} did not come up on bridge ${spec.bridge}: ofport ${ofport.trim()}, error ${error.trim()}`,
-        );
-      }
+      const ofport = await addPort(spec, host, undo);
       const [link] = JSON.parse(await ip(["-n", namespace, "-json", "link", "show", GUEST_INTERFACE])) as [
         { address?: string }?,
       ];
@@ -140,10 +139,60 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
         namespace,
         hostInterface: host,
         guestInterface: GUEST_INTERFACE,
-        ofport: Number(ofport),
+        ofport,
         address: spec.address,
         mac: link?.address ?? "",
       };
+    } catch (error) {
+      throw await undone(error, undo.reverse());
+    }
+  }
+
+  /**
+   * The host's interface as a port of the bridge, with its external_ids in the
+   * same transaction (a port on the bridge is always one that can be found
+   * again), checked up; resolves with its ofport.
+   */
+  async function addPort(spec: GuestPortSpec, host: string, undo: Array<() => Promise<void>>): Promise<number> {
+    const ids = Object.entries(spec.externalIds ?? {}).map(
+      ([key, value]) => `external_ids:${key}=${JSON.stringify(value)}`,
+    );
+    const tagged = ids.length === 0 ? [] : ["--", "set", "Interface", host, ...ids];
+    await vsctl("add-port", spec.bridge, host, ...tagged).catch((error: unknown) => {
+      // A refusal commits nothing (and may name another plug's port); anything else may have left the record.
+      if (!(error instanceof FroctalError && error.code === "FROCTAL_E_CONFIG")) undo.push(() => deletePort(host));
+      throw error;
+    });
+    undo.push(() => deletePort(host));
+    const [ofport = "", error = ""] = (await vsctl("get", "Interface", host, "ofport", "error")).trim().split("\n");
+    if (!/^[1-9]\d*$/.test(ofport.trim()) || error.trim() !== "[]") {
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        `instance ${spec.instanceId}: port ${host} did not come up on bridge ${spec.bridge}: ofport ${ofport.trim()}, error ${error.trim()}`,
+      );
+    }
+    return Number(ofport);
+  }
+
+  async function plugTap(given: GuestPortSpec): Promise<TapPort> {
+    const spec = checkGuestPortSpec(given);
+    const { hostInterface: tap } = names(spec.instanceId);
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      await ip(["tuntap", "add", "dev", tap, "mode", "tap"]).catch((error: unknown) => {
+        if (error instanceof FroctalError && /busy|exists/i.test(error.sentence)) {
+          throw new FroctalError(
+            "FROCTAL_E_CONFIG",
+            `instance ${spec.instanceId} is plugged already (tap ${tap}): unplug it first`,
+          );
+        }
+        throw error;
+      });
+      undo.push(() => deleteLink(tap));
+      await ip(["link", "set", "dev", tap, "up"]);
+      await runIpTool(options, { file: ethtoolPath, args: ["-K", tap, "tx", "off"] });
+      const ofport = await addPort(spec, tap, undo);
+      return { instanceId: spec.instanceId, bridge: spec.bridge, tap, ofport };
     } catch (error) {
       throw await undone(error, undo.reverse());
     }
@@ -159,6 +208,7 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
 
   return {
     plug,
+    plugTap,
     unplug,
     names,
     command: (instanceId, argv) => netnsCommand(names(instanceId).namespace, argv, ipPath),

@@ -1,8 +1,9 @@
-import type { LaunchSpec } from "@froctal/manager";
+import type { GuestNic, LaunchSpec } from "@froctal/manager";
 import { FroctalError } from "@froctal/primitives";
 import { type AddressPool, formatIpv4, macOf, parseIpv4 } from "./addresses.js";
 import type { NetworkGuest } from "./flows.js";
 import { type GuestPorts, openGuestPorts } from "./guest-ports.js";
+import type { GuestPortSpec } from "./guest-spec.js";
 import { DEFAULT_IP, type IpOptions } from "./ip.js";
 import { type OvsOptions, runTool } from "./run.js";
 
@@ -19,6 +20,12 @@ export interface OvsGuests {
    * network knows already (a guest started again) is unplugged first.
    */
   join(spec: Pick<LaunchSpec, "instanceId">): Promise<readonly string[]>;
+  /**
+   * Plugs the instance in as a VM: a tap on the bridge for its NIC, the lowest
+   * free address of the pool and the MAC from it, which the VM must take (the
+   * manager's NicNetwork). An instance the network knows already is unplugged first.
+   */
+  joinNic(instanceId: string): Promise<GuestNic>;
   /** Unplugs the instance and frees its address; idempotent. */
   leave(instanceId: string): Promise<void>;
   /** The guests on the network now. */
@@ -55,12 +62,16 @@ export async function openOvsGuests(context: GuestsContext): Promise<OvsGuests> 
     guests.set(guest.instanceId, guest);
   }
 
-  async function plug(instanceId: string): Promise<readonly string[]> {
+  /** Plugs the instance in with the lowest free address and the MAC from it, by `make` (a namespace or a tap). */
+  async function plug<T extends { readonly ofport: number }>(
+    instanceId: string,
+    make: (spec: GuestPortSpec & { readonly mac: string }) => Promise<T>,
+  ): Promise<{ port: T; address: string; mac: string }> {
     if (guests.has(instanceId)) await unplug(instanceId);
     const address = context.pool.allocate(`instance ${instanceId}`);
     const mac = macOf(address);
     try {
-      const port = await ports.plug({
+      const port = await make({
         instanceId,
         bridge: context.bridge,
         address: context.pool.withLength(address),
@@ -73,7 +84,7 @@ export async function openOvsGuests(context: GuestsContext): Promise<OvsGuests> 
         },
       });
       guests.set(instanceId, { instanceId, ofport: port.ofport, address, mac });
-      return [context.ip ?? DEFAULT_IP, "netns", "exec", port.namespace];
+      return { port, address: context.pool.withLength(address), mac };
     } catch (error) {
       context.pool.release(address);
       throw error;
@@ -101,7 +112,16 @@ export async function openOvsGuests(context: GuestsContext): Promise<OvsGuests> 
   }
 
   return {
-    join: (spec) => serial(spec.instanceId, () => plug(spec.instanceId)),
+    join: (spec) =>
+      serial(spec.instanceId, async () => {
+        const { port } = await plug(spec.instanceId, ports.plug);
+        return [context.ip ?? DEFAULT_IP, "netns", "exec", port.namespace];
+      }),
+    joinNic: (instanceId) =>
+      serial(instanceId, async () => {
+        const { port, address, mac } = await plug(instanceId, ports.plugTap);
+        return { tap: port.tap, mac, address };
+      }),
     leave: (instanceId) => serial(instanceId, () => unplug(instanceId)),
     list: () => guests,
     get: (instanceId) => guests.get(instanceId),

@@ -1,4 +1,4 @@
-import type { NetworkDriver, NetworkSpec } from "@froctal/manager";
+import type { NetworkDriver, NetworkSpec, NicNetwork } from "@froctal/manager";
 import { type Clock, type Disposer, FroctalError, isolate, systemClock, toFroctalError } from "@froctal/primitives";
 import { AddressPool, inPrefix, parseIpv4, parseMac } from "./addresses.js";
 import { deriveState, type FlowContext } from "./flows.js";
@@ -54,8 +54,10 @@ export interface OvsNetworkStats {
 }
 
 export interface OvsNetwork {
-  /** Plugs guests in and out: the process driver's GuestNetwork. */
+  /** Plugs guests in and out: the process driver's GuestNetwork (`joinNic`: a VM's tap). */
   readonly guests: OvsGuests;
+  /** The VMs' side of `guests`: the manager's NicNetwork, for a VM driver. */
+  readonly nics: NicNetwork;
   /** The network's part in a generation: the manager's NetworkDriver. */
   readonly driver: NetworkDriver;
   readonly bridge: string;
@@ -209,6 +211,7 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
 
   return {
     guests,
+    nics: { join: guests.joinNic, leave: guests.leave },
     driver,
     bridge,
     owner,

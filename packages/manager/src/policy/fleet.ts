@@ -204,9 +204,17 @@ export interface FleetSpec {
  * `channels()` (per-instance byte-stream sockets, such as libvirt's
  * virtio-serial channels) gets them bridged to the manager, identity by channel.
  */
-export type DriverFactory = () => import("../ports/driver.js").Driver & {
+export type DriverFactory = (context: DriverContext) => import("../ports/driver.js").Driver & {
   channels?(): readonly { readonly instanceId: string; readonly path: string }[];
+  /** True if its guests join the context's network (`froctal up --network` refuses a driver that does not). */
+  readonly joinsNetwork?: boolean;
 };
+
+/** What a driver factory is given. */
+export interface DriverContext {
+  /** The network's NICs, when `froctal up --network` runs one: a VM driver plugs each guest in with one. */
+  readonly nics?: import("../ports/network.js").NicNetwork;
+}
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 

@@ -28,3 +28,24 @@ export interface NetworkDriver {
   /** Drops a staged generation; nothing was applied. */
   abort(generation: number): void;
 }
+
+/** A guest's NIC on the network, made on its host before the guest starts. */
+export interface GuestNic {
+  /** The host's end: a tap device on the network's bridge, which the guest's virtual NIC opens (`managed='no'`). */
+  readonly tap: string;
+  /** The MAC the guest's NIC must have: the network's flows deliver to it. */
+  readonly mac: string;
+  /** The guest's address with its prefix length, `10.77.0.64/24`. */
+  readonly address: string;
+}
+
+/**
+ * A hypervisor driver's side of the network: a NIC for each guest, made
+ * before its VM is created and removed once the VM is gone.
+ */
+export interface NicNetwork {
+  /** Makes the instance's NIC (an instance that has one gets a new one); the guest must use it as given. */
+  join(instanceId: string): Promise<GuestNic>;
+  /** Removes the instance's NIC; idempotent. */
+  leave(instanceId: string): Promise<void>;
+}
