@@ -94,3 +94,8 @@ function messageOf(cause: unknown): string {
   if (cause instanceof Error) return cause.message;
   return typeof cause === "string" ? cause : String(cause);
 }
+
+/** What a call to a closed driver rejects with. */
+export function closedError(what: string): FroctalError {
+  return new FroctalError("FROCTAL_E_CLOSED", `the libvirt driver is closed; ${what}`);
+}

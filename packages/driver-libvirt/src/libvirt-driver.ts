@@ -2,11 +2,12 @@ import type { Disposer, Driver, DriverEvent, FleetIdentity, LaunchSpec, StopOpti
 import { Listeners } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { DomainState } from "@unraid/libvirt";
-import { failureOf } from "./errors.js";
+import { closedError, failureOf } from "./errors.js";
 import { Host, isLocal } from "./host.js";
 import { domainIdentity } from "./identity.js";
 import { type InstanceState, isActive, type LibvirtObservedInstance, observed, type Tracked } from "./instance.js";
 import { Lanes } from "./lanes.js";
+import { Nics, withNic } from "./nic.js";
 import { gracePeriod, type LibvirtDriverOptions, type Settings, settingsFrom } from "./options.js";
 import { ownershipOf, sameInstance } from "./ownership.js";
 import { type Need, place } from "./placement.js";
@@ -28,6 +29,8 @@ export interface LibvirtDriver extends Driver {
    * or test:/// URI: a remote host's sockets are on that host), for the bridge.
    */
   channels(): { readonly instanceId: string; readonly path: string }[];
+  /** True if it was given a network: every domain it creates gets a NIC on it. */
+  readonly joinsNetwork: boolean;
 }
 
 /**
@@ -63,8 +66,13 @@ class LibvirtDriverImpl implements LibvirtDriver {
   readonly #poller: Poller;
   #closing: Promise<void> | undefined;
 
+  readonly #nics: Nics;
+  readonly joinsNetwork: boolean;
+
   constructor(settings: Settings) {
     this.#settings = settings;
+    this.#nics = new Nics(settings.nics);
+    this.joinsNetwork = this.#nics.enabled;
     const hostSettings = {
       clock: settings.clock,
       gate: settings.gate,
@@ -142,6 +150,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
       this.#closing = (async () => {
         await this.#lanes.settled();
         await polled;
+        await this.#nics.settled();
         await Promise.all([...this.#sites.values()].map((site) => site.host.close()));
       })();
     }
@@ -197,7 +206,8 @@ class LibvirtDriverImpl implements LibvirtDriver {
       entry.stopRequested = false;
       this.#touch(entry);
       this.#tracked.set(instanceId, entry);
-      await this.#create(site, entry, domain.xml);
+      // The network's NIC, if any, made first; removed again if the domain is not made.
+      await this.#nics.plugged(instanceId, (nic) => this.#create(site, entry, withNic(spec.image, domain.xml, nic)));
       const owner = { name: identity.name, ownership };
       site.host.remember(identity.uuid, owner);
       site.records.set(identity.uuid, { uuid: identity.uuid, state: DomainState.RUNNING, ...need, owner });
@@ -353,6 +363,8 @@ class LibvirtDriverImpl implements LibvirtDriver {
   /** Records the new state and reports it when it crosses the line between running and not. */
   #update(t: Tracked, state: InstanceState | "gone", detail: string): void {
     t.state = state;
+    // A domain gone is a tap no one holds; a stopped one (defined, persistent) may start again on it.
+    if (state === "gone") this.#nics.leave(t.instanceId);
     const active = isActive(state);
     if (active === t.reportedActive) return;
     t.reportedActive = active;
@@ -385,8 +397,4 @@ class LibvirtDriverImpl implements LibvirtDriver {
   #emit(event: DriverEvent): void {
     this.#listeners.emit(event);
   }
-}
-
-function closedError(what: string): FroctalError {
-  return new FroctalError("FROCTAL_E_CLOSED", `the libvirt driver is closed; ${what}`);
 }

@@ -1,4 +1,4 @@
-import type { Clock } from "@froctal/manager";
+import type { Clock, NicNetwork } from "@froctal/manager";
 import { systemClock } from "@froctal/primitives";
 import { FroctalError } from "@froctal/protocol";
 import { type ConnectionFactory, hypervisorConnection } from "./connection.js";
@@ -39,6 +39,13 @@ export interface LibvirtDriverOptions {
   readonly connect?: ConnectionFactory;
   /** Hears each failed listing of a host (the poll carries on). Default: nothing. */
   readonly onPollError?: (uri: string, error: FroctalError) => void;
+  /**
+   * The network's NICs (`froctal up --network`): each new domain gets one,
+   * made before it is created and removed once it is gone (see nic.ts). Every
+   * template must then have a `<devices>`. Default: domains get only the NICs
+   * their template gives them.
+   */
+  readonly nics?: NicNetwork;
 }
 
 export interface Settings {
@@ -54,6 +61,7 @@ export interface Settings {
   readonly virshTimeoutMs: number;
   readonly connect: ConnectionFactory;
   readonly onPollError: ((uri: string, error: FroctalError) => void) | undefined;
+  readonly nics: NicNetwork | undefined;
 }
 
 /** Below the threadpool's 4, so fs, dns and crypto always keep a thread. */
@@ -74,7 +82,15 @@ export function settingsFrom(options: LibvirtDriverOptions): Settings {
   const templates = new Map(Object.entries(options.templates));
   if (templates.size === 0)
     throw new FroctalError("FROCTAL_E_CONFIG", "the libvirt driver needs at least one template");
-  for (const [image, template] of templates) checkTemplate(image, template);
+  for (const [image, template] of templates) {
+    checkTemplate(image, template);
+    if (options.nics !== undefined && !template.xml.includes("</devices>")) {
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        `the domain template "${image}" has no <devices> to put the guest's NIC in, and the driver was given a network`,
+      );
+    }
+  }
   const maxInFlight = options.maxInFlight;
   return {
     uris,
@@ -92,6 +108,7 @@ export function settingsFrom(options: LibvirtDriverOptions): Settings {
     virshTimeoutMs: positive("virshTimeoutMs", options.virshTimeoutMs ?? 30_000),
     connect: options.connect ?? hypervisorConnection,
     onPollError: options.onPollError,
+    nics: options.nics,
   };
 }
 
