@@ -184,10 +184,6 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
         [autoscale, "--network", "ovs:froctal0", "--no-local-host"],
         "--network puts this process's guests on a bridge, and --no-local-host runs none here",
       ],
-      [
-        [join(app, "../examples/vms"), "--network", "ovs:froctal0"],
-        "--network works with guests as processes; this fleet module brings its own driver",
-      ],
     ] as const;
     for (const [args, sentence] of refusals) {
       const r = await froctal("up", ...args, "--port", "0");

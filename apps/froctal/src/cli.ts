@@ -143,10 +143,7 @@ program
         opts.network === undefined
           ? undefined
           : {
-              ...networkFor(opts.network, {
-                localHost: opts.localHost,
-                ownDriver: driver !== undefined,
-              }),
+              ...networkFor(opts.network, opts.localHost),
               ovsRunDir: opts.ovsRunDir,
               ovsBinDir: opts.ovsBinDir,
             };
@@ -404,14 +401,14 @@ program.parseAsync().catch((error: unknown) => {
   process.exitCode = 2;
 });
 
-/** --network checked against what it needs: guests of the process driver in this process. */
-function networkFor(
-  value: string,
-  here: { localHost: boolean; ownDriver: boolean },
-): { bridge: string; subnet: string } {
+/** --network checked against what it needs: guests in this process (a fleet module's driver is checked by `up`). */
+function networkFor(value: string, localHost: boolean): { bridge: string; subnet: string } {
   const chosen = parseNetwork(value);
-  const refuse = (why: string) => new FroctalError("FROCTAL_E_CONFIG", `--network ${why}`);
-  if (!here.localHost) throw refuse("puts this process's guests on a bridge, and --no-local-host runs none here");
-  if (here.ownDriver) throw refuse("works with guests as processes; this fleet module brings its own driver");
+  if (!localHost) {
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      "--network puts this process's guests on a bridge, and --no-local-host runs none here",
+    );
+  }
   return chosen;
 }

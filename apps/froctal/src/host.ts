@@ -56,7 +56,7 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
     log.info(adoption, `adopted ${adoption.adopted.length} guests still running; ${adoption.gone.length} were gone`);
     driver = kept;
   } else {
-    driver = options.driver();
+    driver = options.driver({});
   }
   const daemon = new HostDaemon({
     managerUrl: managers.map((manager) => endpoint(manager, "/host")),

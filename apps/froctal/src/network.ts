@@ -1,6 +1,7 @@
 /**
  * `froctal up --network ovs:BRIDGE[,SUBNET]`: every guest of the local host in
- * a network namespace of its own on an Open vSwitch bridge, and the fleet's
+ * a network namespace of its own on an Open vSwitch bridge (a VM: a NIC on a
+ * tap there, when the fleet module's driver takes the nics it is given), and the fleet's
  * network policy (VIPs, routes) programmed on that bridge in the same
  * generations as the guests' configurations (@froctal/network-ovs).
  *
@@ -9,7 +10,7 @@
  * reach it; up to the 63rd for VIPs and clients; from the 64th on, the guests.
  */
 import { join } from "node:path";
-import type { NetworkDriver } from "@froctal/manager";
+import type { NetworkDriver, NicNetwork } from "@froctal/manager";
 import { type OvsNetworkStats, openOvsNetwork } from "@froctal/network-ovs";
 import { FroctalError } from "@froctal/primitives";
 import type { Logger } from "pino";
@@ -26,6 +27,8 @@ export interface NetworkChoice {
 export interface OpenedNetwork {
   /** For the process driver: joins each guest to the bridge before it is spawned. */
   readonly guests: import("@froctal/driver-process").GuestNetwork;
+  /** For a fleet module's VM driver: a NIC (a tap on the bridge) for each guest before its VM is created. */
+  readonly nics: NicNetwork;
   readonly driver: NetworkDriver;
   /** The manager's address on the bridge: guests dial it. */
   readonly gateway: string;
@@ -99,6 +102,6 @@ export async function openNetwork(choice: NetworkChoice, fleet: string, log: Log
       );
     }
   };
-  const { guests, driver } = network;
-  return { guests, driver, gateway, stats: () => network.stats, forgetGone, close: () => network.close() };
+  const { guests, nics, driver } = network;
+  return { guests, nics, driver, gateway, stats: () => network.stats, forgetGone, close: () => network.close() };
 }

@@ -136,11 +136,19 @@ export async function up(options: UpOptions): Promise<Running> {
   const net = options.network === undefined ? undefined : await openNetwork(options.network, options.fleet.name, log);
   const driver: ReturnType<DriverFactory> | undefined = !local
     ? undefined
-    : (options.driver?.() ??
+    : (options.driver?.(net === undefined ? {} : { nics: net.nics }) ??
       createProcessDriver({
         log: (instance, stream, line) => guestLog.info({ instance, stream }, line),
         ...(net === undefined ? {} : { network: net.guests }),
       }));
+  if (net !== undefined && options.driver !== undefined && driver?.joinsNetwork !== true) {
+    await driver?.close();
+    net.close();
+    throw new FroctalError(
+      "FROCTAL_E_CONFIG",
+      "--network puts guests on a bridge, and this fleet module's driver does not (a driver that does says joinsNetwork: the libvirt driver given the nics its factory gets)",
+    );
+  }
   let edge: AgentServer | undefined;
   // The port must be known before the manager exists (guests are told where it is), so the API asks late.
   let hostsForApi: HostsDriver | undefined;

@@ -6,15 +6,18 @@
  * fleet pushes as configuration, { uplink: "<nic>" | null }: prepare refuses
  * a NIC it does not have, commit switches, and the NIC in use is reported as
  * the app event "uplink". It also reports gauges (load1: the 1-minute load
- * average, the fleet's load metric; uptime; NIC count), says READY, and exits
- * on the manager's Shutdown (the image powers off then).
+ * average, the fleet's load metric; uptime; NIC count), says READY once it
+ * answers HTTP on port 8080 (`{ "instance": ID }`, what a VIP in front of it
+ * shows), and exits on the manager's Shutdown (the image powers off then).
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { hostname } from "node:os";
 import { connect } from "@froctal/agent";
 
 const NET = "/sys/class/net";
 const POLL_MS = 500;
+const HTTP_PORT = 8080;
 
 interface Nic {
   readonly mac: string;
@@ -108,7 +111,12 @@ function poll(): void {
 
 poll();
 const timer = setInterval(poll, POLL_MS);
-agent.ready(`watching ${NET}`);
+// Every address it has: lo, and the NIC /init gave an address (froctal.ip=) on a network.
+const server = createServer((_request, response) => {
+  response.setHeader("content-type", "application/json");
+  response.end(JSON.stringify({ instance: hostname() }));
+});
+server.listen(HTTP_PORT, "0.0.0.0", () => agent.ready(`watching ${NET}, answering on port ${HTTP_PORT}`));
 // /init sets the hostname to the instance id.
 console.log(`vm-guest: node ${process.version}, instance ${hostname()}`);
 
@@ -116,5 +124,6 @@ console.log(`vm-guest: node ${process.version}, instance ${hostname()}`);
 // virtio-serial port would keep node alive.
 agent.onShutdown(() => {
   clearInterval(timer);
+  server.close();
   setImmediate(() => void agent.close().then(() => process.exit(0)));
 });

@@ -20,15 +20,22 @@
  *                        own); tools/setup/private-libvirtd.sh and the tests give
  *                        qemu:///system?socket=<its folder>/sock/libvirt-sock
  *   FROCTAL_VM_RUN_DIR   where channel sockets and console logs go (default /run/froctal/vms)
+ *   VM_VIP               the VIP the ready guests are served at on port 8080 (default 10.77.0.10)
+ *
+ * With `froctal up --network ovs:BRIDGE[,SUBNET]` each VM gets a NIC on the
+ * bridge (a tap the network makes, its address on the kernel command line)
+ * and the ready VMs answer at VM_VIP:8080 (give a VIP of SUBNET's .2-.63);
+ * without it they have no NIC and the network policy is ignored.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLibvirtDriver, type LibvirtDriver } from "@froctal/driver-libvirt";
-import { defineFleet, type InstanceView } from "@froctal/manager";
+import { type DriverContext, defineFleet, type InstanceView, type NicNetwork } from "@froctal/manager";
 
 const imageDir = process.env.FROCTAL_GUEST_IMAGE ?? "";
 const runDir = process.env.FROCTAL_VM_RUN_DIR || "/run/froctal/vms";
 const replicas = Number(process.env.VM_REPLICAS ?? 2);
+const vip = process.env.VM_VIP || "10.77.0.10";
 
 /** The NIC a guest sends its traffic over: its first by name, or null while it has none. */
 export function uplinkOf(devices: InstanceView["devices"]): string | null {
@@ -52,15 +59,23 @@ export default defineFleet({
       config: (_fleet, self) => ({ uplink: uplinkOf(self.devices) }),
     },
   },
+  network: (fleet) => ({
+    services: { vm: { vip: vip, port: 8080, backends: fleet.service("vm").ready.map((i) => i.id) } },
+  }),
 });
 
-export function driver(): LibvirtDriver {
+export function driver(context: DriverContext): LibvirtDriver {
   if (imageDir === "") {
     throw new Error(
       "FROCTAL_E_CONFIG: set FROCTAL_GUEST_IMAGE to a folder with vmlinuz and initrd.img (tools/guest-image)",
     );
   }
-  return vmDriver({ imageDir, runDir, uri: process.env.FROCTAL_LIBVIRT_URI || "qemu:///system" });
+  return vmDriver({
+    imageDir,
+    runDir,
+    uri: process.env.FROCTAL_LIBVIRT_URI || "qemu:///system",
+    ...(context.nics === undefined ? {} : { nics: context.nics }),
+  });
 }
 
 /** The libvirt driver this fleet runs on, for these settings (the e2e test makes one of its own to hot-plug with). */
@@ -68,6 +83,8 @@ export function vmDriver(o: {
   readonly imageDir: string;
   readonly runDir: string;
   readonly uri: string;
+  /** The network's NICs (froctal up --network): each VM gets one. */
+  readonly nics?: NicNetwork;
 }): LibvirtDriver {
   mkdirSync(o.runDir, { recursive: true });
   return createLibvirtDriver({
@@ -80,5 +97,6 @@ export function vmDriver(o: {
     },
     channelDir: o.runDir,
     pollMs: 500,
+    ...(o.nics === undefined ? {} : { nics: o.nics }),
   });
 }
