@@ -22,6 +22,8 @@ export interface HostHello {
   readonly capacity: HostCapacity;
   readonly features: readonly string[];
   readonly drivers: readonly string[];
+  /** The network its guests are on ("openvswitch bridge froctal0"), "" for none. */
+  readonly network: string;
 }
 
 export interface HostWelcome {
@@ -58,9 +60,23 @@ export interface HostStop {
   readonly graceMs: number;
 }
 
+/** The host's part of a network generation, shaped as the manager's NetworkSpec. */
+export interface HostNetworkPrepare {
+  readonly generation: number;
+  readonly desired: {
+    readonly services: Readonly<
+      Record<string, { readonly vip: string; readonly port: number; readonly backends: readonly string[] }>
+    >;
+    readonly routes: readonly { readonly prefix: string; readonly via: string }[];
+  };
+}
+
 export type HostAction =
   | { readonly key: string; readonly kind: "start"; readonly start: HostStart }
-  | { readonly key: string; readonly kind: "stop"; readonly stop: HostStop };
+  | { readonly key: string; readonly kind: "stop"; readonly stop: HostStop }
+  | { readonly key: string; readonly kind: "networkPrepare"; readonly networkPrepare: HostNetworkPrepare }
+  | { readonly key: string; readonly kind: "networkCommit"; readonly networkCommit: { readonly generation: number } }
+  | { readonly key: string; readonly kind: "networkAbort"; readonly networkAbort: { readonly generation: number } };
 
 /** An action's answer: ok with no code, or a stable code and a sentence. */
 export type HostOutcome =

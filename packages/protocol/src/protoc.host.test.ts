@@ -20,6 +20,7 @@ const frameText: Record<keyof typeof hostFrames | keyof typeof moreHostFrames, s
   features: "hotplug-nic"
   drivers: "process"
   drivers: "libvirt"
+  network: "openvswitch bridge froctal0"
 }
 `,
   outcome: `outcome {
@@ -141,6 +142,40 @@ const controlText: Record<keyof typeof hostControls | keyof typeof moreHostContr
   }
 }
 `,
+  "a network prepare": `action {
+  key: "network-prepare:7"
+  network_prepare {
+    generation: 7
+    services {
+      key: "web"
+      value {
+        vip: "10.77.0.10"
+        port: 8080
+        backends: "web-1"
+        backends: "web-2"
+      }
+    }
+    routes {
+      prefix: "10.9.0.0/16"
+      via: "router-b"
+    }
+  }
+}
+`,
+  "a network commit": `action {
+  key: "network-commit:7"
+  network_commit {
+    generation: 7
+  }
+}
+`,
+  "a network abort": `action {
+  key: "network-abort:8"
+  network_abort {
+    generation: 8
+  }
+}
+`,
 };
 
 const frames = Object.entries({ ...hostFrames, ...moreHostFrames }).map(
@@ -182,7 +217,16 @@ describe("coverage", () => {
       ['"hello"', '"inventory"', '"outcome"', '["event","exited"]', '["event","started"]'].sort(),
     );
     expect(cases(controls)).toEqual(
-      ['"list"', '"refuse"', '"welcome"', '["action","start"]', '["action","stop"]'].sort(),
+      [
+        '"list"',
+        '"refuse"',
+        '"welcome"',
+        '["action","start"]',
+        '["action","stop"]',
+        '["action","networkPrepare"]',
+        '["action","networkCommit"]',
+        '["action","networkAbort"]',
+      ].sort(),
     );
   });
 });

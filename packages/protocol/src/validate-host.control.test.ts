@@ -44,6 +44,57 @@ describe("valid host controls", () => {
   });
 });
 
+describe("network actions", () => {
+  const services = { web: { vip: "10.77.0.10", port: 65_535, backends: [long(16)] } };
+  const routes = [{ prefix: "10.9.0.0/16", via: long(16) }];
+
+  it("accepts a network prepare, commit and abort, shaped as the manager's NetworkSpec", () => {
+    const prepared = hostControl({ action: { key: "k", networkPrepare: { generation: 7, services, routes } } });
+    expect(prepared).toEqual({
+      frame: "action",
+      action: { key: "k", kind: "networkPrepare", networkPrepare: { generation: 7, desired: { services, routes } } },
+    });
+    expect(hostControl({ action: { key: "k", networkCommit: { generation: 7 } } })).toEqual({
+      frame: "action",
+      action: { key: "k", kind: "networkCommit", networkCommit: { generation: 7 } },
+    });
+    expect(hostControl({ action: { key: "k", networkAbort: { generation: 8 } } })).toEqual({
+      frame: "action",
+      action: { key: "k", kind: "networkAbort", networkAbort: { generation: 8 } },
+    });
+  });
+
+  it("refuses generation 0, a port out of range, a backend or router that is not an instance id, a bad service name", () => {
+    const prepare = (p: object) => () => hostControl({ action: { key: "k", networkPrepare: { generation: 1, ...p } } });
+    expectInvalid(prepare({ generation: 0 }), "action.network_prepare.generation", /^must be at least 1, not 0$/);
+    expectInvalid(
+      prepare({ services: { web: { ...services.web, port: 65_536 } } }),
+      'action.network_prepare.services["web"].port',
+      /^is 65536, not a TCP port/,
+    );
+    expectInvalid(
+      prepare({ services: { web: { ...services.web, backends: ["a b"] } } }),
+      'action.network_prepare.services["web"].backends[0]',
+      /instance id/,
+    );
+    expectInvalid(
+      prepare({ routes: [{ prefix: "10.9.0.0/16", via: "" }] }),
+      "action.network_prepare.routes[0].via",
+      /./,
+    );
+    expectInvalid(
+      prepare({ services: { "no good": services.web } }),
+      "action.network_prepare.services key",
+      /service name/,
+    );
+    expectInvalid(
+      () => hostControl({ action: { key: "k", networkCommit: { generation: 0 } } }),
+      "action.network_commit.generation",
+      /^must be at least 1, not 0$/,
+    );
+  });
+});
+
 describe("HostControl rules", () => {
   it("refuses a frame with no case (empty bytes)", () => {
     expectInvalid(() => decodeHostControl(new Uint8Array(0)), "frame", /^carries no case this protocol version knows$/);

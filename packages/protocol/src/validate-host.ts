@@ -15,6 +15,7 @@ import type {
   HostGuestEvent,
   HostGuestState,
   HostHello,
+  HostNetworkPrepare,
   HostOutcome,
   HostStart,
 } from "./host-frames.js";
@@ -121,6 +122,7 @@ function checkHello(c: Check, h: Sub<HostFrame, "hello">): HostHello {
   c.atLeast("hello.capacity.memory_bytes", capacity.memoryBytes ?? 0, 1);
   const features = names(c, "hello.features", h.features ?? [], "feature name");
   const drivers = names(c, "hello.drivers", h.drivers ?? [], "driver name");
+  c.text("hello.network", h.network ?? "", c.limits.maxNameLength);
   return {
     minVersion: h.minVersion ?? 0,
     maxVersion: h.maxVersion ?? 0,
@@ -129,6 +131,7 @@ function checkHello(c: Check, h: Sub<HostFrame, "hello">): HostHello {
     capacity: { cpus: capacity.cpus ?? 0, memoryBytes: capacity.memoryBytes ?? 0 },
     features,
     drivers,
+    network: h.network ?? "",
   };
 }
 
@@ -183,10 +186,25 @@ function checkEvent(c: Check, e: Sub<HostFrame, "event">): HostGuestEvent {
 function checkAction(c: Check, a: Sub<HostControl, "action">): HostAction {
   const key = a.key ?? "";
   c.filled("action.key", key, c.limits.maxNameLength);
-  const kind = c.oneCase("action", a, ["start", "stop"] as const, "kind");
+  const kind = c.oneCase(
+    "action",
+    a,
+    ["start", "stop", "networkPrepare", "networkCommit", "networkAbort"] as const,
+    "kind",
+  );
   switch (kind) {
     case "start":
       return { key, kind, start: checkStart(c, a.start!) };
+    case "networkPrepare":
+      return { key, kind, networkPrepare: checkNetworkPrepare(c, a.networkPrepare!) };
+    case "networkCommit":
+    case "networkAbort": {
+      const generation = Number(a[kind]!.generation ?? 0);
+      c.atLeast(`action.${kind === "networkCommit" ? "network_commit" : "network_abort"}.generation`, generation, 1);
+      return kind === "networkCommit"
+        ? { key, kind, networkCommit: { generation } }
+        : { key, kind, networkAbort: { generation } };
+    }
     case "stop": {
       const s = a.stop!;
       c.pattern("action.stop.instance_id", s.instanceId ?? "", ID, "instance id");
@@ -227,6 +245,39 @@ function checkStart(c: Check, s: Sub<Sub<HostControl, "action">, "start">): Host
     args,
   };
   return command.length > 0 ? { ...base, command } : { ...base, image };
+}
+
+/** The fleet's network state for this host: names, addresses and ids bounded; what they mean the host's network checks. */
+function checkNetworkPrepare(c: Check, p: Sub<Sub<HostControl, "action">, "networkPrepare">): HostNetworkPrepare {
+  const at = "action.network_prepare";
+  const generation = Number(p.generation ?? 0);
+  c.atLeast(`${at}.generation`, generation, 1);
+  const wireServices = p.services ?? {};
+  const serviceNames = Object.keys(wireServices);
+  c.count(`${at}.services`, serviceNames, c.limits.maxProperties);
+  const services: Record<string, { vip: string; port: number; backends: readonly string[] }> = {};
+  for (const name of serviceNames) {
+    const s = wireServices[name]!;
+    const path = `${at}.services[${JSON.stringify(name)}]`;
+    c.pattern(`${at}.services key`, name, NAME, "service name");
+    c.filled(`${path}.vip`, s.vip ?? "", c.limits.maxNameLength);
+    c.atLeast(`${path}.port`, s.port ?? 0, 1);
+    if ((s.port ?? 0) > 65_535) c.fail(`${path}.port`, `is ${s.port}, not a TCP port (1..65535)`);
+    const backends = s.backends ?? [];
+    c.count(`${path}.backends`, backends, c.limits.maxInventoryGuests);
+    backends.forEach((id, i) => {
+      c.pattern(`${path}.backends[${i}]`, id, ID, "instance id");
+    });
+    services[name] = { vip: s.vip ?? "", port: s.port ?? 0, backends };
+  }
+  const wireRoutes = p.routes ?? [];
+  c.count(`${at}.routes`, wireRoutes, c.limits.maxInventoryGuests);
+  const routes = wireRoutes.map((r, i) => {
+    c.filled(`${at}.routes[${i}].prefix`, r.prefix ?? "", c.limits.maxNameLength);
+    c.pattern(`${at}.routes[${i}].via`, r.via ?? "", ID, "instance id");
+    return { prefix: r.prefix ?? "", via: r.via ?? "" };
+  });
+  return { generation, desired: { services, routes } };
 }
 
 type WireGuest = NonNullable<Sub<HostFrame, "inventory">["guests"]>[number];

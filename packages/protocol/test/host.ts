@@ -26,6 +26,7 @@ export const hostFrames = {
         capacity: { cpus: 64, memoryBytes: 2 ** 40 },
         features: ["kvm", "hotplug-nic"],
         drivers: ["process", "libvirt"],
+        network: "openvswitch bridge froctal0",
       },
     },
     checked: {
@@ -38,6 +39,7 @@ export const hostFrames = {
         capacity: { cpus: 64, memoryBytes: 2 ** 40 },
         features: ["kvm", "hotplug-nic"],
         drivers: ["process", "libvirt"],
+        network: "openvswitch bridge froctal0",
       },
     },
   },
@@ -196,6 +198,46 @@ export const moreHostControls = {
     checked: {
       frame: "action",
       action: { key: "stop:web-3", kind: "stop", stop: { instanceId: "web-3", graceMs: 5000 } },
+    },
+  },
+  "a network prepare": {
+    wire: {
+      action: {
+        key: "network-prepare:7",
+        networkPrepare: {
+          generation: 7,
+          services: { web: { vip: "10.77.0.10", port: 8080, backends: ["web-1", "web-2"] } },
+          routes: [{ prefix: "10.9.0.0/16", via: "router-b" }],
+        },
+      },
+    },
+    checked: {
+      frame: "action",
+      action: {
+        key: "network-prepare:7",
+        kind: "networkPrepare",
+        networkPrepare: {
+          generation: 7,
+          desired: {
+            services: { web: { vip: "10.77.0.10", port: 8080, backends: ["web-1", "web-2"] } },
+            routes: [{ prefix: "10.9.0.0/16", via: "router-b" }],
+          },
+        },
+      },
+    },
+  },
+  "a network commit": {
+    wire: { action: { key: "network-commit:7", networkCommit: { generation: 7 } } },
+    checked: {
+      frame: "action",
+      action: { key: "network-commit:7", kind: "networkCommit", networkCommit: { generation: 7 } },
+    },
+  },
+  "a network abort": {
+    wire: { action: { key: "network-abort:8", networkAbort: { generation: 8 } } },
+    checked: {
+      frame: "action",
+      action: { key: "network-abort:8", kind: "networkAbort", networkAbort: { generation: 8 } },
     },
   },
 } satisfies Record<string, Sample<HostControl, CheckedHostControl>>;
