@@ -98,10 +98,7 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
       // First, and atomic: creating the namespace is what refuses a second plug of the instance.
       await ip(["netns", "add", namespace]).catch((error: unknown) => {
         if (error instanceof FroctalError && /File exists/.test(error.sentence)) {
-          throw new FroctalError(
-            "FROCTAL_E_CONFIG",
-            `${who} is plugged already (namespace ${namespace}): unplug it first`,
-          );
+          throw pluggedAlready(`${who} is plugged already (namespace ${namespace}): unplug it first`);
         }
         throw error;
       });
@@ -181,10 +178,7 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
     try {
       await ip(["tuntap", "add", "dev", tap, "mode", "tap"]).catch((error: unknown) => {
         if (error instanceof FroctalError && /busy|exists/i.test(error.sentence)) {
-          throw new FroctalError(
-            "FROCTAL_E_CONFIG",
-            `instance ${spec.instanceId} is plugged already (tap ${tap}): unplug it first`,
-          );
+          throw pluggedAlready(`instance ${spec.instanceId} is plugged already (tap ${tap}): unplug it first`);
         }
         throw error;
       });
@@ -213,6 +207,17 @@ export function openGuestPorts(options: GuestPortsOptions): GuestPorts {
     names,
     command: (instanceId, argv) => netnsCommand(names(instanceId).namespace, argv, ipPath),
   };
+}
+
+const PLUGGED_ALREADY = Symbol("plugged already");
+
+function pluggedAlready(sentence: string): FroctalError {
+  return new FroctalError("FROCTAL_E_CONFIG", sentence, { cause: PLUGGED_ALREADY });
+}
+
+/** Whether `error` is a plug's refusal of an instance whose namespace or tap exists already. */
+export function isPluggedAlready(error: unknown): error is FroctalError {
+  return error instanceof FroctalError && error.cause === PLUGGED_ALREADY;
 }
 
 async function attempt(steps: ReadonlyArray<() => Promise<void>>): Promise<unknown[]> {

@@ -2,7 +2,7 @@ import type { GuestNic, LaunchSpec } from "@froctal/manager";
 import { FroctalError } from "@froctal/primitives";
 import { type AddressPool, formatIpv4, macOf, parseIpv4 } from "./addresses.js";
 import type { NetworkGuest } from "./flows.js";
-import { type GuestPorts, openGuestPorts } from "./guest-ports.js";
+import { type GuestPorts, isPluggedAlready, openGuestPorts } from "./guest-ports.js";
 import type { GuestPortSpec } from "./guest-spec.js";
 import { DEFAULT_IP, type IpOptions } from "./ip.js";
 import { type OvsOptions, runTool } from "./run.js";
@@ -71,7 +71,7 @@ export async function openOvsGuests(context: GuestsContext): Promise<OvsGuests> 
     const address = context.pool.allocate(`instance ${instanceId}`);
     const mac = macOf(address);
     try {
-      const port = await make({
+      const spec = {
         instanceId,
         bridge: context.bridge,
         address: context.pool.withLength(address),
@@ -82,6 +82,18 @@ export async function openOvsGuests(context: GuestsContext): Promise<OvsGuests> 
           [KEY.address]: formatIpv4(address),
           [KEY.mac]: mac,
         },
+      };
+      const port = await make(spec).catch(async (error: unknown) => {
+        // Not this network's (it would know it): what a run killed with its guests, on another bridge or database, left.
+        if (!isPluggedAlready(error)) throw error;
+        context.onError(
+          new FroctalError(
+            "FROCTAL_E_CONFIG",
+            `${error.sentence.replace(/: unplug it first$/, "")}, left by an earlier run: removed`,
+          ),
+        );
+        await ports.unplug(instanceId);
+        return make(spec);
       });
       guests.set(instanceId, { instanceId, ofport: port.ofport, address, mac });
       return { port, address: context.pool.withLength(address), mac };

@@ -167,6 +167,35 @@ describe("openOvsNetwork on a private Open vSwitch", () => {
     expect(network.driver.description).toBe(`openvswitch bridge ${bridge}`);
   });
 
+  it("plugs a VM in with a tap (joinNic), and removes what a run killed with its guests left of an instance, saying so", async () => {
+    const nic = await network.nics.join("vm-probe");
+    const known = network.guests.get("vm-probe")!;
+    expect(nic).toEqual({
+      tap: guestPortNames(scope, "vm-probe").hostInterface,
+      mac: known.mac,
+      address: `${[24, 16, 8, 0].map((shift) => (known.address >>> shift) & 255).join(".")}/24`,
+    });
+    expect((await run("ip", ["-details", "-o", "link", "show", nic.tap])).stdout).toContain(" tun type tap ");
+    await network.nics.leave("vm-probe");
+    await expect(run("ip", ["link", "show", nic.tap])).rejects.toThrow(/does not exist/);
+
+    // A namespace of an instance this network does not know: another run's (a database or bridge since gone).
+    const other = openGuestPorts({ ...fixture.options, scope });
+    await other.plug({ instanceId: "leftover", bridge, address: "10.77.0.98/24" });
+    const before = errors.length;
+    await network.guests.join({ instanceId: "leftover" });
+    expect(errors.splice(before).map((e) => [e.code, e.sentence])).toEqual([
+      [
+        "FROCTAL_E_CONFIG",
+        `instance leftover is plugged already (namespace ${guestPortNames(scope, "leftover").namespace}), left by an earlier run: removed`,
+      ],
+    ]);
+    expect(network.guests.get("leftover")?.ofport).toBe(
+      Number(await fixture.vsctl("get", "Interface", guestPortNames(scope, "leftover").hostInterface, "ofport")),
+    );
+    await network.guests.leave("leftover");
+  });
+
   it("spreads new connections to the VIP over the backends; the client sees the VIP answer", async () => {
     await fixture.ofctl("add-flow", target(), "cookie=0x99,table=5,priority=7,ip,nw_dst=192.0.2.1 actions=drop");
     await apply(service("web-1", "web-2", "web-3"));
