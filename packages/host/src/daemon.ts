@@ -7,8 +7,8 @@
  * and the daemon dials again until the manager, or another of the fleet's
  * managers it was given, answers.
  */
-import type { Driver, DriverEvent, FleetIdentity } from "@froctal/manager";
-import { type Clock, type Disposer, type FroctalError, systemClock, toFroctalError } from "@froctal/primitives";
+import type { Driver, DriverEvent, FleetIdentity, NetworkDriver } from "@froctal/manager";
+import { type Clock, type Disposer, FroctalError, systemClock, toFroctalError } from "@froctal/primitives";
 import { DEFAULT_LIMITS, type HostAction, type HostStart, type Limits } from "@froctal/protocol";
 import { type HostInfo, Link, parseManagerUrls } from "./link.js";
 import { Outcomes } from "./outcomes.js";
@@ -26,6 +26,12 @@ export interface HostDaemonOptions {
   readonly credential: string;
   /** Runs this machine's guests. */
   readonly driver: Driver;
+  /**
+   * The network this machine's guests are on, if any: its description goes in
+   * the hello, and the manager's network actions (its part of each network
+   * generation) run on it.
+   */
+  readonly network?: NetworkDriver;
   readonly info: HostInfo;
   readonly clock?: Clock;
   readonly limits?: Limits;
@@ -64,7 +70,7 @@ export class HostDaemon {
       welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
       hostId: options.hostId,
       credential: options.credential,
-      info: options.info,
+      info: { ...options.info, network: options.network?.description ?? "" },
       clock,
       limits: options.limits ?? DEFAULT_LIMITS,
       maxRetryMs: options.maxRetryMs ?? 2000,
@@ -109,11 +115,7 @@ export class HostDaemon {
 
   #act(action: HostAction): void {
     const { key } = action;
-    const run = () =>
-      action.kind === "start"
-        ? this.#o.driver.start(this.#marked(action.start))
-        : this.#o.driver.stop(action.stop.instanceId, { graceMs: action.stop.graceMs });
-    const instanceId = action.kind === "start" ? action.start.instanceId : action.stop.instanceId;
+    const [instanceId, run] = this.#step(action);
     this.#reported
       .then(() => this.#outcomes.run(key, instanceId, run))
       .then((error) =>
@@ -124,6 +126,39 @@ export class HostDaemon {
               : { key, ok: false, code: error.code, reason: error.sentence },
         }),
       );
+  }
+
+  /** What an action does here, and the instance it is about ("" for the network's). */
+  #step(action: HostAction): [string, () => Promise<void>] {
+    const { driver, network } = this.#o;
+    switch (action.kind) {
+      case "start":
+        return [action.start.instanceId, () => driver.start(this.#marked(action.start))];
+      case "stop":
+        return [action.stop.instanceId, () => driver.stop(action.stop.instanceId, { graceMs: action.stop.graceMs })];
+      case "networkPrepare": {
+        const { generation, desired } = action.networkPrepare;
+        return ["", () => this.#network(network).prepare(generation, desired)];
+      }
+      case "networkCommit": {
+        const { generation } = action.networkCommit;
+        return [
+          "",
+          async () => {
+            const on = this.#network(network);
+            await on.commit(generation);
+            this.#o.log?.("info", `network generation ${generation} committed on ${on.description}`, { generation });
+          },
+        ];
+      }
+      case "networkAbort":
+        return ["", async () => network?.abort(action.networkAbort.generation)];
+    }
+  }
+
+  #network(network: NetworkDriver | undefined): NetworkDriver {
+    if (network !== undefined) return network;
+    throw new FroctalError("FROCTAL_E_CONFIG", `host ${this.#o.hostId} has no network; its guests are on none`);
   }
 
   /** Every guest carries its fleet's id and its host's id, so anyone looking at a process can tell whose it is. */

@@ -32,6 +32,8 @@ export interface HostInfo {
   readonly memoryBytes: number;
   readonly features: readonly string[];
   readonly drivers: readonly string[];
+  /** The network its guests are on, "" for none. */
+  readonly network?: string;
 }
 
 export interface LinkHandlers {
@@ -145,7 +147,7 @@ export class Link {
     }, welcomeTimeoutMs);
     socket.binaryType = "nodebuffer";
     socket.on("open", () => {
-      const { cpus, memoryBytes, features, drivers } = info;
+      const { cpus, memoryBytes, features, drivers, network = "" } = info;
       const hello = {
         minVersion: MIN_PROTOCOL_VERSION,
         maxVersion: PROTOCOL_VERSION,
@@ -154,6 +156,7 @@ export class Link {
         capacity: { cpus, memoryBytes },
         features: [...features],
         drivers: [...drivers],
+        network,
       };
       socket.send(encodeHostFrame({ hello }));
     });
