@@ -164,7 +164,8 @@ function serve(ws: WebSocket, hosts: HostsDriver, options: HostsEndpointOptions,
         },
       });
       const { cpus, memoryBytes } = hello.capacity;
-      host = hosts.join(hello.hostId, { cpus, memoryBytes, features: hello.features, drivers: hello.drivers }, link);
+      const { features, drivers, network } = hello;
+      host = hosts.join(hello.hostId, { cpus, memoryBytes, features, drivers, network }, link);
       beat();
       return;
     }

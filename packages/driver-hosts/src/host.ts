@@ -6,12 +6,14 @@
  * in flight is sent again when the host reconnects, under the same key, so the
  * host (which answers a key it knows without acting again) never runs it twice.
  */
-import type { FleetIdentity, HostView, LaunchSpec, ObservedInstance } from "@froctal/manager";
+import type { FleetIdentity, HostView, LaunchSpec, NetworkSpec, ObservedInstance } from "@froctal/manager";
 import { type Clock, type Disposer, FroctalError } from "@froctal/primitives";
 
 export type HostAction = { readonly key: string } & (
   | { readonly kind: "start"; readonly spec: LaunchSpec }
   | { readonly kind: "stop"; readonly instanceId: string; readonly graceMs: number }
+  | { readonly kind: "networkPrepare"; readonly generation: number; readonly desired: NetworkSpec }
+  | { readonly kind: "networkCommit" | "networkAbort"; readonly generation: number }
 );
 
 /** How actions reach a host: in-process (local-host.ts) or over its connection (endpoint.ts). */
@@ -29,6 +31,8 @@ export interface HostInfo {
   readonly memoryBytes: number;
   readonly features: readonly string[];
   readonly drivers: readonly string[];
+  /** The network its guests are on ("openvswitch bridge froctal0"); none if absent or "". */
+  readonly network?: string;
 }
 
 /** up: connected; silent: disconnected, within its grace; lost: past it (its instances were given up). */

@@ -67,6 +67,7 @@ export class HostsDriver implements Driver {
   readonly #lostTimers = new Map<Host, Disposer>();
   readonly #listeners = new Listeners<DriverEvent>();
   readonly #arrivals = new Listeners<void>();
+  readonly #reported = new Listeners<Host>();
   /** Set once list() has run: from then on, a guest a host reports that no one placed is an orphan. */
   #listed = false;
   #closed = false;
@@ -97,6 +98,16 @@ export class HostsDriver implements Driver {
   /** Which host an instance is placed on. */
   hostOf(instanceId: string): string | undefined {
     return this.#where.get(instanceId)?.id;
+  }
+
+  /** The hosts that are up and whose guests are on a network of theirs: a network generation's parties. */
+  networked(): readonly Host[] {
+    return [...this.#hosts.values()].filter((h) => h.status === "up" && (h.info.network ?? "") !== "");
+  }
+
+  /** Hears each host that (re)connected once it has reported its guests. */
+  onReported(listener: (host: Host) => void): Disposer {
+    return this.#reported.add(listener);
   }
 
   async start(spec: LaunchSpec): Promise<void> {
@@ -239,6 +250,7 @@ export class HostsDriver implements Driver {
     }
     host.inventoried = true;
     this.#arrivals.emit();
+    this.#reported.emit(host);
   }
 
   /** A driver event from a host, about a guest it may speak for: one placed on it. */
