@@ -182,7 +182,7 @@ export default defineFleet({ name: "Bad Name", services: { web: { image: "", rep
       ],
       [
         [autoscale, "--network", "ovs:froctal0", "--no-local-host"],
-        "--network puts this process's guests on a bridge, and --no-local-host runs none here",
+        "--network ovs: puts this process's guests on a bridge, and --no-local-host runs none here (--network hosts programs only the hosts')",
       ],
     ] as const;
     for (const [args, sentence] of refusals) {

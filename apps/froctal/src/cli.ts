@@ -15,7 +15,7 @@ import { runDemo } from "./demo.js";
 import { printEvents } from "./events.js";
 import { fleetCredential, managerAddresses, runHost } from "./host.js";
 import { loadFleet } from "./load-fleet.js";
-import { parseNetwork } from "./network.js";
+import { type NetworkChoice, parseNetwork } from "./network.js";
 import { runReplay } from "./replay.js";
 import { fetchStatus, renderStatus } from "./status.js";
 import { up } from "./up.js";
@@ -106,8 +106,8 @@ program
     "with --state etcd://: every manager's address, comma-separated, told to guests so they find a new leader (default: the managers campaigning when each guest starts)",
   )
   .option(
-    "--network <ovs:bridge[,subnet]>",
-    "program the fleet's network on Open vSwitch: each guest in a network namespace on the bridge (made if missing), addresses from the subnet (default 10.77.0.0/24: .1 this manager, .64 and up the guests); needs root and a running ovs-vswitchd",
+    "--network <ovs:bridge[,subnet]|hosts>",
+    "program the fleet's network on Open vSwitch: each guest in a network namespace on the bridge (made if missing), addresses from the subnet (default 10.77.0.0/24: .1 this manager, .64 and up the guests); needs root and a running ovs-vswitchd. The network of every froctal host that has one (froctal host --network) is programmed too; hosts: only theirs",
   )
   .option(
     "--ovs-run-dir <dir>",
@@ -139,14 +139,7 @@ program
       const managers = opts.managers === undefined ? [] : managerAddresses(opts.managers, "--managers");
       const log = pino({ level: opts.logLevel });
       const { fleet, driver } = await loadFleet(fleetPath);
-      const network =
-        opts.network === undefined
-          ? undefined
-          : {
-              ...networkFor(opts.network, opts.localHost),
-              ovsRunDir: opts.ovsRunDir,
-              ovsBinDir: opts.ovsBinDir,
-            };
+      const network = opts.network === undefined ? undefined : networkFor(opts.network, opts);
       const stateDir = opts.stateDir ?? defaultStateDir(fleet.name);
       const record = opts.record === undefined ? undefined : { file: opts.record, fleetModule: resolve(fleetPath) };
       const { host, tickMs, localHost } = opts;
@@ -226,6 +219,16 @@ program
     "--driver-from <module>",
     "run guests on the driver this fleet module exports (e.g. apps/examples/vms: libvirt domains) instead of as processes",
   )
+  .option(
+    "--network <ovs:bridge[,subnet]>",
+    "this host's guests on an Open vSwitch bridge of its own (made if missing), programmed by the manager (froctal up --network): each process guest in a network namespace, reaching the manager through this host at the subnet's first address; a VM with a NIC there",
+  )
+  .option(
+    "--ovs-run-dir <dir>",
+    "with --network: where Open vSwitch keeps its sockets (db.sock)",
+    "/var/run/openvswitch",
+  )
+  .option("--ovs-bin-dir <dir>", "with --network: where ovs-vsctl and ovs-ofctl are", "/usr/bin")
   .option("--log-level <level>", "pino log level", "info")
   .action(
     async (opts: {
@@ -236,6 +239,9 @@ program
       imageRoot?: string;
       feature?: string[];
       driverFrom?: string;
+      network?: string;
+      ovsRunDir: string;
+      ovsBinDir: string;
       logLevel: string;
     }) => {
       const log = pino({ level: opts.logLevel });
@@ -253,6 +259,10 @@ program
         imageRoot: opts.imageRoot,
         features: opts.feature ?? [],
         driver,
+        network:
+          opts.network === undefined
+            ? undefined
+            : { ...parseNetwork(opts.network), ovsRunDir: opts.ovsRunDir, ovsBinDir: opts.ovsBinDir },
         log,
       });
       const refused = await Promise.race([untilSignal().then(() => undefined), running.finished]);
@@ -401,14 +411,21 @@ program.parseAsync().catch((error: unknown) => {
   process.exitCode = 2;
 });
 
-/** --network checked against what it needs: guests in this process (a fleet module's driver is checked by `up`). */
-function networkFor(value: string, localHost: boolean): { bridge: string; subnet: string } {
+/**
+ * --network checked against what it needs: a bridge here needs guests in this
+ * process (a fleet module's driver is checked by `up`); "hosts" needs none.
+ */
+function networkFor(
+  value: string,
+  opts: { localHost: boolean; ovsRunDir: string; ovsBinDir: string },
+): NetworkChoice | "hosts" {
+  if (value === "hosts") return value;
   const chosen = parseNetwork(value);
-  if (!localHost) {
+  if (!opts.localHost) {
     throw new FroctalError(
       "FROCTAL_E_CONFIG",
-      "--network puts this process's guests on a bridge, and --no-local-host runs none here",
+      "--network ovs: puts this process's guests on a bridge, and --no-local-host runs none here (--network hosts programs only the hosts')",
     );
   }
-  return chosen;
+  return { ...chosen, ovsRunDir: opts.ovsRunDir, ovsBinDir: opts.ovsBinDir };
 }

@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { Bridge } from "@froctal/bridge";
 import { hostCredential } from "@froctal/driver-hosts";
 import { createProcessDriver, type GuestRecords, type KeptGuest } from "@froctal/driver-process";
-import { ChannelRelay, HostDaemon } from "@froctal/host";
+import { ChannelRelay, HostDaemon, openManagerRelay } from "@froctal/host";
 import type { Driver, DriverFactory } from "@froctal/manager";
 import { FroctalError, parseList } from "@froctal/primitives";
 import { openHostState } from "@froctal/state-sqlite";
 import type { Logger } from "pino";
+import { type NetworkChoice, openNetwork } from "./network.js";
 import { openState } from "./state.js";
 
 export interface HostOptions {
@@ -32,6 +33,12 @@ export interface HostOptions {
   readonly features: readonly string[];
   /** A fleet module's driver to run guests on instead of the process driver (its guests must outlive it, as domains do). */
   readonly driver?: DriverFactory | undefined;
+  /**
+   * This host's guests on an Open vSwitch bridge of its own (network.ts: each
+   * process guest in a namespace, reaching the manager through this host; a
+   * VM with a NIC there), programmed by the manager in its network generations.
+   */
+  readonly network?: NetworkChoice | undefined;
   readonly log: Logger;
 }
 
@@ -46,23 +53,46 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
   const managers = managerAddresses(options.manager);
   const state = openHostState(options.stateDir);
-  let driver: Driver & { channels?(): readonly { readonly instanceId: string; readonly path: string }[] };
+  const net = options.network === undefined ? undefined : await openNetwork(options.network, `host-${options.id}`, log);
+  // Guests on this host's network reach the manager through this host, at its address there: the manager its link is on.
+  let managerUrl = () => endpoint(managers[0]!, "/host");
+  const toManager =
+    net === undefined
+      ? undefined
+      : await openManagerRelay({
+          host: net.gateway,
+          manager: () => managerUrl(),
+          log: (line) => log.warn({}, line),
+        });
+  let driver: ReturnType<DriverFactory>;
   if (options.driver === undefined) {
     const kept = createProcessDriver({
       ...(options.imageRoot === undefined ? {} : { imageRoot: options.imageRoot }),
       keep: { records: recordsIn(state), logDir: join(options.stateDir, "guests") },
+      ...(net === undefined ? {} : { network: net.guests }),
     });
     const adoption = await kept.adopt();
     log.info(adoption, `adopted ${adoption.adopted.length} guests still running; ${adoption.gone.length} were gone`);
-    driver = kept;
+    await net?.forgetGone(new Set(adoption.adopted));
+    driver = toManager === undefined ? kept : toManagerThrough(kept, toManager.agentUrl);
   } else {
-    driver = options.driver({});
+    driver = options.driver(net === undefined ? {} : { nics: net.nics });
+    if (net !== undefined && driver.joinsNetwork !== true) {
+      await driver.close();
+      net.close();
+      await toManager?.close();
+      throw new FroctalError(
+        "FROCTAL_E_CONFIG",
+        "--network puts guests on a bridge, and the driver of --driver-from does not (a driver that does says joinsNetwork)",
+      );
+    }
   }
   const daemon = new HostDaemon({
     managerUrl: managers.map((manager) => endpoint(manager, "/host")),
     hostId: options.id,
     credential: options.credential,
     driver,
+    ...(net === undefined ? {} : { network: net.driver }),
     info: {
       cpus: availableParallelism(),
       memoryBytes: totalmem(),
@@ -71,6 +101,7 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
     },
     log: (level, message, fields) => log[level](fields ?? {}, message),
   });
+  managerUrl = () => daemon.managerUrl;
   daemon.start();
   // Guests with a channel of their own reach the manager through this host, which vouches for them.
   const channels = driver.channels?.bind(driver);
@@ -93,10 +124,24 @@ export async function runHost(options: HostOptions): Promise<RunningHost> {
         await bridge?.close();
         await daemon.close();
         await driver.close();
+        await toManager?.close();
+        net?.close();
         state.close();
       })();
       return stopping;
     },
+  };
+}
+
+/** The driver, with every guest told to reach the manager at `agentUrl` (this host's relay on its network). */
+function toManagerThrough(driver: Driver, agentUrl: string): Driver {
+  return {
+    name: driver.name,
+    start: (spec) => driver.start({ ...spec, env: { ...spec.env, FROCTAL_MANAGER_URL: agentUrl } }),
+    stop: (instanceId, stopOptions) => driver.stop(instanceId, stopOptions),
+    list: (fleet) => driver.list(fleet),
+    watch: (listener) => driver.watch(listener),
+    close: () => driver.close(),
   };
 }
 

@@ -8,11 +8,10 @@
 import { createServer, type Server } from "node:http";
 import type { HostsDriver } from "@froctal/driver-hosts";
 import type { Manager } from "@froctal/manager";
-import type { OvsNetworkStats } from "@froctal/network-ovs";
 import type { ServerStats } from "@froctal/server";
 import { createDashboard, TOKEN_ENV } from "./dashboard.js";
 import { journalSince } from "./events.js";
-import { createMetrics } from "./metrics.js";
+import { createMetrics, type NetworkCounters } from "./metrics.js";
 
 /**
  * `edge` reads the agent server's counters for /metrics (undefined until it exists); `dashboardToken` is
@@ -22,8 +21,8 @@ export interface HttpApiParts {
   readonly current: () => Manager | undefined;
   readonly edge?: () => Readonly<ServerStats> | undefined;
   readonly hosts?: () => HostsDriver | undefined;
-  /** The network driver's counters for /metrics (undefined without --network). */
-  readonly network?: () => OvsNetworkStats | undefined;
+  /** The manager's own bridge's counters for /metrics (undefined without one). */
+  readonly network?: () => NetworkCounters | undefined;
   /** Stops the fleet on purpose (POST /down): every guest, then the manager. */
   readonly down?: () => void;
   readonly dashboardToken?: string | undefined;

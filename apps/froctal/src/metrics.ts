@@ -21,9 +21,12 @@ export interface MetricSources {
   readonly edge: Readonly<ServerStats> | undefined;
   /** The hosts' view (undefined until it exists): each host, and the refusals at the hosts' endpoint. */
   readonly hosts?: { hosts(): readonly HostSummary[]; readonly stats: HostsStats } | undefined;
-  /** The network driver's counters (undefined without --network: its families then have no samples). */
-  readonly network?: OvsNetworkStats | undefined;
+  /** The manager's own bridge's driver and its counters (undefined without one: its families then have no samples). */
+  readonly network?: NetworkCounters | undefined;
 }
+
+/** The counters of the manager's own Open vSwitch network, with its description (the samples' `driver` label). */
+export type NetworkCounters = OvsNetworkStats & { readonly driver: string };
 
 const HOST_STATUSES = ["up", "silent", "lost"] as const;
 
@@ -46,7 +49,7 @@ interface Snapshot {
   readonly edge: Readonly<ServerStats> | undefined;
   readonly hosts: readonly HostSummary[];
   readonly hostRejections: ReadonlyMap<string, number>;
-  readonly network: OvsNetworkStats | undefined;
+  readonly network: NetworkCounters | undefined;
 }
 
 export interface Metrics {
@@ -186,9 +189,7 @@ export function createMetrics(): Metrics {
   );
   // Labelled by the driver, so that without one they have no sample: "0 commits" would claim a network.
   const network = (s: Snapshot, value: (n: OvsNetworkStats) => number) =>
-    s.network === undefined || s.status.network === null
-      ? []
-      : [[{ driver: s.status.network.driver }, value(s.network)] as const];
+    s.network === undefined ? [] : [[{ driver: s.network.driver }, value(s.network)] as const];
   gauge("froctal_network_generation", "The configuration generation the network runs.", ["driver"], (s) =>
     network(s, () => s.status.network?.generation ?? 0),
   );

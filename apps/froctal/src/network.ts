@@ -76,7 +76,8 @@ export function layout(
   return { gateway: ip(base + 1), prefix, pool: { first: ip(base + 64), last: ip(base + size - 2) } };
 }
 
-export async function openNetwork(choice: NetworkChoice, fleet: string, log: Logger): Promise<OpenedNetwork> {
+/** The network on the chosen bridge; `scope` marks its ports (the fleet's name for a manager, the host's id for a host). */
+export async function openNetwork(choice: NetworkChoice, scope: string, log: Logger): Promise<OpenedNetwork> {
   const { gateway, prefix, pool } = layout(choice.subnet)!;
   const network = await openOvsNetwork({
     binDir: choice.ovsBinDir,
@@ -86,12 +87,12 @@ export async function openNetwork(choice: NetworkChoice, fleet: string, log: Log
     subnet: choice.subnet,
     pool,
     gateway: `${gateway}/${prefix}`,
-    scope: fleet,
+    scope,
     onError: (error) => log.warn({ code: error.code }, `network on ${choice.bridge}: ${error.message}`),
   });
   log.info(
     { bridge: choice.bridge, subnet: choice.subnet, gateway },
-    `network: guests on Open vSwitch bridge ${choice.bridge}, ${choice.subnet}; the manager is ${gateway} there`,
+    `network: guests on Open vSwitch bridge ${choice.bridge}, ${choice.subnet}; this process is ${gateway} there`,
   );
   const forgetGone = async (running: ReadonlySet<string>) => {
     for (const id of [...network.guests.list().keys()].filter((id) => !running.has(id))) {

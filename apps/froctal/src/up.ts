@@ -11,7 +11,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, totalmem } from "node:os";
 import { Bridge } from "@froctal/bridge";
-import { attachHostsEndpoint, HostsDriver, joinLocalHost, vouchFor } from "@froctal/driver-hosts";
+import { attachHostsEndpoint, HostsDriver, HostsNetwork, joinLocalHost, vouchFor } from "@froctal/driver-hosts";
 import { createProcessDriver } from "@froctal/driver-process";
 import { type DriverFactory, type FleetSpec, type JournalEntry, Manager } from "@froctal/manager";
 import { FroctalError, systemClock } from "@froctal/primitives";
@@ -76,9 +76,10 @@ export interface UpOptions {
   readonly signal?: AbortSignal;
   /**
    * Guests of the local host each in a network namespace on this Open vSwitch
-   * bridge, and the fleet's network policy programmed on it (network.ts).
+   * bridge (network.ts), and the fleet's network policy programmed on it and on
+   * every `froctal host`'s network (HostsNetwork); "hosts": on the hosts' only.
    */
-  readonly network?: NetworkChoice | undefined;
+  readonly network?: NetworkChoice | "hosts" | undefined;
   /** Called on POST /down (`froctal down`): the caller then stops with `{ fleet: true }`. Without it, /down is 404. */
   readonly onDown?: () => void;
 }
@@ -133,7 +134,10 @@ export async function up(options: UpOptions): Promise<Running> {
   }
   const guestLog = log.child({ component: "guest" });
   const local = options.localHost ?? true;
-  const net = options.network === undefined ? undefined : await openNetwork(options.network, options.fleet.name, log);
+  const net =
+    options.network === undefined || options.network === "hosts"
+      ? undefined
+      : await openNetwork(options.network, options.fleet.name, log);
   const driver: ReturnType<DriverFactory> | undefined = !local
     ? undefined
     : (options.driver?.(net === undefined ? {} : { nics: net.nics }) ??
@@ -154,7 +158,7 @@ export async function up(options: UpOptions): Promise<Running> {
   let hostsForApi: HostsDriver | undefined;
   const http = createHttpApi({
     current: () => manager,
-    network: () => net?.stats(),
+    network: () => (net === undefined ? undefined : { ...net.stats(), driver: net.driver.description }),
     edge: () => edge?.stats,
     hosts: () => hostsForApi,
     ...(options.onDown === undefined ? {} : { down: options.onDown }),
@@ -198,12 +202,23 @@ export async function up(options: UpOptions): Promise<Running> {
   const leaveLocal =
     driver === undefined
       ? undefined
-      : joinLocalHost(hosts, LOCAL_HOST, driver, {
-          cpus: availableParallelism(),
-          memoryBytes: totalmem(),
-          features: [],
-          drivers: [driver.name],
-        });
+      : joinLocalHost(
+          hosts,
+          LOCAL_HOST,
+          driver,
+          {
+            cpus: availableParallelism(),
+            memoryBytes: totalmem(),
+            features: [],
+            drivers: [driver.name],
+          },
+          net?.driver,
+        );
+  // With --network the fleet's network runs on the hosts' networks, this process's own among them.
+  const network =
+    options.network === undefined
+      ? undefined
+      : new HostsNetwork(hosts, { localHost: LOCAL_HOST, log: (message, fields) => hostLog.warn(fields, message) });
   // Every manager's address for the guests, this one first; with etcd, kept up with the standbys that come and go.
   const own = endpoint(net === undefined ? (options.advertise ?? url) : `http://${net.gateway}:${port}`, "/agent");
   const configured = (options.managers ?? []).map((m) => endpoint(m, "/agent"));
@@ -225,7 +240,7 @@ export async function up(options: UpOptions): Promise<Running> {
     state,
     fleet: options.fleet,
     driver: hosts,
-    ...(net === undefined ? {} : { network: net.driver }),
+    ...(network === undefined ? {} : { network }),
     clock: systemClock,
     managerUrl: () => addresses.join(","),
     tickMs: options.tickMs ?? 2,
@@ -261,7 +276,7 @@ export async function up(options: UpOptions): Promise<Running> {
     lastOrdinal: restored.lastOrdinal,
     adopted: [...restored.adopted],
     fleetModule: options.record?.fleetModule ?? "",
-    network: net?.driver.description ?? "",
+    network: network?.description ?? "",
   });
   if (leading !== undefined && !leading.leadership.leading) {
     // Lost while restoring: onLost has been called, and the caller stops this manager.

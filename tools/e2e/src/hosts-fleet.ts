@@ -193,6 +193,8 @@ export interface HostOptions {
   readonly id: string;
   readonly credentialFile: string;
   readonly stateDir: string;
+  /** More flags for `froctal host`. */
+  readonly args?: readonly string[];
 }
 
 /** `froctal host`; its guests outlive it. */
@@ -208,6 +210,7 @@ export function startHost(started: Started, o: HostOptions): HostDaemon {
     o.credentialFile,
     "--state-dir",
     o.stateDir,
+    ...(o.args ?? []),
   ]);
   return { ...proc, id: o.id };
 }
