@@ -102,6 +102,25 @@ describe("HostsNetwork", () => {
     await expect(w.network.commit(5)).rejects.toThrow("network generation 5 is not prepared on the hosts");
   });
 
+  it("gives a host that came up while a generation was being prepared that generation once it is committed", async () => {
+    const w = await world();
+    await w.hosts.start(spec("web-1"));
+    await w.hosts.start(spec("web-2"));
+    w.leave.b();
+    await w.network.prepare(9, web("web-1", "web-2"));
+    w.net.b.calls.length = 0;
+    joinLocalHost(w.hosts, "b", w.drivers.b, info, w.net.b);
+    await microtasks();
+    expect(w.net.b.calls).toEqual([]); // nothing committed yet
+    await w.network.commit(9);
+    await microtasks();
+    expect(w.net.b.calls).toEqual([
+      `prepare 9 ${JSON.stringify({ services: { web: { vip: "10.77.0.10", port: 8080, backends: ["web-2"] } }, routes: [] })}`,
+      "commit 9",
+    ]);
+    expect(w.net.a.calls.filter((c) => c.startsWith("commit"))).toEqual(["commit 9"]);
+  });
+
   it("gives a host that comes back the last committed generation once it has reported its guests", async () => {
     const w = await world();
     await w.hosts.start(spec("web-1"));

@@ -76,6 +76,8 @@ export class HostsNetwork implements NetworkDriver {
     }));
     for (const older of this.#prepared.keys()) if (older <= generation) this.#prepared.delete(older);
     this.#committed = { generation, desired: prepared.desired };
+    // A host that came up while this generation was prepared was given the one before: it gets this one too.
+    for (const host of this.#hosts.networked()) if (!prepared.hosts.includes(host)) this.#catchUp(host);
   }
 
   abort(generation: number): void {
