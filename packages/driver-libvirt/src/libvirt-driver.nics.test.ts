@@ -7,18 +7,16 @@
  */
 import type { GuestNic, NicNetwork } from "@froctal/manager";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ALPHA, Bystander, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
+import { ALPHA, Bystander, record, rejection, specFor, TEMPLATES, testDrivers } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
-import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
-import type { LibvirtDriverOptions } from "./options.js";
 
 const bystander = new Bystander();
-const open: LibvirtDriver[] = [];
+const { driver, closeAll } = testDrivers();
 
 beforeAll(() => bystander.open());
 afterAll(() => bystander.close());
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((d) => d.close()));
+  await closeAll();
   await bystander.destroyOurs();
 });
 
@@ -38,18 +36,6 @@ class RecordingNics implements NicNetwork {
   async leave(instanceId: string): Promise<void> {
     this.calls.push(`leave ${instanceId}`);
   }
-}
-
-function driver(options: Partial<LibvirtDriverOptions> = {}): LibvirtDriver {
-  const made = createLibvirtDriver({
-    uris: ["test:///default"],
-    templates: TEMPLATES,
-    pollMs: 25,
-    callTimeoutMs: 3000,
-    ...options,
-  });
-  open.push(made);
-  return made;
 }
 
 const nameOf = (instanceId: string) => domainIdentity("alpha", ALPHA.id, instanceId).name;

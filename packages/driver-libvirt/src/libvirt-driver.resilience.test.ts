@@ -1,29 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ALPHA, Bystander, probedConnections, record, rejection, specFor, TEMPLATES } from "../test/helpers.js";
+import { ALPHA, Bystander, probedConnections, record, rejection, specFor, testDrivers } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
-import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
-import type { LibvirtDriverOptions } from "./options.js";
 
-const DEFAULT = "test:///default";
+const _DEFAULT = "test:///default";
 const bystander = new Bystander();
-const open: LibvirtDriver[] = [];
 
-function driver(options: Partial<LibvirtDriverOptions> = {}): LibvirtDriver {
-  const made = createLibvirtDriver({
-    uris: [DEFAULT],
-    templates: TEMPLATES,
-    pollMs: 25,
-    callTimeoutMs: 3000,
-    ...options,
-  });
-  open.push(made);
-  return made;
-}
+const { driver, closeAll } = testDrivers();
 
 beforeAll(() => bystander.open());
 afterAll(() => bystander.close());
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((d) => d.close()));
+  await closeAll();
   await bystander.destroyOurs();
 });
 

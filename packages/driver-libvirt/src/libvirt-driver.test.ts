@@ -10,32 +10,20 @@ import {
   rejection,
   specFor,
   TEMPLATES,
+  testDrivers,
 } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
-import { createLibvirtDriver, type LibvirtDriver } from "./libvirt-driver.js";
-import type { LibvirtDriverOptions } from "./options.js";
 import { FROCTAL_NS } from "./ownership.js";
 
 const DEFAULT = "test:///default";
 const bystander = new Bystander();
-const open: LibvirtDriver[] = [];
 
-function driver(options: Partial<LibvirtDriverOptions> = {}): LibvirtDriver {
-  const made = createLibvirtDriver({
-    uris: [DEFAULT],
-    templates: TEMPLATES,
-    pollMs: 25,
-    callTimeoutMs: 3000,
-    ...options,
-  });
-  open.push(made);
-  return made;
-}
+const { driver, closeAll } = testDrivers();
 
 beforeAll(() => bystander.open());
 afterAll(() => bystander.close());
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((d) => d.close()));
+  await closeAll();
   await bystander.destroyOurs();
 });
 
@@ -213,8 +201,7 @@ describe("libvirt driver on the test driver: observing", () => {
     const d = driver();
     const { events } = record(d);
     await d.list(ALPHA);
-    const other = createLibvirtDriver({ uris: [DEFAULT], templates: TEMPLATES, pollMs: 60_000 });
-    open.push(other);
+    const other = driver({ pollMs: 60_000 });
     const mine = specFor();
     const theirs = specFor({ fleet: GAMMA.name, fleetId: GAMMA.id });
     await other.start(mine);

@@ -6,7 +6,8 @@ import { FroctalError } from "@froctal/protocol";
 import { type ConnectListAllDomainsFlags, type Domain, type DomainGetXMLDescFlags, Hypervisor } from "@unraid/libvirt";
 import { expect } from "vitest";
 import type { ConnectionFactory, LibvirtConnection } from "../src/connection.js";
-import type { LibvirtDriver } from "../src/libvirt-driver.js";
+import { createLibvirtDriver, type LibvirtDriver } from "../src/libvirt-driver.js";
+import type { LibvirtDriverOptions } from "../src/options.js";
 import type { DomainTemplate } from "../src/template.js";
 
 /** `test:///abs/path/<name>`: a test-driver host loaded from a fixture, with private state per connection. */
@@ -209,4 +210,31 @@ export async function rejection(promise: Promise<unknown>): Promise<FroctalError
   );
   expect(error).toBeInstanceOf(FroctalError);
   return error as FroctalError;
+}
+
+/**
+ * Drivers on test:///default with the tests' templates and fast polling,
+ * each kept until `closeAll()` (a test file's afterEach) closes them.
+ */
+export function testDrivers(): {
+  driver(options?: Partial<LibvirtDriverOptions>): LibvirtDriver;
+  closeAll(): Promise<void>;
+} {
+  const open: LibvirtDriver[] = [];
+  return {
+    driver(options = {}) {
+      const made = createLibvirtDriver({
+        uris: ["test:///default"],
+        templates: TEMPLATES,
+        pollMs: 25,
+        callTimeoutMs: 3000,
+        ...options,
+      });
+      open.push(made);
+      return made;
+    },
+    async closeAll() {
+      await Promise.all(open.splice(0).map((d) => d.close()));
+    },
+  };
 }
