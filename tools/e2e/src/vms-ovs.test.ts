@@ -12,17 +12,14 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
 import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
-import { type PrivateLibvirtd, startPrivateLibvirtd } from "./private-libvirtd.js";
+import { eventually, type RunningFleet, upFleet } from "./fleet.js";
+import { startVmRun, type VmRun } from "./vm-run.js";
 
 const run = promisify(execFile);
 const SUBNET = "10.80.0.0/24";
@@ -32,47 +29,28 @@ const CLIENT = { instanceId: "e2e-vm-client", address: "10.80.0.20/24", mac: "02
 let ovs: PrivateOvs;
 let bridge: string;
 let ports: GuestPorts;
-let libvirt: PrivateLibvirtd | undefined;
-let work = "";
-let imageDir = "";
+let vms: VmRun | undefined;
 let fleet: RunningFleet | undefined;
 
 beforeAll(async () => {
   ovs = await startPrivateOvs();
   bridge = ovs.bridgeName();
   ports = openGuestPorts({ ...ovs.options, scope: randomBytes(8).toString("hex") });
-  libvirt = await startPrivateLibvirtd();
-  work = mkdtempSync(join(tmpdir(), "froctal-vms-ovs-"));
-  const image = await buildImage({
-    app: join(root, "apps/examples/vm-guest/src/main.ts"),
-    outDir: join(DEFAULT_CACHE_DIR, "images", "example-vm-guest"),
-  });
-  imageDir = join(image.kernel, "..");
+  vms = await startVmRun("froctal-vms-ovs-");
 }, 300_000);
 
 afterAll(async () => {
   try {
     await fleet?.stop();
-    for (const name of await domainsOfThisRun().catch(() => [])) await virsh("destroy", name).catch(() => undefined);
   } finally {
     await ports?.unplug(CLIENT.instanceId);
-    await libvirt?.stop();
+    await vms?.stop();
     await ovs?.stop();
-    if (work !== "") rmSync(work, { recursive: true, force: true });
   }
 }, 120_000);
 
-const virsh = async (...args: string[]) =>
-  (await run("virsh", ["-c", libvirt!.uri, ...args], { timeout: 30_000 })).stdout;
-
-/** The domains whose channel sockets live in this run's folder. */
-async function domainsOfThisRun(): Promise<string[]> {
-  if (work === "" || libvirt === undefined) return [];
-  const names = (await virsh("list", "--name")).split("\n").filter((n) => n.trim() !== "");
-  const ours: string[] = [];
-  for (const name of names) if ((await virsh("dumpxml", name)).includes(work)) ours.push(name);
-  return ours.sort();
-}
+const virsh = (...args: string[]) => vms!.virsh(...args);
+const domainsOfThisRun = () => vms!.domains();
 
 /** The backends' addresses in the VIP's select group, as the switch holds it now. */
 async function groupBackends(): Promise<string[]> {
@@ -118,17 +96,17 @@ function start(replicas: number, stateDir: string): Promise<RunningFleet> {
     stateDir,
     args: ["--network", `ovs:${bridge},${SUBNET}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
     env: {
-      FROCTAL_GUEST_IMAGE: imageDir,
+      FROCTAL_GUEST_IMAGE: vms!.imageDir,
       VM_REPLICAS: String(replicas),
       VM_VIP: VIP,
-      FROCTAL_VM_RUN_DIR: work,
-      FROCTAL_LIBVIRT_URI: libvirt!.uri,
+      FROCTAL_VM_RUN_DIR: vms!.work,
+      FROCTAL_LIBVIRT_URI: vms!.uri,
     },
   });
 }
 
 test("VMs on the bridge answer at the VIP; after a restart with one replica, the one drained away leaves the group and its tap", async () => {
-  const stateDir = join(work, "state");
+  const stateDir = join(vms!.work, "state");
   const first = await start(2, stateDir);
   fleet = first;
 

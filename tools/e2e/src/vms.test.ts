@@ -17,59 +17,33 @@
  * temporary folder; the machine's libvirt stays untouched.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { vmDriver } from "@froctal/example-vms";
-import { buildImage, DEFAULT_CACHE_DIR } from "@froctal/guest-image";
 import type { ManagerStatus } from "@froctal/manager";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
-import { type PrivateLibvirtd, startPrivateLibvirtd } from "./private-libvirtd.js";
+import { startVmRun, type VmRun } from "./vm-run.js";
 
 const run = promisify(execFile);
-let libvirt: PrivateLibvirtd | undefined;
-/** The private libvirtd's URI (set in beforeAll). */
-let URI = "";
-const virsh = async (...args: string[]) => (await run("virsh", ["-c", URI, ...args], { timeout: 30_000 })).stdout;
-
-let work = "";
-let imageDir = "";
+let vms: VmRun | undefined;
 let fleet: RunningFleet | undefined;
 
 beforeAll(async () => {
-  libvirt = await startPrivateLibvirtd();
-  URI = libvirt.uri;
-  work = mkdtempSync(join(tmpdir(), "froctal-vms-"));
-  const image = await buildImage({
-    app: join(root, "apps/examples/vm-guest/src/main.ts"),
-    outDir: join(DEFAULT_CACHE_DIR, "images", "example-vm-guest"),
-  });
-  imageDir = join(image.kernel, "..");
+  vms = await startVmRun("froctal-vms-");
 }, 300_000);
 
 afterAll(async () => {
   try {
     await fleet?.stop();
-    // Whatever this run left on the hypervisor goes, even after a failure (stopping the daemon would destroy it too).
-    if (libvirt !== undefined) {
-      for (const name of await domainsOfThisRun()) await virsh("destroy", name).catch(() => undefined);
-    }
   } finally {
-    await libvirt?.stop();
-    if (work !== "") rmSync(work, { recursive: true, force: true });
+    await vms?.stop();
   }
 }, 90_000);
 
-/** The domains whose channel sockets live in this run's folder. */
-async function domainsOfThisRun(): Promise<string[]> {
-  if (work === "") return [];
-  const names = (await virsh("list", "--name")).split("\n").filter((n) => n.trim() !== "");
-  const ours: string[] = [];
-  for (const name of names) if ((await virsh("dumpxml", name)).includes(work)) ours.push(name);
-  return ours.sort();
-}
+const virsh = (...args: string[]) => vms!.virsh(...args);
+const domainsOfThisRun = () => vms!.domains();
 
 const vm = (s: ManagerStatus) => s.services.find((x) => x.name === "vm")!;
 type Instance = ManagerStatus["services"][number]["instances"][number];
@@ -82,16 +56,16 @@ function start(replicas: number, stateDir: string): Promise<RunningFleet> {
   return upFleet("apps/examples/vms", {
     stateDir,
     env: {
-      FROCTAL_GUEST_IMAGE: imageDir,
+      FROCTAL_GUEST_IMAGE: vms!.imageDir,
       VM_REPLICAS: String(replicas),
-      FROCTAL_VM_RUN_DIR: work,
-      FROCTAL_LIBVIRT_URI: URI,
+      FROCTAL_VM_RUN_DIR: vms!.work,
+      FROCTAL_LIBVIRT_URI: vms!.uri,
     },
   });
 }
 
 test("two VM guests register through their channels, see a hot-plugged NIC, and survive a manager restart", async () => {
-  const stateDir = join(work, "state");
+  const stateDir = join(vms!.work, "state");
   const first = await start(2, stateDir);
   fleet = first;
 
@@ -137,7 +111,7 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
   expect(fleetIds.size).toBe(1);
   const [fleetId] = [...fleetIds] as [string];
   expect(fleetId).not.toBe("none");
-  const hotplug = vmDriver({ imageDir, runDir: work, uri: URI });
+  const hotplug = vmDriver({ imageDir: vms!.imageDir, runDir: vms!.work, uri: vms!.uri });
   try {
     expect((await hotplug.list({ name: "vms", id: fleetId })).map((o) => o.instanceId).sort()).toEqual(ids);
     await hotplug.attachDevice(
@@ -209,12 +183,12 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
 }, 600_000);
 
 test("a VM guest on a froctal host registers through the host, which vouches for its channel", async () => {
-  const stateDir = join(work, "hosted-state");
+  const stateDir = join(vms!.work, "hosted-state");
   const env = {
-    FROCTAL_GUEST_IMAGE: imageDir,
+    FROCTAL_GUEST_IMAGE: vms!.imageDir,
     VM_REPLICAS: "1",
-    FROCTAL_VM_RUN_DIR: work,
-    FROCTAL_LIBVIRT_URI: URI,
+    FROCTAL_VM_RUN_DIR: vms!.work,
+    FROCTAL_LIBVIRT_URI: vms!.uri,
   };
   // The manager runs no guest itself: the one VM goes to the host, the only one there is.
   const manager = await upFleet("apps/examples/vms", { stateDir, env, args: ["--no-local-host"] });
@@ -222,12 +196,12 @@ test("a VM guest on a froctal host registers through the host, which vouches for
   const module = join(root, "apps/examples/vms");
   const bin = join(root, "apps/froctal/dist/main.js");
   const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
-  const credentialFile = join(work, "vmhost.cred");
+  const credentialFile = join(vms!.work, "vmhost.cred");
   writeFileSync(credentialFile, credential.stdout);
   const hostArgs = ["host", "--manager", manager.url, "--id", "vmhost", "--credential-file", credentialFile];
   const host = spawn(
     process.execPath,
-    [bin, ...hostArgs, "--state-dir", join(work, "vmhost"), "--driver-from", module],
+    [bin, ...hostArgs, "--state-dir", join(vms!.work, "vmhost"), "--driver-from", module],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   const hostLog: string[] = [];
