@@ -7,7 +7,7 @@ import { DEFAULT_ETHTOOL, DEFAULT_IP, type IpOptions, runIpTool } from "./ip.js"
 import { openOvs } from "./ovs.js";
 import { checkDesired, type Staged } from "./plan.js";
 import type { OvsOptions } from "./run.js";
-import type { NetworkState, Owner } from "./state.js";
+import type { NetworkState, Owner, SelectGroup } from "./state.js";
 
 export interface OvsNetworkOptions extends OvsOptions, IpOptions {
   /** The bridge (made if missing, `datapath_type=netdev`, checked up). */
@@ -116,6 +116,13 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
   const stats = { prepares: 0, commits: 0, rejected: 0, failures: 0, converges: 0, reapplied: 0 };
   const staged = new Map<number, Generation & { readonly staged: Staged }>();
   let committed: Generation | undefined;
+  /**
+   * The owner's groups as the last commit or converge round left them: a
+   * prepare reads only the flows then (one tool process, not two). Forgotten
+   * on any failure, so the next prepare reads the groups too; the converge loop
+   * reads everything anyway.
+   */
+  let groupsThere: readonly SelectGroup[] | undefined;
   /** The newest generation aborted: a prepare of it (or older) that ends later holds nothing. */
   let abortedUpTo = 0;
   /** prepares and commits in flight: the loop waits for them, and they for the loop's round. */
@@ -152,7 +159,7 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
     prepare: (generation, desired) =>
       rejecting(async () => {
         const derived = deriveState(desired, context(true, committed?.groupIds ?? new Map()));
-        const plan = await ovs.stage(bridge, owner, derived.state);
+        const plan = await ovs.stage(bridge, owner, derived.state, groupsThere);
         // Aborted while it was staging (the rollout timed out): held, it would stop the converge loop for good.
         if (generation <= abortedUpTo)
           throw new FroctalError("FROCTAL_E_CLOSED", `generation ${generation} was aborted`);
@@ -170,7 +177,9 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
         }
         // A plan holds only against the bridge it read: the older generations' are stale from now on.
         for (const older of staged.keys()) if (older <= generation) staged.delete(older);
+        groupsThere = undefined;
         await ovs.commit(held.staged);
+        groupsThere = held.staged.desired.groups;
         committed = { spec: held.spec, groupIds: held.groupIds };
         stats.commits++;
       }),
@@ -186,7 +195,9 @@ export async function openOvsNetwork(options: OvsNetworkOptions): Promise<OvsNet
     if (held === undefined) return;
     try {
       const derived = deriveState(held.spec, context(false, held.groupIds));
+      groupsThere = undefined;
       const plan = await ovs.apply(bridge, owner, derived.state);
+      groupsThere = plan.desired.groups;
       stats.converges++;
       if (plan.lines.length > 0) stats.reapplied++;
     } catch (error) {

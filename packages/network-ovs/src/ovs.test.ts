@@ -238,6 +238,31 @@ describe("openOvs on a private Open vSwitch", () => {
     expect(await ovs.read(bridge, owner)).toEqual(sortState(service([1, 3])));
   });
 
+  it("plans against the groups it last wrote without reading them; a group gone behind its back fails that commit, a read mends it", async () => {
+    const bridge = await bridgeUp();
+    const first = await ovs.apply(bridge, owner, service([1, 2, 3]));
+    expect(first.desired.groups).toEqual((await ovs.read(bridge, owner)).groups);
+    const unchanged = await ovs.stage(bridge, owner, service([1, 2, 3]), first.desired.groups);
+    expect(unchanged.lines).toEqual([]);
+    const fewer = await ovs.stage(bridge, owner, service([1, 3]), first.desired.groups);
+    expect(fewer.lines).toEqual([expect.stringMatching(/^group modify group_id=100,/)]);
+
+    await fixture.ofctl("del-groups", `unix:${fixture.dir}/${bridge}.mgmt`, "group_id=100");
+    const refused = await failure(ovs.commit(fewer));
+    expect([refused.code, refused.sentence]).toEqual([
+      "FROCTAL_E_CONFIG",
+      expect.stringMatching(/^ovs-ofctl bundle refused: Error OFPGMFC_UNKNOWN_GROUP/),
+    ]);
+    // Deleting a group deletes the flows that send to it too: both come back.
+    const read = await ovs.stage(bridge, owner, service([1, 3]));
+    expect(read.lines).toEqual([
+      expect.stringMatching(/^group add group_id=100,/),
+      expect.stringMatching(/^flow add .* actions=group:100$/),
+    ]);
+    await ovs.commit(read);
+    expect(await ovs.read(bridge, owner)).toEqual(sortState(service([1, 3])));
+  });
+
   it("one bad flow in the bundle: the switch refuses it with its stderr and nothing of the bundle is applied", async () => {
     const bridge = await bridgeUp();
     await ovs.apply(bridge, owner, service([1, 2]));

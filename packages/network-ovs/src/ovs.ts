@@ -2,7 +2,16 @@ import { FroctalError } from "@froctal/primitives";
 import { parseFlowDump, parseFlowMods, parseGroupDump } from "./parse.js";
 import { checkDesired, plan, type Staged } from "./plan.js";
 import { bridgeTarget, type OvsOptions, runTool } from "./run.js";
-import { type DumpedFlow, type DumpedGroup, type Flow, type NetworkState, type Owner, sortState } from "./state.js";
+import {
+  type DumpedFlow,
+  type DumpedGroup,
+  type Flow,
+  type NetworkState,
+  type Owner,
+  SELECTION,
+  type SelectGroup,
+  sortState,
+} from "./state.js";
 
 /**
  * One small adapter over `ovs-vsctl` and `ovs-ofctl` (OpenFlow 1.5), run through
@@ -20,12 +29,27 @@ export interface Ovs {
   dumpGroups(bridge: string): Promise<DumpedGroup[]>;
   /** What of the bridge is the owner's, in `sortState`'s order. */
   read(bridge: string, owner: Owner): Promise<NetworkState>;
-  /** Reads the bridge and plans the change to `desired`, without changing anything; refuses bad input. */
-  stage(bridge: string, owner: Owner, desired: NetworkState): Promise<Staged>;
+  /**
+   * Reads the bridge and plans the change to `desired`, without changing
+   * anything; refuses bad input. Given `groups` (the owner's groups as this
+   * adapter last wrote or read them: a staged plan's `desired.groups`), it
+   * reads only the flows: groups in the owner's range are no one else's.
+   */
+  stage(bridge: string, owner: Owner, desired: NetworkState, groups?: readonly SelectGroup[]): Promise<Staged>;
   /** Applies a staged change as one atomic OpenFlow bundle: all of it or, on any refusal, none of it. */
   commit(staged: Staged): Promise<void>;
   /** `stage` then `commit`: converges the owner's part of the bridge on `desired`. */
   apply(bridge: string, owner: Owner, desired: NetworkState): Promise<Staged>;
+}
+
+/** A group as the switch prints one this adapter wrote. */
+function asDumped(group: SelectGroup): DumpedGroup {
+  return {
+    id: group.id,
+    type: "select",
+    properties: SELECTION,
+    buckets: group.buckets.map(({ id, actions }) => ({ id, weight: 1, extra: "", actions })),
+  };
 }
 
 /** Lines whose spelling is kept (about 200 bytes each): a big fleet's flows and buckets several times over. */
@@ -104,10 +128,19 @@ export function openOvs(options: OvsOptions): Ovs {
     };
   }
 
-  async function stage(bridge: string, owner: Owner, desired: NetworkState): Promise<Staged> {
+  async function stage(
+    bridge: string,
+    owner: Owner,
+    desired: NetworkState,
+    known?: readonly SelectGroup[],
+  ): Promise<Staged> {
     checkDesired(owner, desired);
-    // The spelling is local and the dumps only read: all three at once. A refused line still changes nothing.
-    const [wanted, flows, groups] = await Promise.all([canonical(desired), dumpFlows(bridge), dumpGroups(bridge)]);
+    // The spelling is local and the dumps only read: all at once. A refused line still changes nothing.
+    const [wanted, flows, groups] = await Promise.all([
+      canonical(desired),
+      dumpFlows(bridge),
+      known === undefined ? dumpGroups(bridge) : known.map(asDumped),
+    ]);
     return plan(bridge, owner, wanted, flows, groups);
   }
 

@@ -13,6 +13,8 @@ import {
 /** One owner's change to one bridge, as the lines of one `ovs-ofctl bundle` file; empty when nothing differs. */
 export interface Staged {
   readonly bridge: string;
+  /** The desired state as the switch spells it: the owner's part of the bridge once the lines are applied. */
+  readonly desired: NetworkState;
   readonly lines: readonly string[];
   readonly flows: Changes;
   readonly groups: Changes;
@@ -150,6 +152,7 @@ export function plan(
 
   return {
     bridge,
+    desired,
     lines: [...groupLines.add, ...flowLines.remove, ...flowLines.add, ...groupLines.remove],
     flows: { added: flowLines.add.length - flowsReplaced, replaced: flowsReplaced, removed: flowLines.remove.length },
     groups: { added: groupsAdded, replaced: groupsReplaced, removed: groupLines.remove.length },

@@ -218,7 +218,7 @@ async function decisionToFlows(report: Report, fixture: PrivateOvs, size: number
     const p50 = (values: number[]) => spread(values).p50.toFixed(1);
     report.add(`${label}: decision -> flows installed, p50`, total.p50, "ms", {
       note:
-        `p50s: Ingest -> prepare called ${p50(toPrepare)} ms, prepare (stage: dump-flows + dump-groups, parse-flows of new lines) ` +
+        `p50s: Ingest -> prepare called ${p50(toPrepare)} ms, prepare (stage: dump-flows, the groups as last written, parse-flows of new lines) ` +
         `${p50(prepares)} ms, prepared -> commit called ${p50(between)} ms, commit (one bundle) ${p50(commits)} ms`,
     });
     report.add(`${label}: decision -> flows installed, p99`, total.p99, "ms", {
