@@ -93,6 +93,35 @@ describe("the network as a participant of generations", () => {
     expect(h.stopped()).toEqual(["web-2"]);
   });
 
+  it("holds a drain until the network's first commit: until then the switch may run what a manager before this one left", async () => {
+    const network = new ScriptedNetwork(); // answers nothing until told
+    const h = harness(webOnVip, { network });
+    h.manager.start();
+    await h.settle();
+    const w1 = h.boot("web-1", { inflight: 15 });
+    await h.settle();
+    const w2 = h.boot("web-2", { inflight: 5 });
+    await h.settle();
+    w1.send({ metrics: { inflight: 3 } });
+    w2.send({ metrics: { inflight: 2 } });
+    await h.settle();
+    expect(h.phases()).toEqual({ "web-1": "ready", "web-2": "draining" });
+    expect(network.running).toBeUndefined();
+    expect(w2.session!.sent("drain")).toEqual([]);
+    // The network answers what it is asked: once a generation without web-2 is committed (here the first, which
+    // still has no backend at all), web-2 is drained.
+    for (let i = 0; i < 10 && w2.session!.sent("drain").length === 0; i++) {
+      for (const step of ["prepare", "commit"] as const) {
+        try {
+          network.answer(step);
+        } catch {} // nothing of that step waits
+      }
+      await h.settle();
+    }
+    expect(network.running?.services?.web?.backends).not.toContain("web-2");
+    expect(w2.session!.sent("drain")).toHaveLength(1);
+  });
+
   it("stops a victim at its drain deadline, frame unsent, when the network never lets go of it", async () => {
     const { h, network, w1, w2 } = await webRunning();
     w1.send({ metrics: { inflight: 3 } });

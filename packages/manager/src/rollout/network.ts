@@ -37,11 +37,13 @@ export class NetworkParty implements Party {
 
   /**
    * Whether the committed network may still send new traffic to this instance
-   * (a backend of a service, or a route's next hop). The network's state is
-   * "" until its first commit: then it carries nothing froctal wrote.
+   * (a backend of a service, or a route's next hop). Until this manager's
+   * first network commit the answer is yes for every instance: the switch may
+   * still run what a manager before it committed (the driver keeps its flows
+   * across a restart), so a drain waits for that commit, or its deadline.
    */
   carries(instanceId: string): boolean {
-    return this.carried.has(instanceId);
+    return this.committed.json === "" || this.carried.has(instanceId);
   }
 
   get carried(): ReadonlySet<string> {
