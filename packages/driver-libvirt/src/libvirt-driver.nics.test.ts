@@ -6,19 +6,11 @@
  * (the real one, Open vSwitch with QEMU guests, is tools/e2e's vms-ovs test).
  */
 import type { GuestNic, NicNetwork } from "@froctal/manager";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ALPHA, Bystander, record, rejection, specFor, TEMPLATES, testDrivers } from "../test/helpers.js";
+import { describe, expect, it } from "vitest";
+import { ALPHA, record, rejection, specFor, TEMPLATES, testDrivers } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 
-const bystander = new Bystander();
-const { driver, closeAll } = testDrivers();
-
-beforeAll(() => bystander.open());
-afterAll(() => bystander.close());
-afterEach(async () => {
-  await closeAll();
-  await bystander.destroyOurs();
-});
+const { driver, bystander } = testDrivers();
 
 /** A network that hands out taps and addresses in order and records every call. */
 class RecordingNics implements NicNetwork {

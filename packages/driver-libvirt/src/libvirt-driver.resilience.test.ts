@@ -1,18 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ALPHA, Bystander, probedConnections, record, rejection, specFor, testDrivers } from "../test/helpers.js";
+import { describe, expect, it, vi } from "vitest";
+import { ALPHA, probedConnections, record, rejection, specFor, testDrivers } from "../test/helpers.js";
 import { domainIdentity } from "./identity.js";
 
 const _DEFAULT = "test:///default";
-const bystander = new Bystander();
-
-const { driver, closeAll } = testDrivers();
-
-beforeAll(() => bystander.open());
-afterAll(() => bystander.close());
-afterEach(async () => {
-  await closeAll();
-  await bystander.destroyOurs();
-});
+const { driver, bystander } = testDrivers();
 
 describe("libvirt driver: bounded, timed calls", () => {
   it("never has more libvirt calls in flight than its gate allows, however many starts, stops and lists overlap", async () => {

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ALPHA,
-  Bystander,
   GAMMA,
   probedConnections,
   RUN_TAG,
@@ -16,16 +15,7 @@ import { domainIdentity } from "./identity.js";
 import { FROCTAL_NS } from "./ownership.js";
 
 const DEFAULT = "test:///default";
-const bystander = new Bystander();
-
-const { driver, closeAll } = testDrivers();
-
-beforeAll(() => bystander.open());
-afterAll(() => bystander.close());
-afterEach(async () => {
-  await closeAll();
-  await bystander.destroyOurs();
-});
+const { driver, bystander } = testDrivers();
 
 function nameOf(instanceId: string): string {
   return domainIdentity("alpha", ALPHA.id, instanceId).name;

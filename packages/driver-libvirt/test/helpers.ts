@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { DriverEvent, LaunchSpec } from "@froctal/manager";
 import { FroctalError } from "@froctal/protocol";
 import { type ConnectListAllDomainsFlags, type Domain, type DomainGetXMLDescFlags, Hypervisor } from "@unraid/libvirt";
-import { expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import type { ConnectionFactory, LibvirtConnection } from "../src/connection.js";
 import { createLibvirtDriver, type LibvirtDriver } from "../src/libvirt-driver.js";
 import type { LibvirtDriverOptions } from "../src/options.js";
@@ -213,15 +213,25 @@ export async function rejection(promise: Promise<unknown>): Promise<FroctalError
 }
 
 /**
- * Drivers on test:///default with the tests' templates and fast polling,
- * each kept until `closeAll()` (a test file's afterEach) closes them.
+ * A test file's drivers on test:///default, with the tests' templates and
+ * fast polling, and a Bystander to look behind them. Registers the file's
+ * hooks: the bystander open for the file; after each test every driver made
+ * here closed and the domains of this run destroyed.
  */
 export function testDrivers(): {
   driver(options?: Partial<LibvirtDriverOptions>): LibvirtDriver;
-  closeAll(): Promise<void>;
+  readonly bystander: Bystander;
 } {
   const open: LibvirtDriver[] = [];
+  const bystander = new Bystander();
+  beforeAll(() => bystander.open());
+  afterAll(() => bystander.close());
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((d) => d.close()));
+    await bystander.destroyOurs();
+  });
   return {
+    bystander,
     driver(options = {}) {
       const made = createLibvirtDriver({
         uris: ["test:///default"],
@@ -232,9 +242,6 @@ export function testDrivers(): {
       });
       open.push(made);
       return made;
-    },
-    async closeAll() {
-      await Promise.all(open.splice(0).map((d) => d.close()));
     },
   };
 }
