@@ -10,21 +10,25 @@
  * answers only from it, and the gone VM's tap is removed. A fleet module whose
  * driver does not take the network is refused.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ManagerStatus } from "@froctal/manager";
 import { type GuestPorts, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { eventually, type RunningFleet, upFleet } from "./fleet.js";
+import { eventually, type RunningFleet, root, upFleet } from "./fleet.js";
 import { startVmRun, type VmRun } from "./vm-run.js";
 
 const run = promisify(execFile);
 const SUBNET = "10.80.0.0/24";
 const VIP = "10.80.0.10";
 const CLIENT = { instanceId: "e2e-vm-client", address: "10.80.0.20/24", mac: "02:00:0a:50:00:14" };
+/** The froctal host's own bridge: another subnet, a VIP and a client of its own. */
+const HOST_NET = { subnet: "10.81.0.0/24", vip: "10.81.0.10" };
+const HOST_CLIENT = { instanceId: "e2e-vm-host-client", address: "10.81.0.20/24", mac: "02:00:0a:51:00:14" };
 
 let ovs: PrivateOvs;
 let bridge: string;
@@ -43,7 +47,7 @@ afterAll(async () => {
   try {
     await fleet?.stop();
   } finally {
-    await ports?.unplug(CLIENT.instanceId);
+    for (const client of [CLIENT, HOST_CLIENT]) await ports?.unplug(client.instanceId);
     await vms?.stop();
     await ovs?.stop();
   }
@@ -53,13 +57,13 @@ const virsh = (...args: string[]) => vms!.virsh(...args);
 const domainsOfThisRun = () => vms!.domains();
 
 /** The backends' addresses in the VIP's select group, as the switch holds it now. */
-async function groupBackends(): Promise<string[]> {
-  const dump = await ovs.ofctl("-O", "OpenFlow15", "dump-groups", bridge);
+async function groupBackends(on = bridge): Promise<string[]> {
+  const dump = await ovs.ofctl("-O", "OpenFlow15", "dump-groups", on);
   return [...dump.matchAll(/nat\(dst=(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!).sort();
 }
 
-/** Each guest port on the bridge: its instance and address, from the external ids the network wrote. */
-async function portsOnBridge(): Promise<{ instance: string; address: string; tap: string }[]> {
+/** Each guest port of a network (`bridge/scope`): its instance and address, from the external ids the network wrote. */
+async function portsOnBridge(network = `${bridge}/vms`): Promise<{ instance: string; address: string; tap: string }[]> {
   const table = JSON.parse(
     await ovs.vsctl(
       "--format=json",
@@ -67,7 +71,7 @@ async function portsOnBridge(): Promise<{ instance: string; address: string; tap
       "--columns=name,external_ids",
       "find",
       "Interface",
-      `external_ids:froctal-network="${bridge}/vms"`,
+      `external_ids:froctal-network="${network}"`,
     ),
   ) as { data: [string, ["map", [string, string][]]][] };
   return table.data
@@ -78,11 +82,11 @@ async function portsOnBridge(): Promise<{ instance: string; address: string; tap
     .sort((a, b) => a.instance.localeCompare(b.instance));
 }
 
-/** `count` requests to the VIP from the client's namespace, a new connection each: who answered each one. */
-async function ask(count: number): Promise<string[]> {
+/** `count` requests to a VIP from a client's namespace, a new connection each: who answered each one. */
+async function ask(count: number, client = CLIENT.instanceId, vip = VIP): Promise<string[]> {
   const answers: string[] = [];
   for (let i = 0; i < count; i++) {
-    const { file, args } = ports.command(CLIENT.instanceId, ["curl", "-sS", "--max-time", "5", `http://${VIP}:8080/`]);
+    const { file, args } = ports.command(client, ["curl", "-sS", "--max-time", "5", `http://${vip}:8080/`]);
     const { stdout } = await run(file, [...args]);
     answers.push((JSON.parse(stdout) as { instance: string }).instance);
   }
@@ -188,6 +192,79 @@ test("VMs on the bridge answer at the VIP; after a restart with one replica, the
   expect(await domainsOfThisRun()).toEqual([]);
   expect(await portsOnBridge()).toEqual([]);
 }, 900_000);
+
+test("a VM on a froctal host with --network: its NIC on the host's own bridge, served at the VIP there", async () => {
+  const hostBridge = ovs.bridgeName();
+  const stateDir = join(vms!.work, "hosted-state");
+  const env = {
+    FROCTAL_GUEST_IMAGE: vms!.imageDir,
+    VM_REPLICAS: "1",
+    VM_VIP: HOST_NET.vip,
+    FROCTAL_VM_RUN_DIR: vms!.work,
+    FROCTAL_LIBVIRT_URI: vms!.uri,
+  };
+  // The manager runs no guest and no bridge: it programs the host's.
+  const manager = await upFleet("apps/examples/vms", {
+    stateDir,
+    env,
+    args: ["--no-local-host", "--network", "hosts"],
+  });
+  fleet = manager;
+  const module = join(root, "apps/examples/vms");
+  const bin = join(root, "apps/froctal/dist/main.js");
+  const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
+  const credentialFile = join(vms!.work, "vmhost.cred");
+  writeFileSync(credentialFile, credential.stdout);
+  const host = spawn(
+    process.execPath,
+    [
+      ...[bin, "host", "--manager", manager.url, "--id", "vmhost", "--credential-file", credentialFile],
+      ...["--state-dir", join(vms!.work, "vmhost"), "--driver-from", module],
+      ...["--network", `ovs:${hostBridge},${HOST_NET.subnet}`, "--ovs-run-dir", ovs.options.runDir],
+      ...["--ovs-bin-dir", OVS_BIN_DIR],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+  );
+  const hostLog: string[] = [];
+  host.stdout.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
+  host.stderr.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
+  const hostExited = new Promise((r) => host.once("exit", r));
+  try {
+    const id = await eventually(
+      async () => {
+        const s = await manager.status();
+        const ready = vm(s).instances.filter((i) => i.phase === "ready" && i.connected);
+        if (ready.length !== 1 || s.rollout !== null) return undefined;
+        return (await groupBackends(hostBridge)).length === 1 ? ready[0]!.id : undefined;
+      },
+      "the VM on the host ready, connected and in the host bridge's group",
+      180_000,
+    );
+    const [port] = await portsOnBridge(`${hostBridge}/host-vmhost`);
+    expect(port?.instance).toBe(id);
+    expect(await groupBackends(hostBridge)).toEqual([port!.address]);
+    expect((await manager.status()).network?.driver).toBe(`openvswitch bridge ${hostBridge} on host vmhost`);
+    const [domain] = await domainsOfThisRun();
+    expect(await virsh("dumpxml", domain!)).toContain(`<target dev='${port!.tap}' managed='no'/>`);
+
+    await ports.plug({ ...HOST_CLIENT, bridge: hostBridge });
+    expect(new Set(await ask(6, HOST_CLIENT.instanceId, HOST_NET.vip))).toEqual(new Set([id]));
+
+    // froctal down stops the fleet: the domain goes, and its tap with it.
+    await run(process.execPath, [bin, "down", "--url", manager.url]);
+    await new Promise((r) => manager.process.once("exit", r));
+    fleet = undefined;
+    expect(await domainsOfThisRun()).toEqual([]);
+    await eventually(
+      async () => ((await portsOnBridge(`${hostBridge}/host-vmhost`)).length === 0 ? true : undefined),
+      "the VM's tap gone from the host's bridge",
+      10_000,
+    );
+  } finally {
+    host.kill("SIGTERM");
+    await hostExited;
+  }
+}, 600_000);
 
 test("--network refuses a fleet module whose driver does not put its guests on the network", async () => {
   const refused = await upFleet("tools/e2e/src/own-driver-fleet.mjs", {
