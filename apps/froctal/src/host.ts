@@ -4,7 +4,10 @@
  * state directory), their records in the host's own SQLite state; a restarted
  * daemon adopts the guests that still run, then dials the manager. With
  * `driver` (a fleet module's, e.g. libvirt domains), guests run on that, and
- * their channels are relayed to the manager, vouched for by this host. Wiring only.
+ * their channels are relayed to the manager, vouched for by this host. With
+ * `network`, the guests sit on a bridge of this host's (a namespace each, or a
+ * VM's NIC), process guests reach the manager through this host's relay on
+ * it, and the manager's network actions run on it. Wiring only.
  */
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
