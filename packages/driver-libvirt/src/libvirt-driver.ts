@@ -207,7 +207,7 @@ class LibvirtDriverImpl implements LibvirtDriver {
       this.#touch(entry);
       this.#tracked.set(instanceId, entry);
       // The network's NIC, if any, made first; removed again if the domain is not made.
-      await this.#nics.plugged(instanceId, (nic) => this.#create(site, entry, withNic(spec.image, domain.xml, nic)));
+      await this.#nics.plugged(instanceId, (nic) => this.#create(site, entry, withNic(domain.xml, nic)));
       const owner = { name: identity.name, ownership };
       site.host.remember(identity.uuid, owner);
       site.records.set(identity.uuid, { uuid: identity.uuid, state: DomainState.RUNNING, ...need, owner });

@@ -33,20 +33,18 @@ export function checkNic(instanceId: string, nic: GuestNic): GuestNic {
   return nic;
 }
 
-/** The domain XML with the NIC in its `<devices>` and its address on the kernel's command line, if it has one. */
-export function withNic(image: string, xml: string, nic: GuestNic | undefined): string {
+/**
+ * The domain XML with the NIC in its `<devices>` (every template has one when
+ * the driver has a network: settingsFrom checks) and its address on the
+ * kernel's command line, if it has one.
+ */
+export function withNic(xml: string, nic: GuestNic | undefined): string {
   if (nic === undefined) return xml;
   const element =
     `<interface type='ethernet'><mac address='${escapeXml(nic.mac)}'/>` +
     `<target dev='${escapeXml(nic.tap)}' managed='no'/><model type='virtio'/>` +
     `<driver name='qemu'><host ${OFFLOAD_OFF} gso='off'/><guest ${OFFLOAD_OFF}/></driver></interface>`;
   const devices = xml.lastIndexOf("</devices>");
-  if (devices < 0) {
-    throw new FroctalError(
-      "FROCTAL_E_CONFIG",
-      `the domain template "${image}" has no <devices> to put the guest's NIC in`,
-    );
-  }
   const plugged = `${xml.slice(0, devices)}${element}${xml.slice(devices)}`;
   return plugged.replace(/<\/cmdline>/, ` froctal.ip=${escapeXml(nic.address)}</cmdline>`);
 }

@@ -9,9 +9,11 @@
  * holds its own guest. Then host b's daemon is restarted: it gets the
  * committed network again, and its bridge still serves.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { type GuestPorts, guestPortNames, openGuestPorts } from "@froctal/network-ovs";
 import { OVS_BIN_DIR, type PrivateOvs, startPrivateOvs } from "@froctal/ovs-switch";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -29,6 +31,7 @@ import {
   webGuest,
 } from "./hosts-fleet.js";
 
+const execFileAsync = promisify(execFile);
 const started = startedPerTest();
 const VIP = "10.90.0.10";
 const HOSTS = [
@@ -94,12 +97,7 @@ async function plugClient(host: (typeof HOSTS)[number]): Promise<string> {
 }
 
 async function run(argv: { file: string; args: readonly string[] }): Promise<string> {
-  const { execFile } = await import("node:child_process");
-  return new Promise((resolve, reject) =>
-    execFile(argv.file, [...argv.args], { timeout: 20_000 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${argv.args.join(" ")}: ${stderr}`)) : resolve(stdout),
-    ),
-  );
+  return (await execFileAsync(argv.file, [...argv.args], { timeout: 20_000 })).stdout;
 }
 
 /** `count` requests to the VIP from a client namespace, a new connection each: the instance that answered each. */

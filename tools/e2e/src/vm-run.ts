@@ -5,8 +5,8 @@
  * consoles go, by which this run's domains are told from any other's.
  * `stop()` destroys what the run left, stops the daemon, removes the folder.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -23,6 +23,18 @@ export interface VmRun {
   readonly work: string;
   /** The folder with vmlinuz and initrd.img (FROCTAL_GUEST_IMAGE). */
   readonly imageDir: string;
+  /** The `vms` example's environment on this run: its image, folder and libvirtd, `replicas` guests, and `more`. */
+  env(replicas: number, more?: Readonly<Record<string, string>>): Record<string, string>;
+  /**
+   * `froctal host --id vmhost --driver-from apps/examples/vms` for the manager at `managerUrl`, whose state is in
+   * `stateDir` (its credential is made there), with `env` and more flags; `stop()` ends it (SIGTERM).
+   */
+  startHost(
+    managerUrl: string,
+    stateDir: string,
+    env: Readonly<Record<string, string>>,
+    args?: readonly string[],
+  ): Promise<{ readonly logs: string[]; stop(): Promise<void> }>;
   virsh(...args: string[]): Promise<string>;
   /** The domains whose channel sockets live in this run's folder, sorted. */
   domains(): Promise<string[]>;
@@ -45,10 +57,44 @@ export async function startVmRun(prefix: string): Promise<VmRun> {
       app: join(root, "apps/examples/vm-guest/src/main.ts"),
       outDir: join(DEFAULT_CACHE_DIR, "images", "example-vm-guest"),
     });
+    const imageDir = join(image.kernel, "..");
     return {
       uri: libvirt.uri,
       work,
-      imageDir: join(image.kernel, ".."),
+      imageDir,
+      env: (replicas, more = {}) => ({
+        FROCTAL_GUEST_IMAGE: imageDir,
+        VM_REPLICAS: String(replicas),
+        FROCTAL_VM_RUN_DIR: work,
+        FROCTAL_LIBVIRT_URI: libvirt.uri,
+        ...more,
+      }),
+      async startHost(managerUrl, stateDir, env, args = []) {
+        const module = join(root, "apps/examples/vms");
+        const bin = join(root, "apps/froctal/dist/main.js");
+        const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
+        const credentialFile = join(work, "vmhost.cred");
+        writeFileSync(credentialFile, credential.stdout);
+        const host = spawn(
+          process.execPath,
+          [
+            ...[bin, "host", "--manager", managerUrl, "--id", "vmhost", "--credential-file", credentialFile],
+            ...["--state-dir", join(work, "vmhost"), "--driver-from", module, ...args],
+          ],
+          { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+        );
+        const logs: string[] = [];
+        host.stdout.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
+        host.stderr.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
+        const exited = new Promise((resolve) => host.once("exit", resolve));
+        return {
+          logs,
+          async stop() {
+            host.kill("SIGTERM");
+            await exited;
+          },
+        };
+      },
       virsh,
       domains,
       async stop() {

@@ -10,9 +10,8 @@
  * answers only from it, and the gone VM's tap is removed. A fleet module whose
  * driver does not take the network is refused.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ManagerStatus } from "@froctal/manager";
@@ -99,13 +98,7 @@ function start(replicas: number, stateDir: string): Promise<RunningFleet> {
   return upFleet("apps/examples/vms", {
     stateDir,
     args: ["--network", `ovs:${bridge},${SUBNET}`, "--ovs-run-dir", ovs.options.runDir, "--ovs-bin-dir", OVS_BIN_DIR],
-    env: {
-      FROCTAL_GUEST_IMAGE: vms!.imageDir,
-      VM_REPLICAS: String(replicas),
-      VM_VIP: VIP,
-      FROCTAL_VM_RUN_DIR: vms!.work,
-      FROCTAL_LIBVIRT_URI: vms!.uri,
-    },
+    env: vms!.env(replicas, { VM_VIP: VIP }),
   });
 }
 
@@ -196,13 +189,7 @@ test("VMs on the bridge answer at the VIP; after a restart with one replica, the
 test("a VM on a froctal host with --network: its NIC on the host's own bridge, served at the VIP there", async () => {
   const hostBridge = ovs.bridgeName();
   const stateDir = join(vms!.work, "hosted-state");
-  const env = {
-    FROCTAL_GUEST_IMAGE: vms!.imageDir,
-    VM_REPLICAS: "1",
-    VM_VIP: HOST_NET.vip,
-    FROCTAL_VM_RUN_DIR: vms!.work,
-    FROCTAL_LIBVIRT_URI: vms!.uri,
-  };
+  const env = vms!.env(1, { VM_VIP: HOST_NET.vip });
   // The manager runs no guest and no bridge: it programs the host's.
   const manager = await upFleet("apps/examples/vms", {
     stateDir,
@@ -210,25 +197,11 @@ test("a VM on a froctal host with --network: its NIC on the host's own bridge, s
     args: ["--no-local-host", "--network", "hosts"],
   });
   fleet = manager;
-  const module = join(root, "apps/examples/vms");
   const bin = join(root, "apps/froctal/dist/main.js");
-  const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
-  const credentialFile = join(vms!.work, "vmhost.cred");
-  writeFileSync(credentialFile, credential.stdout);
-  const host = spawn(
-    process.execPath,
-    [
-      ...[bin, "host", "--manager", manager.url, "--id", "vmhost", "--credential-file", credentialFile],
-      ...["--state-dir", join(vms!.work, "vmhost"), "--driver-from", module],
-      ...["--network", `ovs:${hostBridge},${HOST_NET.subnet}`, "--ovs-run-dir", ovs.options.runDir],
-      ...["--ovs-bin-dir", OVS_BIN_DIR],
-    ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
-  );
-  const hostLog: string[] = [];
-  host.stdout.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
-  host.stderr.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
-  const hostExited = new Promise((r) => host.once("exit", r));
+  const host = await vms!.startHost(manager.url, stateDir, env, [
+    ...["--network", `ovs:${hostBridge},${HOST_NET.subnet}`, "--ovs-run-dir", ovs.options.runDir],
+    ...["--ovs-bin-dir", OVS_BIN_DIR],
+  ]);
   try {
     const id = await eventually(
       async () => {
@@ -261,8 +234,7 @@ test("a VM on a froctal host with --network: its NIC on the host's own bridge, s
       10_000,
     );
   } finally {
-    host.kill("SIGTERM");
-    await hostExited;
+    await host.stop();
   }
 }, 600_000);
 

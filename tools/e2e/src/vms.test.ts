@@ -16,8 +16,7 @@
  * before and stopped after, with its configuration, sockets and state in a
  * temporary folder; the machine's libvirt stays untouched.
  */
-import { execFile, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { vmDriver } from "@froctal/example-vms";
@@ -55,12 +54,7 @@ const MAC = "52:54:00:f7:0c:01";
 function start(replicas: number, stateDir: string): Promise<RunningFleet> {
   return upFleet("apps/examples/vms", {
     stateDir,
-    env: {
-      FROCTAL_GUEST_IMAGE: vms!.imageDir,
-      VM_REPLICAS: String(replicas),
-      FROCTAL_VM_RUN_DIR: vms!.work,
-      FROCTAL_LIBVIRT_URI: vms!.uri,
-    },
+    env: vms!.env(replicas),
   });
 }
 
@@ -184,30 +178,12 @@ test("two VM guests register through their channels, see a hot-plugged NIC, and 
 
 test("a VM guest on a froctal host registers through the host, which vouches for its channel", async () => {
   const stateDir = join(vms!.work, "hosted-state");
-  const env = {
-    FROCTAL_GUEST_IMAGE: vms!.imageDir,
-    VM_REPLICAS: "1",
-    FROCTAL_VM_RUN_DIR: vms!.work,
-    FROCTAL_LIBVIRT_URI: vms!.uri,
-  };
+  const env = vms!.env(1);
   // The manager runs no guest itself: the one VM goes to the host, the only one there is.
   const manager = await upFleet("apps/examples/vms", { stateDir, env, args: ["--no-local-host"] });
   fleet = manager;
-  const module = join(root, "apps/examples/vms");
   const bin = join(root, "apps/froctal/dist/main.js");
-  const credential = await run(process.execPath, [bin, "credential", module, "vmhost", "--state-dir", stateDir]);
-  const credentialFile = join(vms!.work, "vmhost.cred");
-  writeFileSync(credentialFile, credential.stdout);
-  const hostArgs = ["host", "--manager", manager.url, "--id", "vmhost", "--credential-file", credentialFile];
-  const host = spawn(
-    process.execPath,
-    [bin, ...hostArgs, "--state-dir", join(vms!.work, "vmhost"), "--driver-from", module],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
-  );
-  const hostLog: string[] = [];
-  host.stdout.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
-  host.stderr.on("data", (chunk: Buffer) => hostLog.push(chunk.toString()));
-  const hostExited = new Promise((r) => host.once("exit", r));
+  const host = await vms!.startHost(manager.url, stateDir, env);
   try {
     const id = await eventually(
       async () => {
@@ -233,7 +209,6 @@ test("a VM guest on a froctal host registers through the host, which vouches for
     fleet = undefined;
     expect(await domainsOfThisRun()).toEqual([]);
   } finally {
-    host.kill("SIGTERM");
-    await hostExited;
+    await host.stop();
   }
 }, 600_000);

@@ -35,10 +35,8 @@ const routersWithRoutes = defineFleet({
   },
 });
 
-/** web-1 and web-2 ready and on the network (which answers at once until the test takes over). */
-async function webRunning() {
-  const network = new ScriptedNetwork();
-  network.auto = true;
+/** web-1 (inflight 15) and web-2 (inflight 5) booted, one after the other, on a manager with this network. */
+async function bootWeb(network: ScriptedNetwork) {
   const h = harness(webOnVip, { network });
   h.manager.start();
   await h.settle();
@@ -46,6 +44,14 @@ async function webRunning() {
   await h.settle();
   const w2 = h.boot("web-2", { inflight: 5 });
   await h.settle();
+  return { h, w1, w2 };
+}
+
+/** web-1 and web-2 ready and on the network (which answers at once until the test takes over). */
+async function webRunning() {
+  const network = new ScriptedNetwork();
+  network.auto = true;
+  const { h, w1, w2 } = await bootWeb(network);
   expect(network.running).toEqual({ services: { web: { ...VIP, backends: ["web-1", "web-2"] } } });
   network.auto = false;
   return { h, network, w1, w2, before: network.calls.length };
@@ -95,13 +101,7 @@ describe("the network as a participant of generations", () => {
 
   it("holds a drain until the network's first commit: until then the switch may run what a manager before this one left", async () => {
     const network = new ScriptedNetwork(); // answers nothing until told
-    const h = harness(webOnVip, { network });
-    h.manager.start();
-    await h.settle();
-    const w1 = h.boot("web-1", { inflight: 15 });
-    await h.settle();
-    const w2 = h.boot("web-2", { inflight: 5 });
-    await h.settle();
+    const { h, w1, w2 } = await bootWeb(network);
     w1.send({ metrics: { inflight: 3 } });
     w2.send({ metrics: { inflight: 2 } });
     await h.settle();
